@@ -1,0 +1,122 @@
+"""Health of one supervised part (a connector, a bridge, the XMPP link).
+
+State changes are logged once when they happen, not on every failure, so a source that
+stays broken for a day does not flood the log (Home Assistant's coordinator does the same).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import structlog
+
+
+class HealthState(StrEnum):
+    STARTING = "starting"
+    OK = "ok"
+    DEGRADED = "degraded"  # running, but some items (a person's feed, a mailbox) fail
+    FAILING = "failing"  # not running; the supervisor retries with backoff
+    AUTH_FAILED = "auth_failed"  # not retried: credentials must be fixed first
+    STOPPED = "stopped"
+
+
+@dataclass
+class HealthSnapshot:
+    name: str
+    state: HealthState
+    since: datetime
+    reason: str | None
+    last_success: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    restarts: int
+    next_retry: datetime | None
+    item_errors: dict[str, str] = field(default_factory=dict)
+
+
+class HealthReporter:
+    """Written by the part itself (items, success) and by the supervisor (failing, restarts)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._log = structlog.get_logger("samtek.health").bind(part=name)
+        self._state = HealthState.STARTING
+        self._since = datetime.now(UTC)
+        self._reason: str | None = None
+        self._last_success: datetime | None = None
+        self._last_error: str | None = None
+        self._last_error_at: datetime | None = None
+        self._restarts = 0
+        self._next_retry: datetime | None = None
+        self._item_errors: dict[str, str] = {}
+
+    @property
+    def state(self) -> HealthState:
+        return self._state
+
+    def success(self) -> None:
+        """The part completed a unit of work (a sync, a connect)."""
+        self._last_success = datetime.now(UTC)
+        self._next_retry = None
+        self._settle()
+
+    def item_error(self, item: str, error: str) -> None:
+        """One item failed (e.g. one person's feed); the part keeps serving the others."""
+        if self._item_errors.get(item) != error:
+            self._log.warning("item failing", item=item, error=error)
+        self._item_errors[item] = error
+        self._record_error(f"{item}: {error}")
+        self._settle()
+
+    def item_ok(self, item: str) -> None:
+        if self._item_errors.pop(item, None) is not None:
+            self._log.info("item recovered", item=item)
+        self._settle()
+
+    def failing(self, error: str, next_retry: datetime | None) -> None:
+        self._record_error(error)
+        self._next_retry = next_retry
+        self._restarts += 1
+        self._set(HealthState.FAILING, error)
+
+    def auth_failed(self, error: str) -> None:
+        self._record_error(error)
+        self._set(HealthState.AUTH_FAILED, error)
+
+    def stopped(self) -> None:
+        self._set(HealthState.STOPPED, None)
+
+    def snapshot(self) -> HealthSnapshot:
+        return HealthSnapshot(
+            name=self.name,
+            state=self._state,
+            since=self._since,
+            reason=self._reason,
+            last_success=self._last_success,
+            last_error=self._last_error,
+            last_error_at=self._last_error_at,
+            restarts=self._restarts,
+            next_retry=self._next_retry,
+            item_errors=dict(self._item_errors),
+        )
+
+    def _record_error(self, error: str) -> None:
+        self._last_error = error
+        self._last_error_at = datetime.now(UTC)
+
+    def _settle(self) -> None:
+        if self._item_errors:
+            count = len(self._item_errors)
+            self._set(HealthState.DEGRADED, f"{count} item(s) failing")
+        else:
+            self._set(HealthState.OK, None)
+
+    def _set(self, state: HealthState, reason: str | None) -> None:
+        if state == self._state and reason == self._reason:
+            return
+        previous = self._state
+        self._state, self._reason, self._since = state, reason, datetime.now(UTC)
+        log = self._log.info if state in (HealthState.OK, HealthState.STOPPED) else self._log.warning
+        log("health changed", previous=previous.value, state=state.value, reason=reason)

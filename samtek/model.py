@@ -1,0 +1,191 @@
+"""The domain vocabulary shared by the core, connectors and bridges.
+
+Plain frozen dataclasses: no I/O, no framework. Datetimes are always timezone-aware;
+constructors refuse naive ones so a floating time can never slip through silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import IntEnum, StrEnum
+from types import MappingProxyType
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+class BusyStatus(StrEnum):
+    """How an event blocks time (iCalendar TRANSP/X-MICROSOFT-CDO-BUSYSTATUS, EWS LegacyFreeBusy)."""
+
+    FREE = "free"
+    TENTATIVE = "tentative"
+    BUSY = "busy"
+    OOF = "oof"
+    ELSEWHERE = "elsewhere"
+
+
+class Sensitivity(StrEnum):
+    NORMAL = "normal"
+    PRIVATE = "private"
+    CONFIDENTIAL = "confidential"
+
+    @property
+    def hides_details(self) -> bool:
+        return self is not Sensitivity.NORMAL
+
+
+class Show(StrEnum):
+    """XMPP <show/> values (RFC 6121 §4.7.2.1); AVAILABLE means no <show/> element."""
+
+    AVAILABLE = "available"
+    CHAT = "chat"
+    AWAY = "away"
+    XA = "xa"
+    DND = "dnd"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        _require_aware("start", self.start)
+        _require_aware("end", self.end)
+        if self.end <= self.start:
+            raise ValueError("window end must be after its start")
+
+    @classmethod
+    def around(cls, now: datetime, back: timedelta, ahead: timedelta) -> TimeWindow:
+        return cls(now - back, now + ahead)
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        return start < self.end and end > self.start
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarRef:
+    """Where one person's calendar lives: which connector instance and its address there.
+
+    The address is connector-specific: an ICS URL or path, a CalDAV collection URL,
+    a mailbox SMTP address for EWS/Graph.
+    """
+
+    source: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: str
+    jid: str
+    name: str
+    municipality: str
+    language: str = "nb"
+    timezone: str = "Europe/Oslo"
+    email: str | None = None
+    calendars: tuple[CalendarRef, ...] = ()
+    phones: tuple[str, ...] = ()
+    show_subject: bool = False  # opt-in; private/confidential events never show it
+    oof_autoreply: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarEvent:
+    uid: str
+    start: datetime
+    end: datetime
+    busy: BusyStatus = BusyStatus.BUSY
+    sensitivity: Sensitivity = Sensitivity.NORMAL
+    all_day: bool = False
+    subject: str | None = None
+    location: str | None = None
+    online_meeting_url: str | None = None
+    recurrence_id: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _require_aware("start", self.start)
+        _require_aware("end", self.end)
+        if self.end < self.start:
+            raise ValueError(f"event {self.uid!r} ends before it starts")
+
+    @property
+    def key(self) -> str:
+        """Stable identity of one occurrence (a recurring series has many)."""
+        rid = self.recurrence_id or self.start
+        return f"{self.uid}@{rid.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class BusyBlock:
+    """A free/busy interval without details (what free/busy APIs return)."""
+
+    start: datetime
+    end: datetime
+    busy: BusyStatus
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfOffice:
+    """A mailbox's automatic-replies setting."""
+
+    enabled: bool
+    start: datetime | None = None
+    end: datetime | None = None
+    message: str | None = None
+
+
+class ClaimSource(StrEnum):
+    CALENDAR = "calendar"
+    PHONE = "phone"
+    OOF = "oof"
+    MANUAL = "manual"
+
+
+class ClaimKind(IntEnum):
+    """What a claim says, ordered by precedence: a higher value wins.
+
+    The full table and the reasoning behind it is in docs/presence.md.
+    """
+
+    WORKING_ELSEWHERE = 10
+    OUT_OF_OFFICE = 20
+    TENTATIVE = 30
+    IN_MEETING = 40
+    PRESENTING = 50
+    PHONE_RINGING = 60
+    ON_PHONE = 70
+    PHONE_DND = 80
+
+
+@dataclass(frozen=True, slots=True)
+class StatusText:
+    """A message-catalogue key and its parameters; rendered per person's language."""
+
+    key: str
+    params: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceClaim:
+    """One source's statement about a person's presence during [valid_from, valid_until)."""
+
+    person_id: str
+    source: ClaimSource
+    kind: ClaimKind
+    show: Show
+    valid_from: datetime
+    valid_until: datetime
+    claim_id: str  # stable per source: e.g. the event occurrence key, the call id
+    subject: str | None = None  # only ever shown if the person opted in and it is not private
+
+    def __post_init__(self) -> None:
+        _require_aware("valid_from", self.valid_from)
+        _require_aware("valid_until", self.valid_until)
+
+    def active_at(self, when: datetime) -> bool:
+        return self.valid_from <= when < self.valid_until
