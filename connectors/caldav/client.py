@@ -42,7 +42,10 @@ class CalDavHttpError(CalDavError):
             404: " (no such calendar or principal)",
         }.get(status, "")
         text = f"{method} {self.url} -> {status} {phrase}{hint}"
-        super().__init__(f"{text}: {detail}" if detail else text)
+        # Servers' bodies for these are boilerplate ("forbidden" for a 401); the hint is clearer.
+        if detail and not hint:
+            text = f"{text}: {detail}"
+        super().__init__(text)
 
     @property
     def auth_failed(self) -> bool:
@@ -68,10 +71,11 @@ class DavClient:
         self._base = URL(str(config.url))
         self._session = session
         self._headers: dict[str, str] = {"User-Agent": "samtek-caldav/0.1"}
-        self._auth: aiohttp.BasicAuth | None = None
         auth = config.auth
         if isinstance(auth, BasicAuth):
-            self._auth = aiohttp.BasicAuth(auth.username, auth.password.get_secret_value())
+            self._headers["Authorization"] = aiohttp.encode_basic_auth(
+                auth.username, auth.password.get_secret_value()
+            )
         elif isinstance(auth, BearerAuth):
             self._headers["Authorization"] = f"Bearer {auth.token.get_secret_value()}"
         self._timeout = aiohttp.ClientTimeout(total=config.request_timeout.total_seconds())
@@ -106,10 +110,9 @@ class DavClient:
                 self.resolve(url),
                 data=body,
                 headers=all_headers,
-                auth=self._auth,
                 timeout=self._timeout,
                 ssl=self._ssl,
-                allow_redirects=method in ("GET", "PROPFIND"),
+                allow_redirects=False,  # credentials stay on the configured origin
             ) as response:
                 data = await response.read()
                 headers_out = dict(response.headers)

@@ -187,8 +187,8 @@ class RadicaleServer:
 
     # --- raw CalDAV helpers (as a user's own client would write) --------------------------
 
-    def _auth(self, user: str) -> aiohttp.BasicAuth:
-        return aiohttp.BasicAuth(user, self.users[user])
+    def _auth(self, user: str) -> dict[str, str]:
+        return {"Authorization": aiohttp.encode_basic_auth(user, self.users[user])}
 
     async def make_calendar(self, user: str, calendar: str = "calendar") -> str:
         url = self.calendar_url(user, calendar)
@@ -226,8 +226,10 @@ class RadicaleServer:
         expect: tuple[int, ...],
     ) -> str:
         async with (
-            aiohttp.ClientSession(auth=self._auth(user)) as session,
-            session.request(method, url, data=body, headers=dict(headers)) as response,
+            aiohttp.ClientSession() as session,
+            session.request(
+                method, url, data=body, headers={**self._auth(user), **headers}
+            ) as response,
         ):
             text = await response.text()
             if response.status not in expect:

@@ -1,0 +1,113 @@
+"""The connector against a real Radicale: every change shows up as a complete new set."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.caldav.conftest import USERS, make_config, person, run_connector
+from tests.servers.radicale import RadicaleServer, simple_event
+
+
+def stamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+
+
+def tomorrow(hour: int) -> datetime:
+    day = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return day.replace(hour=hour)
+
+
+def uids(update: object) -> set[str]:
+    return {e.uid for e in update.events}  # type: ignore[attr-defined]
+
+
+async def test_create_move_delete_each_published_within_one_cycle(
+    radicale: RadicaleServer,
+) -> None:
+    cal = await radicale.make_calendar("alice")
+    start = tomorrow(9)
+    await radicale.put_event("alice", cal, "standup", simple_event(
+        "standup", stamp(start), stamp(start + timedelta(minutes=15)), "Standup"))
+    async with run_connector(make_config(radicale), [person("alice", cal)]) as run:
+        first = await run.next_update("alice")
+        assert uids(first) == {"standup"}
+
+        # create
+        before = run.connector.sync_cycles("alice")
+        await radicale.put_event("alice", cal, "review", simple_event(
+            "review", stamp(start + timedelta(hours=2)), stamp(start + timedelta(hours=3)),
+            "Review"))
+        created = await run.next_update("alice", lambda u: "review" in uids(u))
+        assert uids(created) == {"standup", "review"}
+        assert run.connector.sync_cycles("alice") <= before + 1
+
+        # move: same UID, new time; the complete set carries only the new occurrence
+        before = run.connector.sync_cycles("alice")
+        new_start = start + timedelta(hours=5)
+        await radicale.put_event("alice", cal, "review", simple_event(
+            "review", stamp(new_start), stamp(new_start + timedelta(hours=1)), "Review"))
+        moved = await run.next_update(
+            "alice", lambda u: any(e.uid == "review" and e.start == new_start for e in u.events))
+        assert [e.start for e in moved.events if e.uid == "review"] == [new_start]
+        assert run.connector.sync_cycles("alice") <= before + 1
+
+        # delete
+        before = run.connector.sync_cycles("alice")
+        await radicale.delete_event("alice", cal, "standup")
+        deleted = await run.next_update("alice", lambda u: "standup" not in uids(u))
+        assert uids(deleted) == {"review"}
+        assert run.connector.sync_cycles("alice") <= before + 1
+
+        stats = run.connector.collection(cal).stats
+        assert stats.full_refreshes == 1  # one listing at start; changes came by sync-token
+        assert stats.sync_reports >= 3
+        assert run.ctx.health.snapshot().item_errors == {}
+
+    # Radicale saw the sync-collection REPORTs on the calendar (its log flags them).
+    reports = [line for line in radicale.log_lines()
+               if "REPORT response status for '/alice/calendar/'" in line
+               and "sync-collection" in line and "207 Multi-Status" in line]
+    assert len(reports) >= 3
+
+
+async def test_discovery_from_principal_finds_every_calendar(radicale: RadicaleServer) -> None:
+    home = await radicale.make_calendar("alice", "calendar")
+    work = await radicale.make_calendar("alice", "work")
+    start = tomorrow(10)
+    await radicale.put_event("alice", home, "dentist", simple_event(
+        "dentist", stamp(start), stamp(start + timedelta(hours=1))))
+    await radicale.put_event("alice", work, "board", simple_event(
+        "board", stamp(start + timedelta(hours=3)), stamp(start + timedelta(hours=4))))
+    principal = radicale.principal_url("alice")
+    async with run_connector(make_config(radicale), [person("alice", principal)]) as run:
+        update = await run.next_update("alice")
+        assert uids(update) == {"dentist", "board"}
+        # a later change in the second calendar arrives by its own sync-token
+        await radicale.put_event("alice", work, "late", simple_event(
+            "late", stamp(start + timedelta(hours=6)), stamp(start + timedelta(hours=7))))
+        update = await run.next_update("alice", lambda u: "late" in uids(u))
+        assert uids(update) == {"dentist", "board", "late"}
+
+
+async def test_relative_address_and_restart_resumes_from_saved_sync_token(
+    radicale: RadicaleServer,
+) -> None:
+    from connectors.caldav import MemoryStateStore
+
+    cal = await radicale.make_calendar("bob")
+    start = tomorrow(8)
+    await radicale.put_event("bob", cal, "one", simple_event(
+        "one", stamp(start), stamp(start + timedelta(hours=1))))
+    store = MemoryStateStore()
+    config = make_config(radicale)
+    async with run_connector(config, [person("bob", "/bob/calendar/")], store) as run:
+        assert uids(await run.next_update("bob")) == {"one"}
+    await radicale.put_event("bob", cal, "two", simple_event(
+        "two", stamp(start + timedelta(hours=2)), stamp(start + timedelta(hours=3))))
+    async with run_connector(config, [person("bob", "/bob/calendar/")], store) as run:
+        assert uids(await run.next_update("bob")) == {"one", "two"}
+        stats = run.connector.collection(cal).stats
+        assert stats.full_refreshes in (0, 1)  # 1 only if the hour turned in between
+        if stats.full_refreshes == 0:
+            assert stats.fetched == 1  # only the changed event was downloaded
+    assert set(USERS) >= {"bob"}
