@@ -79,7 +79,7 @@ class DavClient:
         elif isinstance(auth, BearerAuth):
             self._headers["Authorization"] = f"Bearer {auth.token.get_secret_value()}"
         self._timeout = aiohttp.ClientTimeout(total=config.request_timeout.total_seconds())
-        self._ssl: bool | None = None if config.verify_tls else False
+        self._ssl: bool = config.verify_tls  # True: the default verifying context
 
     @property
     def base_url(self) -> str:

@@ -44,7 +44,8 @@ PARSE_WORKERS = 2
 
 def backoff_delay(failures: int, initial: float, cap: float) -> float:
     """Exponential backoff with jitter: 0.5..1 x min(cap, initial * 2^(failures-1))."""
-    return min(cap, initial * 2 ** max(0, failures - 1)) * random.uniform(0.5, 1.0)
+    base: float = min(cap, initial * 2.0 ** max(0, failures - 1))
+    return base * random.uniform(0.5, 1.0)
 
 
 @dataclass

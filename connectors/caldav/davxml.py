@@ -80,7 +80,7 @@ class Multistatus:
 
 
 def _serialise(root: ET.Element) -> bytes:
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
 def _prop(parent: ET.Element, names: Iterable[str]) -> None:
