@@ -173,10 +173,12 @@ class CalDavConnector(Connector):
         now = asyncio.get_running_loop().time()
         max_age = self.config.sync_interval.total_seconds() * self.config.rediscover_every
         cached = self._discovered.get(address)
-        if cached and (cached[0] == [client.resolve(address)] or now - cached[1] < max_age):
-            return cached[0]
-        item = f"discovery {redact(client.resolve(address))}"
+        item = f"discovery {redact(address)}"
         try:
+            url = client.resolve(address)
+            if cached and (cached[0] == [url] or now - cached[1] < max_age):
+                return cached[0]
+            item = f"discovery {redact(url)}"
             async with self._semaphore:
                 calendars = await discover_calendars(client, address)
         except CalDavError as exc:
