@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
-from slixmpp.exceptions import IqError
+from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.stanza import Iq
 
 from samtek.model import Show
@@ -80,12 +80,14 @@ class PresenceOverlays:
     async def _send(self, kind: str, payload: ET.Element, jid: str) -> Iq:
         try:
             return await self._link.send_iq(self._domain, kind, payload)
+        except IqTimeout as exc:
+            raise OverlayRejected(f"overlay request for {jid}: no answer in time") from exc
         except IqError as exc:
             condition = exc.iq["error"]["condition"]
             text = exc.iq["error"]["text"]
             raise OverlayRejected(
                 f"overlay {payload.tag.split('}')[1]} for {jid}: {condition}"
-                f"{' – ' + text if text else ''}"
+                f"{' - ' + text if text else ''}"
             ) from exc
 
 
