@@ -1,23 +1,50 @@
 """iCalendar (RFC 5545) text -> the CalendarEvents of one window, for one person.
 
 Shared by every connector that receives ICS (iCal feeds, CalDAV). CPU-bound and synchronous:
-callers run it in an executor. Expansion is lazy and bounded, so an RRULE without end or a
-FREQ=SECONDLY rule costs at most `max_instances` occurrences, never a hang.
+callers run it in an executor. What real exports throw at it, and what happens:
+
+- Outlook's Windows zone names ("W. Europe Standard Time") are rewritten to IANA names from
+  CLDR's windowsZones table before parsing, so the tz database (with its history) is used
+  rather than the one-rule VTIMEZONE Outlook writes; unknown TZIDs fall back to the file's
+  VTIMEZONE, then to the person's zone.
+- X-WR-TIMEZONE (Google, Apple) says how to read UTC and floating times; remaining floating
+  times and DATE values are in the person's zone.
+- Lines that are not content lines are dropped; a VEVENT without a usable DTSTART is skipped.
+- EXDATE/RDATE/RECURRENCE-ID overrides come from recurring-ical-events; cancelled instances,
+  STATUS:CANCELLED events and events the person declined are left out.
+- Recurrence bombs: a series whose expansion would cost more than `MAX_SERIES_COST` rule
+  iterations up to the window end, or more than `MAX_SERIES_INSTANCES` in the window, is
+  refused before expanding it; only the window is expanded, and at most `max_instances`
+  occurrences in total.
+
+Problems that cost single events (not the whole calendar) are logged, and appended to the
+optional `problems` list so a connector can show them in its health.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+import math
+import re
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import recurring_ical_events
+import structlog
 import x_wr_timezone
 from icalendar import Calendar, Component
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON  # CLDR windowsZones
 
 from samtek.calendar import CalendarError
 from samtek.model import BusyStatus, CalendarEvent, Sensitivity, TimeWindow
 
+log = structlog.get_logger("samtek.ics")
+
 DEFAULT_MAX_INSTANCES = 5_000
+MAX_SERIES_INSTANCES = 1_000  # occurrences of one series inside the window
+MAX_SERIES_COST = 200_000  # rule iterations (periods x BY* expansion) from DTSTART to window end
+_SLACK = timedelta(days=1)  # floating times may sit up to ~14 h either side of UTC
 
 _CDO_BUSY = {
     "FREE": BusyStatus.FREE,
@@ -33,19 +60,73 @@ _MEETING_URL_PROPS = (
     "X-SAMTEK-VIDEO-URL",
     "URL",
 )
+_PERIOD_SECONDS = {
+    "SECONDLY": 1,
+    "MINUTELY": 60,
+    "HOURLY": 3_600,
+    "DAILY": 86_400,
+    "WEEKLY": 7 * 86_400,
+    "MONTHLY": 28 * 86_400,
+    "YEARLY": 365 * 86_400,
+}
+_BY_PARTS = ("BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY", "BYMONTHDAY", "BYYEARDAY",
+             "BYWEEKNO", "BYMONTH")
+
+# name *(";" param) ":" value, params possibly quoted (RFC 5545 §3.1).
+_PARAM = r'[A-Za-z0-9-]+=(?:"[^"]*"|[^";:,]*)(?:,(?:"[^"]*"|[^";:,]*))*'
+_CONTENT_LINE = re.compile(rf"^[A-Za-z0-9-]+(?:;{_PARAM})*:")
+_TZID_PARAM = re.compile(r'(;TZID=)(?:"([^"]*)"|([^";:]*))', re.IGNORECASE)
 
 
-def parse_calendar(data: bytes) -> Calendar:
+def _windows_zone(name: str) -> str | None:
+    return WINDOWS_TO_OLSON.get(name.strip().strip('"'))
+
+
+def _sanitise(data: bytes, problems: list[str]) -> bytes:
+    """Drop non-content lines and rewrite Windows zone names to IANA ones."""
+    text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+    text = re.sub(r"\r?\n[ \t]", "", text)  # unfold (RFC 5545 §3.1)
+    lines: list[str] = []
+    dropped = 0
+    for line in re.split(r"\r?\n|\r", text):
+        if not line.strip():
+            continue
+        if not _CONTENT_LINE.match(line):
+            dropped += 1
+            continue
+        if line.upper().startswith("TZID:"):
+            olson = _windows_zone(line[5:].replace("\\,", ","))
+            line = f"TZID:{olson}" if olson else line
+        else:
+            line = _TZID_PARAM.sub(_rewrite_tzid, line)
+        lines.append(line)
+    if not any(line.upper().startswith("BEGIN:VCALENDAR") for line in lines):
+        start = text[:60].strip().replace("\r", " ").replace("\n", " ")
+        raise CalendarError(f"not iCalendar data (no BEGIN:VCALENDAR; starts with {start!r})")
+    if dropped:
+        _problem(problems, f"dropped {dropped} line(s) that are not iCalendar content lines")
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def _rewrite_tzid(match: re.Match[str]) -> str:
+    name = match.group(2) if match.group(2) is not None else match.group(3)
+    olson = _windows_zone(name)
+    return f"{match.group(1)}{olson}" if olson else match.group(0)
+
+
+def parse_calendar(data: bytes, problems: list[str] | None = None) -> Calendar:
+    problems = [] if problems is None else problems
     try:
-        calendar = Calendar.from_ical(data)
+        calendar = Calendar.from_ical(_sanitise(data, problems))
     except (ValueError, IndexError, KeyError) as exc:
         raise CalendarError(f"malformed iCalendar data: {exc}") from exc
     if not isinstance(calendar, Calendar):
         raise CalendarError("malformed iCalendar data: no VCALENDAR")
     try:
         # Google exports: X-WR-TIMEZONE says how to read UTC/floating times.
-        return x_wr_timezone.to_standard(calendar)
-    except (ValueError, KeyError) as exc:
+        standard: Calendar = x_wr_timezone.to_standard(calendar)
+        return standard
+    except (ValueError, KeyError, ZoneInfoNotFoundError) as exc:
         raise CalendarError(f"bad X-WR-TIMEZONE: {exc}") from exc
 
 
@@ -55,36 +136,132 @@ def parse_events(
     timezone: str,
     attendee_email: str | None = None,
     max_instances: int = DEFAULT_MAX_INSTANCES,
+    problems: list[str] | None = None,
 ) -> list[CalendarEvent]:
     """The person's events overlapping `window`; floating and DATE values use `timezone`."""
-    calendar = parse_calendar(data)
-    tz = ZoneInfo(timezone)
-    # Floating times are compared in the person's zone: hand naive bounds to the library.
-    query = recurring_ical_events.of(calendar, skip_bad_series=True)
+    problems = [] if problems is None else problems
+    try:
+        tz = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CalendarError(f"unknown person timezone {timezone!r}") from exc
+    calendar = parse_calendar(data, problems)
+    _drop_unusable(calendar, window, tz, problems)
+    recurring = {
+        str(c.get("UID", ""))
+        for c in _vevents(calendar)
+        if any(c.get(p) is not None for p in ("RRULE", "RDATE", "RECURRENCE-ID"))
+    }
     events: list[CalendarEvent] = []
     try:
-        for count, component in enumerate(query.after(window.start)):
+        query = recurring_ical_events.of(calendar, skip_bad_series=True)
+        for count, component in enumerate(query.after(window.start - _SLACK)):
             if count >= max_instances:
                 raise CalendarError(
                     f"more than {max_instances} occurrences in the window"
                     f" {window.start:%Y-%m-%d}..{window.end:%Y-%m-%d}; refusing the rest"
                     " (a recurrence rule that repeats too often?)"
                 )
-            start = _aware(component.get("DTSTART").dt, tz)
-            if start >= window.end:
+            if _aware(component.get("DTSTART").dt, tz) >= window.end + _SLACK:
                 break
-            event = _to_event(component, tz, attendee_email)
+            event = _to_event(component, tz, attendee_email, recurring)
             if event is not None and window.overlaps(event.start, event.end):
                 events.append(event)
     except CalendarError:
         raise
-    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
         raise CalendarError(f"cannot expand recurrences: {exc}") from exc
+    events.sort(key=lambda e: (e.start, e.end, e.key))
     return events
 
 
+# --- guards that run before expansion ----------------------------------------------------
+
+
+def _drop_unusable(
+    calendar: Calendar, window: TimeWindow, tz: ZoneInfo, problems: list[str]
+) -> None:
+    """Remove VEVENTs without a usable DTSTART, and whole series that are recurrence bombs."""
+    refused: set[str] = set()
+    for component in _vevents(calendar):
+        uid = str(component.get("UID", "")) or "(no UID)"
+        value = _start_value(component)
+        if not isinstance(value, date):
+            _problem(problems, f"event {uid}: no usable DTSTART ({_broken_reason(component)})")
+            _remove(calendar, component)
+            continue
+        reason = _bomb_reason(component, _aware(value, tz), window, tz)
+        if reason:
+            refused.add(uid)
+            _problem(problems, f"event {uid}: recurrence refused: {reason}")
+    for component in _vevents(calendar):
+        if str(component.get("UID", "")) in refused:  # the series and its overrides
+            _remove(calendar, component)
+
+
+def _bomb_reason(
+    component: Component, start: datetime, window: TimeWindow, tz: ZoneInfo
+) -> str | None:
+    rules = component.get("RRULE")
+    for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
+        freq = str((rule.get("FREQ") or [""])[0]).upper()
+        if freq not in _PERIOD_SECONDS:
+            return f"unknown FREQ {freq!r}"
+        interval = max(1, int((rule.get("INTERVAL") or [1])[0]))
+        period = _PERIOD_SECONDS[freq] * interval
+        expansion = math.prod(len(rule.get(part) or [None]) for part in _BY_PARTS)
+        until = (rule.get("UNTIL") or [None])[0]
+        last = window.end
+        if until is not None:
+            last = min(last, _aware(until, start.tzinfo or window.end.tzinfo or tz))
+        cost = max(0.0, (last - start).total_seconds()) / period * expansion
+        count = (rule.get("COUNT") or [None])[0]
+        if count is not None and expansion == 1:
+            cost = min(cost, float(count))
+        span = max(0.0, (min(last, window.end) - max(start, window.start)).total_seconds())
+        in_window = span / period * expansion
+        if count is not None:
+            in_window = min(in_window, float(count))
+        if cost > MAX_SERIES_COST:
+            return (f"FREQ={freq} from {start:%Y-%m-%d} needs ~{cost:,.0f} iterations "
+                    f"(limit {MAX_SERIES_COST:,})")
+        if in_window > MAX_SERIES_INSTANCES:
+            return (f"FREQ={freq} gives ~{in_window:,.0f} occurrences in the window "
+                    f"(limit {MAX_SERIES_INSTANCES:,})")
+    return None
+
+
+def _start_value(component: Component) -> date | None:
+    dtstart = component.get("DTSTART")
+    try:
+        value = getattr(dtstart, "dt", None)  # a broken property raises on access
+    except ValueError:
+        return None
+    return value if isinstance(value, date) else None
+
+
+def _vevents(calendar: Calendar) -> list[Component]:
+    return [c for c in calendar.subcomponents if c.name == "VEVENT"]
+
+
+def _remove(calendar: Calendar, component: Component) -> None:
+    calendar.subcomponents = [c for c in calendar.subcomponents if c is not component]
+
+
+def _broken_reason(component: Component) -> str:
+    reasons = [f"{name}: {error}" for name, error in getattr(component, "errors", [])]
+    return "; ".join(reasons) or "missing"
+
+
+def _problem(problems: list[str], text: str) -> None:
+    log.warning("ics problem", problem=text)
+    problems.append(text)
+
+
+# --- one occurrence -> CalendarEvent -----------------------------------------------------
+
+
 def _to_event(
-    component: Component, tz: ZoneInfo, attendee_email: str | None
+    component: Component, tz: ZoneInfo, attendee_email: str | None, recurring: set[str]
 ) -> CalendarEvent | None:
     if str(component.get("STATUS", "")).upper() == "CANCELLED":
         return None
@@ -94,16 +271,18 @@ def _to_event(
     dtstart = component.get("DTSTART").dt
     all_day = not isinstance(dtstart, datetime)
     start = _aware(dtstart, tz)
-    dtend = component.get("DTEND")
+    dtend = _end_value(component)
     if dtend is not None:
-        end = _aware(dtend.dt, tz)
+        end = _aware(dtend, tz)
     elif component.get("DURATION") is not None:
         end = start + component.get("DURATION").dt
     else:  # RFC 5545 §3.6.1: a DATE start lasts one day, a DATE-TIME start no time at all
         end = start + (timedelta(days=1) if all_day else timedelta(0))
-    recurrence_id = component.get("RECURRENCE-ID")
+    uid = str(component.get("UID", ""))
+    # The library stamps every occurrence with a RECURRENCE-ID; only series have one.
+    recurrence_id = component.get("RECURRENCE-ID") if uid in recurring else None
     return CalendarEvent(
-        uid=str(component.get("UID", "")) or f"no-uid-{start.isoformat()}",
+        uid=uid or f"no-uid-{start.isoformat()}",
         start=start,
         end=max(end, start),
         busy=_busy(component, partstat),
@@ -116,6 +295,14 @@ def _to_event(
         ),
         recurrence_id=_aware(recurrence_id.dt, tz) if recurrence_id is not None else None,
     )
+
+
+def _end_value(component: Component) -> date | None:
+    try:
+        value = getattr(component.get("DTEND"), "dt", None)
+    except ValueError:  # broken DTEND: fall back to DURATION or the default length
+        return None
+    return value if isinstance(value, date) else None
 
 
 def _busy(component: Component, partstat: str | None) -> BusyStatus:
@@ -132,11 +319,16 @@ def _busy(component: Component, partstat: str | None) -> BusyStatus:
 def _partstat(component: Component, email: str | None) -> str | None:
     if not email:
         return None
-    attendees = component.get("ATTENDEE", [])
-    for attendee in attendees if isinstance(attendees, list) else [attendees]:
-        if str(attendee).lower().removeprefix("mailto:") == email.lower():
+    for attendee in _as_list(component.get("ATTENDEE")):
+        if str(attendee).lower().removeprefix("mailto:").strip() == email.lower():
             return str(attendee.params.get("PARTSTAT", "NEEDS-ACTION")).upper()
     return None
+
+
+def _as_list(value: Any) -> Iterable[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def _text(component: Component, name: str) -> str | None:
@@ -144,7 +336,7 @@ def _text(component: Component, name: str) -> str | None:
     return str(value).strip() or None if value is not None else None
 
 
-def _aware(value: date | datetime, tz: ZoneInfo) -> datetime:
+def _aware(value: date | datetime, tz: tzinfo) -> datetime:
     if not isinstance(value, datetime):
         return datetime.combine(value, time.min, tzinfo=tz)
     return value if value.tzinfo is not None else value.replace(tzinfo=tz)
