@@ -38,6 +38,7 @@ class Item:
     ics: bytes
     parsed_key: tuple[Any, ...] | None = None
     parsed: list[CalendarEvent] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Collection:
         self._state = state
         self._namespace = namespace
         self._restored = False
+        self.failing_items: set[str] = set()  # health items reported for unreadable events
 
     @property
     def label(self) -> str:

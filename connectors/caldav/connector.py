@@ -32,7 +32,7 @@ from connectors.caldav.meeting import meeting_ics
 from connectors.caldav.state import StateStore
 from samtek.calendar import CalendarError, MeetingRequest
 from samtek.events import CalendarUpdate
-from samtek.ics import parse_events
+from samtek.ics import DEFAULT_MAX_INSTANCES, parse_events
 from samtek.model import BusyBlock, CalendarEvent, Person, TimeWindow
 from samtek.plugin import AuthFailed, Connector, ConnectorContext
 
@@ -244,28 +244,34 @@ class CalDavConnector(Connector):
         found: dict[str, CalendarEvent] = {}
         for url in urls:
             collection = self.collection(url)
+            failing: set[str] = set()
             for href, item in list(collection.items.items()):
                 if item.parsed_key != key:
-                    item.parsed = await self._parse(item.ics, window, person, href)
+                    item.parsed, item.problems = await self._parse(item.ics, window, person)
                     item.parsed_key = key
+                if item.problems:
+                    label = f"event {redact(href)}"
+                    failing.add(label)
+                    self.ctx.health.item_error(label, "; ".join(item.problems)[:500])
                 for event in item.parsed:
                     found.setdefault(event.key, event)
+            for label in collection.failing_items - failing:  # fixed or deleted since
+                self.ctx.health.item_ok(label)
+            collection.failing_items = failing
         return tuple(sorted(found.values(), key=lambda e: (e.start, e.end, e.key)))
 
     async def _parse(
-        self, ics: bytes, window: TimeWindow, person: Person, href: str
-    ) -> list[CalendarEvent]:
-        loop = asyncio.get_running_loop()
-        call = functools.partial(parse_events, ics, window, person.timezone, person.email)
-        item = f"event {redact(href)}"
+        self, ics: bytes, window: TimeWindow, person: Person
+    ) -> tuple[list[CalendarEvent], list[str]]:
+        """Events and problems of one resource; a broken resource costs only itself."""
+        problems: list[str] = []
+        call = functools.partial(parse_events, ics, window, person.timezone, person.email,
+                                 DEFAULT_MAX_INSTANCES, problems)
         try:
-            events = await loop.run_in_executor(self._executor, call)
+            events = await asyncio.get_running_loop().run_in_executor(self._executor, call)
         except CalendarError as exc:
-            # One broken event must not hide the person's other events.
-            self.ctx.health.item_error(item, str(exc))
-            return []
-        self.ctx.health.item_ok(item)
-        return events
+            return [], [str(exc)]
+        return events, problems
 
     def _require_client(self) -> DavClient:
         if self._client is None:
@@ -299,7 +305,11 @@ class CalDavConnector(Connector):
                 data = resource.text(davxml.CALENDAR_DATA)
                 if data is None:
                     continue
-                for event in await self._parse(data.encode(), window, person, resource.url):
+                events, problems = await self._parse(data.encode(), window, person)
+                if problems:
+                    log.warning("event partly unreadable", event=redact(resource.url),
+                                problems=problems)
+                for event in events:
                     found.setdefault(event.key, event)
         return tuple(sorted(found.values(), key=lambda e: (e.start, e.end, e.key)))
 

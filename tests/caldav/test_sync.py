@@ -111,3 +111,28 @@ async def test_relative_address_and_restart_resumes_from_saved_sync_token(
         if stats.full_refreshes == 0:
             assert stats.fetched == 1  # only the changed event was downloaded
     assert set(USERS) >= {"bob"}
+
+
+async def test_a_recurrence_bomb_costs_only_itself_and_shows_in_health(
+    radicale: RadicaleServer,
+) -> None:
+    cal = await radicale.make_calendar("alice")
+    start = tomorrow(9)
+    await radicale.put_event("alice", cal, "ok", simple_event(
+        "ok", stamp(start), stamp(start + timedelta(hours=1))))
+    # Every minute from yesterday on: cheap for the server to match (a FREQ=SECONDLY rule
+    # from 2000 would make Radicale itself spin on the time-range query), refused by us.
+    yesterday = start - timedelta(days=2)
+    await radicale.put_event("alice", cal, "bomb", simple_event(
+        "bomb", stamp(yesterday), stamp(yesterday + timedelta(seconds=30)), "Bomb",
+        extra="RRULE:FREQ=MINUTELY"))
+    async with run_connector(make_config(radicale), [person("alice", cal)]) as run:
+        assert uids(await run.next_update("alice")) == {"ok"}
+        errors = run.ctx.health.snapshot().item_errors
+        assert [k for k in errors if k.endswith("/alice/calendar/bomb.ics")]
+        assert "recurrence refused" in "".join(errors.values())
+        await radicale.delete_event("alice", cal, "bomb")
+        await radicale.put_event("alice", cal, "ok2", simple_event(
+            "ok2", stamp(start + timedelta(hours=2)), stamp(start + timedelta(hours=3))))
+        await run.next_update("alice", lambda u: "ok2" in uids(u))
+        assert run.ctx.health.snapshot().item_errors == {}

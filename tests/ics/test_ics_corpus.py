@@ -128,7 +128,7 @@ def test_invalid_lines_and_broken_events_cost_only_themselves() -> None:
 
 
 def test_not_icalendar_is_a_clear_error() -> None:
-    with pytest.raises(CalendarError, match="not iCalendar data.*502 Bad Gateway"):
+    with pytest.raises(CalendarError, match=r"not iCalendar data.*502 Bad Gateway"):
         parse_events(load("not_icalendar.ics"), WINDOW, "Europe/Oslo")
     with pytest.raises(CalendarError, match="not iCalendar data"):
         parse_events(b"", WINDOW, "Europe/Oslo")
