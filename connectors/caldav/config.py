@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from samtek.plugin import ConnectorConfig
+from samtek.secrets import Secret
 
 _PLACEHOLDERS = {"", "changeme", "change-me", "password", "secret", "xxx", "todo"}
 
@@ -22,7 +23,7 @@ class BasicAuth(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: Literal["basic"]
     username: str = Field(min_length=1)
-    password: SecretStr
+    password: Secret  # a reference: env:NAME or file:/path
 
     _check = field_validator("password")(_refuse_placeholder)
 
@@ -30,7 +31,7 @@ class BasicAuth(BaseModel):
 class BearerAuth(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: Literal["bearer"]
-    token: SecretStr
+    token: Secret  # a reference: env:NAME or file:/path
 
     _check = field_validator("token")(_refuse_placeholder)
 
@@ -57,6 +58,13 @@ class CalDavConfig(ConnectorConfig):
     backoff_max: timedelta = timedelta(minutes=15)
     # Rediscover principals' calendars every this many syncs (new calendars appear).
     rediscover_every: int = Field(default=12, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials_in_url(cls, value: AnyHttpUrl) -> AnyHttpUrl:
+        if value.username or value.password:
+            raise ValueError("must not contain credentials; use the auth section")
+        return value
 
     @field_validator("sync_interval", "request_timeout", "backoff_initial", "backoff_max")
     @classmethod

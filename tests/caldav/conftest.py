@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from connectors.caldav import CalDavConfig, CalDavConnector, MemoryStateStore
 from samtek.bus import Bus, Subscription
@@ -79,7 +80,7 @@ def make_config(server: RadicaleServer, password: str = SERVICE_PASSWORD,
     values: dict[str, Any] = {
         "type": "caldav",
         "url": server.url + "/",
-        "auth": {"type": "basic", "username": SERVICE_USER, "password": password},
+        "auth": {"type": "basic", "username": SERVICE_USER, "password": SecretStr(password)},
         "sync_interval": 0.5,
         "sync_jitter": 0,
         "backoff_initial": 0.2,
