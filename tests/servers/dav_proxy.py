@@ -3,6 +3,11 @@
 - `without_sync=True` makes the server look like an older CalDAV server without RFC 6578:
   sync-collection REPORTs are refused (403 DAV:supported-report) and DAV:sync-token and the
   report are hidden from PROPFIND answers, so a client must fall back to ctag/ETags.
+- `refuse_free_busy=True` answers free-busy-query REPORTs with 403, as servers without
+  RFC 4791 §7.10 support do.
+- `bearer=(token, user, password)` accepts `Authorization: Bearer <token>` and forwards it as
+  Basic auth, to exercise bearer-token clients against Radicale (which has no bearer auth).
+- `fail_next` answers that many requests with `fail_status` before recovering.
 - It counts requests per (method, path) and the highest number of requests in flight at once
   per path, so tests can check that a collection is never fetched twice concurrently.
 """
@@ -15,6 +20,7 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -28,12 +34,16 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 @dataclass
 class DavProxy:
     upstream: str
-    without_sync: bool
+    without_sync: bool = False
     port: int = field(default_factory=free_port)
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     in_flight: Counter[str] = field(default_factory=Counter)
     max_in_flight: Counter[str] = field(default_factory=Counter)
     delay: float = 0.0  # seconds added to REPORTs, to widen any race window
+    refuse_free_busy: bool = False
+    bearer: tuple[str, str, str] | None = None
+    fail_next: int = 0
+    fail_status: int = 503
 
     @property
     def url(self) -> str:
@@ -41,10 +51,8 @@ class DavProxy:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def running(
-        cls, upstream: str, without_sync: bool = False, delay: float = 0.0
-    ) -> AsyncIterator[DavProxy]:
-        proxy = cls(upstream=upstream, without_sync=without_sync, delay=delay)
+    async def running(cls, upstream: str, **options: Any) -> AsyncIterator[DavProxy]:
+        proxy = cls(upstream=upstream, **options)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", proxy._handle)
         runner = web.AppRunner(app)
@@ -70,8 +78,18 @@ class DavProxy:
                 text='<?xml version="1.0"?><D:error xmlns:D="DAV:"><D:supported-report/>'
                      "</D:error>",
             )
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return web.Response(status=self.fail_status, text="temporarily broken")
+        if self.refuse_free_busy and request.method == "REPORT" and b"free-busy-query" in body:
+            return web.Response(status=403, text="free-busy-query not supported")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         headers["Accept-Encoding"] = "identity"
+        if self.bearer is not None:
+            token, user, password = self.bearer
+            if headers.get("Authorization") != f"Bearer {token}":
+                return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
+            headers["Authorization"] = aiohttp.encode_basic_auth(user, password)
         self.in_flight[path] += 1
         self.max_in_flight[path] = max(self.max_in_flight[path], self.in_flight[path])
         try:
