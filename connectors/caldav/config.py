@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from samtek.plugin import ConnectorConfig
 from samtek.secrets import Secret
@@ -79,3 +87,9 @@ class CalDavConfig(ConnectorConfig):
         if value < timedelta(0):
             raise ValueError("must not be negative")
         return value
+
+    @model_validator(mode="after")
+    def _jitter_below_interval(self) -> CalDavConfig:
+        if self.sync_jitter >= self.sync_interval:
+            raise ValueError("sync_jitter must be smaller than sync_interval")
+        return self

@@ -85,6 +85,8 @@ class CalDavConnector(Connector):
         limit = self.config.max_concurrency * 2
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit)) as session:
             self._client = DavClient(self.config, session)
+            for collection in self._collections.values():  # mirrors survive a restart
+                collection.client = self._client
             self._executor = ThreadPoolExecutor(PARSE_WORKERS, f"caldav-{self.name}")
             try:
                 await self._first_round()
@@ -128,7 +130,7 @@ class CalDavConnector(Connector):
                 delay = backoff_delay(failures, self.config.backoff_initial.total_seconds(),
                                       self.config.backoff_max.total_seconds())
             else:
-                delay = interval + random.uniform(-jitter, jitter) / 2
+                delay = interval + random.uniform(-jitter, jitter)
             wake = self._wake[pid]
             with contextlib.suppress(TimeoutError):  # the normal case: the interval passed
                 await asyncio.wait_for(wake.wait(), max(0.0, delay))

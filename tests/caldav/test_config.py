@@ -37,6 +37,7 @@ def test_secrets_come_from_references(tmp_path: Path) -> None:
         ({"window_back": -5}, "must not be negative"),
         ({"max_concurrency": 0}, "greater than or equal to 1"),
         ({"surprise": 1}, "Extra inputs are not permitted"),
+        ({"sync_interval": 10, "sync_jitter": 10}, "smaller than sync_interval"),
     ],
 )
 def test_bad_values_are_refused(values: dict[str, object], message: str) -> None:
