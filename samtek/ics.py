@@ -14,8 +14,8 @@ callers run it in an executor. What real exports throw at it, and what happens:
   STATUS:CANCELLED events and events the person declined are left out.
 - Recurrence bombs: a series whose expansion would cost more than `MAX_SERIES_COST` rule
   iterations up to the window end, or more than `MAX_SERIES_INSTANCES` in the window, is
-  refused before expanding it; only the window is expanded, and at most `max_instances`
-  occurrences in total.
+  refused before expanding it, as are series beyond `MAX_CALENDAR_COST` for the whole
+  calendar; only the window is expanded, and at most `max_instances` occurrences in total.
 
 Problems that cost single events (not the whole calendar) are logged, and appended to the
 optional `problems` list so a connector can show them in its health.
@@ -44,6 +44,7 @@ log = structlog.get_logger("samtek.ics")
 DEFAULT_MAX_INSTANCES = 5_000
 MAX_SERIES_INSTANCES = 1_000  # occurrences of one series inside the window
 MAX_SERIES_COST = 200_000  # rule iterations (periods x BY* expansion) from DTSTART to window end
+MAX_CALENDAR_COST = 1_000_000  # the same, summed over one calendar's series (~4 s worst case)
 _SLACK = timedelta(days=1)  # floating times may sit up to ~14 h either side of UTC
 
 _CDO_BUSY = {
@@ -84,7 +85,12 @@ def _windows_zone(name: str) -> str | None:
 
 def _sanitise(data: bytes, problems: list[str]) -> bytes:
     """Drop non-content lines and rewrite Windows zone names to IANA ones."""
-    text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:  # older Outlook/Lotus exports: Windows-1252
+        text = data.decode("cp1252", errors="replace")
+        _problem(problems, "not UTF-8; read as Windows-1252")
+    text = text.lstrip("\ufeff")
     text = re.sub(r"\r?\n[ \t]", "", text)  # unfold (RFC 5545 §3.1)
     lines: list[str] = []
     dropped = 0
@@ -103,6 +109,8 @@ def _sanitise(data: bytes, problems: list[str]) -> bytes:
     if not any(line.upper().startswith("BEGIN:VCALENDAR") for line in lines):
         start = text[:60].strip().replace("\r", " ").replace("\n", " ")
         raise CalendarError(f"not iCalendar data (no BEGIN:VCALENDAR; starts with {start!r})")
+    if not lines[-1].upper().startswith("END:VCALENDAR"):
+        raise CalendarError("truncated iCalendar data (it does not end with END:VCALENDAR)")
     if dropped:
         _problem(problems, f"dropped {dropped} line(s) that are not iCalendar content lines")
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
@@ -154,15 +162,16 @@ def parse_events(
     events: list[CalendarEvent] = []
     try:
         query = recurring_ical_events.of(calendar, skip_bad_series=True)
-        for count, component in enumerate(query.after(window.start - _SLACK)):
-            if count >= max_instances:
-                raise CalendarError(
-                    f"more than {max_instances} occurrences in the window"
-                    f" {window.start:%Y-%m-%d}..{window.end:%Y-%m-%d}; refusing the rest"
-                    " (a recurrence rule that repeats too often?)"
-                )
-            if _aware(component.get("DTSTART").dt, tz) >= window.end + _SLACK:
-                break
+        # between() is much cheaper than after(): dateutil skips to the window without
+        # building occurrences. The guards above bound what it can return.
+        occurrences = query.between(window.start - _SLACK, window.end + _SLACK)
+        if len(occurrences) > max_instances:
+            raise CalendarError(
+                f"{len(occurrences)} occurrences in the window"
+                f" {window.start:%Y-%m-%d}..{window.end:%Y-%m-%d}, more than {max_instances}"
+                " (a recurrence rule that repeats too often?)"
+            )
+        for component in occurrences:
             event = _to_event(component, tz, attendee_email, recurring)
             if event is not None and window.overlaps(event.start, event.end):
                 events.append(event)
@@ -182,6 +191,7 @@ def _drop_unusable(
 ) -> None:
     """Remove VEVENTs without a usable DTSTART, and whole series that are recurrence bombs."""
     refused: set[str] = set()
+    budget = float(MAX_CALENDAR_COST)
     for component in _vevents(calendar):
         uid = str(component.get("UID", "")) or "(no UID)"
         value = _start_value(component)
@@ -189,8 +199,15 @@ def _drop_unusable(
             _problem(problems, f"event {uid}: no usable DTSTART ({_broken_reason(component)})")
             _remove(calendar, component)
             continue
-        reason = _bomb_reason(component, _aware(value, tz), window, tz)
-        if reason:
+        try:
+            cost, reason = _bomb_reason(component, _aware(value, tz), window, tz)
+        except (ValueError, TypeError) as exc:  # icalendar raises on access to a broken RRULE
+            cost, reason = 0.0, f"unreadable RRULE ({exc})"
+        if reason is None and budget - cost < 0:
+            reason = f"the calendar's expansion budget ({MAX_CALENDAR_COST:,} iterations) is spent"
+        if reason is None:
+            budget -= cost
+        else:
             refused.add(uid)
             _problem(problems, f"event {uid}: recurrence refused: {reason}")
     for component in _vevents(calendar):
@@ -200,12 +217,14 @@ def _drop_unusable(
 
 def _bomb_reason(
     component: Component, start: datetime, window: TimeWindow, tz: ZoneInfo
-) -> str | None:
+) -> tuple[float, str | None]:
+    """(estimated iterations, why the series is refused or None)."""
+    total = 0.0
     rules = component.get("RRULE")
     for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
         freq = str((rule.get("FREQ") or [""])[0]).upper()
         if freq not in _PERIOD_SECONDS:
-            return f"unknown FREQ {freq!r}"
+            return 0.0, f"unknown FREQ {freq!r}"
         interval = max(1, int((rule.get("INTERVAL") or [1])[0]))
         period = _PERIOD_SECONDS[freq] * interval
         expansion = math.prod(len(rule.get(part) or [None]) for part in _BY_PARTS)
@@ -222,12 +241,13 @@ def _bomb_reason(
         if count is not None:
             in_window = min(in_window, float(count))
         if cost > MAX_SERIES_COST:
-            return (f"FREQ={freq} from {start:%Y-%m-%d} needs ~{cost:,.0f} iterations "
-                    f"(limit {MAX_SERIES_COST:,})")
+            return cost, (f"FREQ={freq} from {start:%Y-%m-%d} needs ~{cost:,.0f} iterations "
+                          f"(limit {MAX_SERIES_COST:,})")
         if in_window > MAX_SERIES_INSTANCES:
-            return (f"FREQ={freq} gives ~{in_window:,.0f} occurrences in the window "
-                    f"(limit {MAX_SERIES_INSTANCES:,})")
-    return None
+            return cost, (f"FREQ={freq} gives ~{in_window:,.0f} occurrences in the window "
+                          f"(limit {MAX_SERIES_INSTANCES:,})")
+        total += cost
+    return total, None
 
 
 def _start_value(component: Component) -> date | None:

@@ -153,7 +153,7 @@ def test_too_many_occurrences_in_total_is_a_clear_error() -> None:
         + "END:VCALENDAR\r\n"
     ).encode()
     assert len(parse_events(daily, WINDOW, "Europe/Oslo")) == 120
-    with pytest.raises(CalendarError, match="more than 100 occurrences"):
+    with pytest.raises(CalendarError, match=r"120 occurrences in the window.*more than 100"):
         parse_events(daily, WINDOW, "Europe/Oslo", max_instances=100)
 
 
@@ -201,3 +201,65 @@ def test_frequent_but_short_series_are_fine() -> None:
     events = parse_events(hourly, WINDOW, "Europe/Oslo")
     assert [e.start for e in events] == [utc(2026, 3, 17, 8) + timedelta(minutes=30 * i)
                                          for i in range(6)]
+
+
+def calendar(*events: str) -> bytes:
+    body = "".join(
+        "BEGIN:VEVENT\r\nDTSTAMP:20260101T000000Z\r\n" + e.strip().replace("\n", "\r\n")
+        + "\r\nEND:VEVENT\r\n"
+        for e in events
+    )
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n{body}END:VCALENDAR\r\n".encode()
+
+
+def test_overrides_move_instances_into_and_out_of_the_window() -> None:
+    moved_in = calendar(
+        "UID:m\nDTSTART:20260301T090000Z\nDTEND:20260301T100000Z\nRRULE:FREQ=DAILY;COUNT=5",
+        "UID:m\nRECURRENCE-ID:20260303T090000Z\nDTSTART:20260317T090000Z\n"
+        "DTEND:20260317T100000Z",
+    )
+    assert spans(parse_events(moved_in, WINDOW, "Europe/Oslo")) == [
+        ("m", utc(2026, 3, 17, 9), utc(2026, 3, 17, 10))]
+    moved_out = calendar(
+        "UID:o\nDTSTART:20260316T090000Z\nDTEND:20260316T100000Z\nRRULE:FREQ=DAILY;COUNT=3",
+        "UID:o\nRECURRENCE-ID:20260317T090000Z\nDTSTART:20260601T090000Z\n"
+        "DTEND:20260601T100000Z",
+    )
+    starts = [e.start for e in parse_events(moved_out, WINDOW, "Europe/Oslo")]
+    assert starts == [utc(2026, 3, 16, 9), utc(2026, 3, 18, 9)]
+
+
+def test_one_declined_instance_of_an_accepted_series_is_free() -> None:
+    data = calendar(
+        "UID:d\nDTSTART:20260316T090000Z\nDTEND:20260316T100000Z\nRRULE:FREQ=DAILY;COUNT=3\n"
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:ola@example.test",
+        "UID:d\nRECURRENCE-ID:20260317T090000Z\nDTSTART:20260317T090000Z\n"
+        "DTEND:20260317T100000Z\nATTENDEE;PARTSTAT=DECLINED:mailto:ola@example.test",
+    )
+    starts = [e.start for e in parse_events(data, WINDOW, "Europe/Oslo", "ola@example.test")]
+    assert starts == [utc(2026, 3, 16, 9), utc(2026, 3, 18, 9)]
+
+
+def test_windows_1252_text_truncation_and_unreadable_rules() -> None:
+    problems: list[str] = []
+    latin = calendar("UID:l\nDTSTART:20260316T090000Z\nSUMMARY:Møte på rommet")
+    events = parse_events(latin.decode().encode("cp1252"), WINDOW, "Europe/Oslo",
+                          problems=problems)
+    assert [e.subject for e in events] == ["Møte på rommet"]
+    assert problems == ["not UTF-8; read as Windows-1252"]
+    with pytest.raises(CalendarError, match="truncated"):
+        parse_events(latin[: len(latin) // 2], WINDOW, "Europe/Oslo")
+    problems = []
+    broken = calendar("UID:r\nDTSTART:20260316T090000Z\nRRULE:FREQ=FOO;COUNT=x",
+                      "UID:fine\nDTSTART:20260317T090000Z\nDTEND:20260317T093000Z")
+    assert [e.uid for e in parse_events(broken, WINDOW, "Europe/Oslo",
+                                        problems=problems)] == ["fine"]
+    assert problems and "unreadable RRULE" in problems[0]
+
+
+def test_long_running_daily_series_expands_only_the_window() -> None:
+    since_1970 = calendar("UID:d70\nDTSTART:19700101T080000Z\nDTEND:19700101T083000Z\n"
+                          "RRULE:FREQ=DAILY")
+    events = parse_events(since_1970, WINDOW, "Europe/Oslo")
+    assert len(events) == 46 and events[0].start == utc(2026, 3, 15, 8)
+    assert events[0].recurrence_id == utc(2026, 3, 15, 8)
