@@ -28,9 +28,8 @@ def ics_meeting(uid: str, start: datetime, end: datetime, *extra: str) -> str:
 def write_ics(path: Path, *events: str) -> None:
     body = "\r\n".join(events)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(
-        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//samtek tests//EN\r\n{body}\r\nEND:VCALENDAR\r\n"
-    )
+    head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//samtek tests//EN\r\n"
+    tmp.write_text(f"{head}{body}\r\nEND:VCALENDAR\r\n")
     tmp.replace(path)  # atomic, as a calendar export would be written
 
 

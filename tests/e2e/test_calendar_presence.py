@@ -7,7 +7,6 @@ presence within 0.5 s after the end boundary — also across restarts of SAMTEK 
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -133,7 +132,7 @@ async def online_pair_after_restart(prosody: ProsodyServer) -> tuple[TestClient,
             return alice, bob
 
 
-def _oslo():  # noqa: ANN202
+def _oslo():
     from zoneinfo import ZoneInfo
 
     return ZoneInfo("Europe/Oslo")
