@@ -67,7 +67,7 @@ class TestClient:
         assert self.xmpp is not None
         self.xmpp.send_presence(pshow=show or None, pstatus=status or None)
 
-    async def next_from(self, bare: str, timeout: float = 10.0)  # noqa: ASYNC109 -> SeenPresence:
+    async def next_from(self, bare: str, timeout: float = 10.0) -> SeenPresence:
         """The next presence received from `bare` (others are skipped)."""
         deadline = time.monotonic() + timeout
         while True:

@@ -94,7 +94,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
         yield s
 
 
-async def run_connector(people: list[Person], store: Store, **settings: object):  # noqa: ANN201
+async def run_connector(people: list[Person], store: Store, **settings: object):
     bus = Bus()
     updates = bus.subscribe(CalendarUpdate)
     health = HealthReporter("connector:feeds")
