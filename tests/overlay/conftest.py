@@ -13,7 +13,7 @@ from tests.servers.prosody import ProsodyServer
 
 @pytest.fixture
 async def prosody() -> AsyncIterator[ProsodyServer]:
-    server = ProsodyServer(debug_log=False)
+    server = ProsodyServer()
     for user in ("alice", "bob", "carol"):
         server.add_user(user, PASSWORD)
     server.add_contact("alice", server.jid("bob"), name="Bob")

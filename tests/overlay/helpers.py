@@ -57,7 +57,9 @@ class Log(Generic[T]):
             return await asyncio.wait_for(scan(), WAIT)
         except TimeoutError:
             got = "\n".join(str(item) for item in self.items[since:]) or "(nothing)"
-            raise AssertionError(f"no {what or 'matching stanza'} within {WAIT}s; got:\n{got}") from None
+            raise AssertionError(
+                f"no {what or 'matching stanza'} within {WAIT}s; got:\n{got}"
+            ) from None
 
 
 def show_of(p: Presence) -> str:
@@ -93,7 +95,8 @@ class Client:
         started = asyncio.get_running_loop().create_future()
         self.xmpp.add_event_handler("session_start", lambda _: started.set_result(None))
         self.xmpp.add_event_handler(
-            "failed_auth", lambda _: started.set_exception(AssertionError(f"{self.jid}: auth failed"))
+            "failed_auth",
+            lambda _: started.set_exception(AssertionError(f"{self.jid}: auth failed")),
         )
         self.xmpp.connect("127.0.0.1", self.server.c2s_port)
         await asyncio.wait_for(started, WAIT)
@@ -176,3 +179,22 @@ class Component:
 
 def dismissed_in(result: Iq) -> bool:
     return result.xml.find(f"{{{NS}}}dismissed") is not None
+
+
+STANZA_ERRORS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+
+def error_condition(iq: Iq) -> str:
+    """The defined condition of an error reply, read from the raw XML.
+
+    slixmpp's ``iq["error"]`` only knows ``{jabber:client}error``; on a ComponentXMPP the
+    element is ``{jabber:component:accept}error`` and ``iq["error"]["condition"]`` silently
+    answers "feature-not-implemented" (its default) unless ``fix_error_ns=True``, which in
+    turn breaks ClientXMPP error parsing in the same interpreter.
+    """
+    for child in iq.xml:
+        if child.tag.endswith("}error"):
+            for cond in child:
+                if cond.tag.startswith(f"{{{STANZA_ERRORS}}}") and not cond.tag.endswith("}text"):
+                    return cond.tag.split("}", 1)[1]
+    raise AssertionError(f"no stanza error condition in {iq}")

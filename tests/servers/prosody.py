@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 
 APT_PACKAGE = "prosody"
+STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 OVERLAY_MODULE_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prosody"
 
 _SUBSCRIPTIONS = {"none", "to", "from", "both"}
@@ -93,7 +94,7 @@ class ProsodyServer:
         *,
         overlay: bool = True,
         extra_host_config: str = "",
-        debug_log: bool = False,
+        debug_log: bool = bool(os.environ.get("SAMTEK_PROSODY_DEBUG")),
         start_timeout: float = 15.0,
     ) -> None:
         if shutil.which("prosody") is None:
@@ -148,7 +149,9 @@ class ProsodyServer:
         if user not in self._passwords:
             raise ProsodyError(f"add_contact: {user!r} is not a user added with add_user()")
         if subscription not in _SUBSCRIPTIONS:
-            raise ProsodyError(f"add_contact: subscription {subscription!r} not in {_SUBSCRIPTIONS}")
+            raise ProsodyError(
+                f"add_contact: subscription {subscription!r} not in {sorted(_SUBSCRIPTIONS)}"
+            )
         self._rosters.setdefault(user, {})[contact_jid] = (name, subscription)
 
     def _check_writable(self) -> None:
@@ -214,7 +217,9 @@ allow_unencrypted_plain_auth = true
 authentication = "internal_plain"
 storage = "internal"
 certificates = {lua_str(str(d / "certs"))}
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "private"; "vcard"; "ping"; "bookmarks"; "blocklist" }}
+modules_enabled = {{
+	"roster"; "saslauth"; "disco"; "private"; "vcard"; "ping"; "bookmarks"; "blocklist";
+}}
 modules_disabled = {{ "s2s"; "tls" }}
 admins = {{ {lua_str(self.component_jid)} }}
 
@@ -291,14 +296,14 @@ Component {lua_str(self.muc_domain)} "muc"
                 chunks.append(f"--- {path.name} ---\n" + "\n".join(text.splitlines()[-lines:]))
         return "\n".join(chunks) or "(no prosody log written)"
 
-    async def _terminate(self, timeout: float = 5.0) -> None:
+    async def _terminate(self) -> None:
         proc = self._process
         if proc is None:
             return
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(proc.wait(), timeout)
+                await asyncio.wait_for(proc.wait(), STOP_GRACE)
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
