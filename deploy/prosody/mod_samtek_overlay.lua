@@ -52,9 +52,16 @@ local function overlaid(stanza, rec)
 	return copy;
 end
 
+local function resend(session, to)
+	local p = st.clone(session.presence);
+	p.attr.to = to;
+	core_post_stanza(session, p, true);
+end
+
 -- Send the stored presence of each available resource (except `except`) to every contact
--- subscribed to the user.  It passes through our filter, which applies the overlay if one
--- is active, so the same function serves set, clear and expiry.
+-- subscribed to the user, and to the targets of its directed presence (e.g. MUC rooms, which
+-- would otherwise keep a stale overlay after the meeting).  It passes through our filter,
+-- which applies the overlay if one is active, so this serves set, clear and expiry alike.
 local function rebroadcast(bare, except)
 	local user = bare_sessions[bare];
 	if not user then return; end -- no client online: contacts see "offline" anyway
@@ -62,11 +69,10 @@ local function rebroadcast(bare, except)
 		if session ~= except and session.presence then
 			for contact, item in pairs(user.roster or {}) do
 				if type(contact) == "string" and (item.subscription == "both" or item.subscription == "from") then
-					local p = st.clone(session.presence);
-					p.attr.to = contact;
-					core_post_stanza(session, p, true);
+					resend(session, contact);
 				end
 			end
+			for target in pairs(session.directed or {}) do resend(session, target); end
 		end
 	end
 end

@@ -168,6 +168,10 @@ async def test_directed_presence_is_overlaid(
     await component.set(prosody.jid("alice"), "dnd", "t1", until_in(600), "meeting")
     laptop.xmpp.send_presence(pto=carol.jid, pstatus="free")
     await carol.presence_from(laptop.jid, 0, "dnd", "meeting")
+    # Directed-presence targets (e.g. MUC rooms) are updated at clear, not left stale.
+    mark = carol.presences.mark()
+    await component.clear(prosody.jid("alice"))
+    await carol.presence_from(laptop.jid, mark, "available", "free")
 
 
 async def test_list_returns_state(
