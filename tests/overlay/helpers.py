@@ -26,13 +26,14 @@ T = TypeVar("T")
 class Log(Generic[T]):
     """Everything of one kind a stream received, searchable from a mark."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = MAX_LOG) -> None:
+        self.limit = limit
         self.items: list[T] = []
         self._changed = asyncio.Event()
 
     def add(self, item: T) -> None:
-        if len(self.items) >= MAX_LOG:
-            raise RuntimeError(f"test stream received more than {MAX_LOG} stanzas")
+        if len(self.items) >= self.limit:
+            raise RuntimeError(f"test stream received more than {self.limit} stanzas")
         self.items.append(item)
         self._changed.set()
 
@@ -73,10 +74,11 @@ def until_in(seconds: float) -> str:
 class Client:
     """A user's device: plaintext c2s to the test server, records every presence."""
 
-    def __init__(self, server: ProsodyServer, user: str, resource: str) -> None:
+    def __init__(self, server: ProsodyServer, user: str, resource: str,
+                 max_log: int = MAX_LOG) -> None:
         self.server = server
         self.jid = f"{user}@{server.domain}/{resource}"
-        self.presences: Log[Presence] = Log()
+        self.presences: Log[Presence] = Log(max_log)
         self.xmpp = slixmpp.ClientXMPP(
             self.jid,
             PASSWORD,

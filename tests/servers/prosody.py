@@ -236,6 +236,10 @@ Component {lua_str(self.muc_domain)} "muc"
     # -- lifecycle -------------------------------------------------------------------------
 
     @property
+    def pid(self) -> int | None:
+        return self._process.pid if self.running and self._process else None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.returncode is None
 
