@@ -234,3 +234,32 @@ async def test_malformed_set_is_rejected(
         await component.iq("set", payload)
     assert error_condition(err.value.iq) == condition
     assert not (await component.list())
+
+
+async def test_muc_room_sees_overlay_and_its_end(
+    prosody: ProsodyServer, component: Component, client: NewClient
+) -> None:
+    room = f"proj@{prosody.muc_domain}"
+    laptop = await client("alice", "laptop", status="free")
+    carol = await client("carol", "desk")  # in the room, not a contact of alice
+
+    async def join(c: Client, nick: str) -> None:
+        p = c.xmpp.make_presence(pto=f"{room}/{nick}", pstatus="free" if c is laptop else None)
+        p.append(ET.Element("{http://jabber.org/protocol/muc}x"))
+        p.send()
+        await c.presences.wait_for(lambda q: q["from"] == f"{room}/{nick}", 0, f"join {nick}")
+
+    await join(laptop, "alice")
+    unlock = laptop.xmpp.make_iq_set(ito=room)  # accept the default config ("instant room")
+    query = ET.Element("{http://jabber.org/protocol/muc#owner}query")
+    ET.SubElement(query, "{jabber:x:data}x", type="submit")
+    unlock.append(query)
+    await unlock.send(timeout=10)
+    await join(carol, "carol")
+
+    mark = carol.presences.mark()
+    await component.set(prosody.jid("alice"), "dnd", "t1", until_in(600), "meeting")
+    await carol.presence_from(f"{room}/alice", mark, "dnd", "meeting")
+    mark = carol.presences.mark()
+    await component.clear(prosody.jid("alice"))
+    await carol.presence_from(f"{room}/alice", mark, "available", "free")
