@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar, cast
 from xml.etree import ElementTree as ET
 
 import slixmpp
 from slixmpp.stanza import Iq, Message, Presence
+from slixmpp.xmlstream import StanzaBase
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
@@ -21,6 +22,16 @@ WAIT = 10.0  # generous upper bound for an expected stanza; tests normally take 
 MAX_LOG = 10_000
 
 T = TypeVar("T")
+IqKind = Literal["get", "set"]
+
+
+async def send_iq(iq: Iq) -> Iq:
+    """iq.send() with a type: slixmpp's send() is untyped; raises IqError/IqTimeout."""
+    return cast(Iq, await iq.send(timeout=WAIT))  # type: ignore[no-untyped-call]
+
+
+def recorder(log: Log[T]) -> Callable[[StanzaBase], None]:
+    return lambda stanza: log.add(cast(T, stanza))
 
 
 class Log(Generic[T]):
@@ -89,7 +100,8 @@ class Client:
         self.xmpp.enable_direct_tls = False
         self.xmpp.enable_plaintext = True
         self.xmpp.register_handler(
-            Callback("record presence", MatchXPath("{jabber:client}presence"), self.presences.add)
+            Callback("record presence", MatchXPath("{jabber:client}presence"),
+                     recorder(self.presences))
         )
 
     async def connect(self, show: str | None = None, status: str | None = None,
@@ -140,12 +152,12 @@ class Component:
     def __init__(self, server: ProsodyServer) -> None:
         self.server = server
         self.messages: Log[Message] = Log()
-        self.xmpp = slixmpp.ComponentXMPP(
+        self.xmpp = slixmpp.ComponentXMPP(  # type: ignore[no-untyped-call]
             server.component_jid, server.component_secret, "127.0.0.1", server.component_port
         )
         self.xmpp.register_handler(
             Callback("record message", MatchXPath("{jabber:component:accept}message"),
-                     self.messages.add)
+                     recorder(self.messages))
         )
 
     async def connect(self) -> None:
@@ -154,10 +166,10 @@ class Component:
         self.xmpp.connect()
         await asyncio.wait_for(started, WAIT)
 
-    async def iq(self, kind: str, payload: ET.Element) -> Iq:
+    async def iq(self, kind: IqKind, payload: ET.Element) -> Iq:
         iq = self.xmpp.make_iq(ito=self.server.domain, ifrom=self.server.component_jid, itype=kind)
         iq.append(payload)
-        return await iq.send(timeout=WAIT)
+        return await send_iq(iq)
 
     async def set(self, jid: str, show: str, transition: str, until: str,
                   status: str | None = None) -> Iq:

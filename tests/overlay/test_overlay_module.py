@@ -16,8 +16,10 @@ from tests.overlay.helpers import (
     NS,
     Client,
     Component,
+    IqKind,
     dismissed_in,
     error_condition,
+    send_iq,
     show_of,
     until_in,
 )
@@ -193,16 +195,17 @@ async def test_untrusted_sender_is_forbidden(
     prosody: ProsodyServer, client: NewClient
 ) -> None:
     carol = await client("carol", "desk")
-    for kind, payload in [
+    requests: list[tuple[IqKind, ET.Element]] = [
         ("set", ET.Element(f"{{{NS}}}set", jid=prosody.jid("alice"), show="dnd",
                            transition="x", until=until_in(600))),
         ("set", ET.Element(f"{{{NS}}}clear", jid=prosody.jid("alice"))),
         ("get", ET.Element(f"{{{NS}}}list")),
-    ]:
+    ]
+    for kind, payload in requests:
         iq = carol.xmpp.make_iq(ito=prosody.domain, itype=kind)
         iq.append(payload)
         with pytest.raises(IqError) as err:
-            await iq.send(timeout=10)
+            await send_iq(iq)
         assert error_condition(err.value.iq) == "forbidden"
 
 
@@ -254,7 +257,7 @@ async def test_muc_room_sees_overlay_and_its_end(
     query = ET.Element("{http://jabber.org/protocol/muc#owner}query")
     ET.SubElement(query, "{jabber:x:data}x", type="submit")
     unlock.append(query)
-    await unlock.send(timeout=10)
+    await send_iq(unlock)
     await join(carol, "carol")
 
     mark = carol.presences.mark()

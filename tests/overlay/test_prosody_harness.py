@@ -19,6 +19,7 @@ async def test_users_and_roster_written_before_start_are_used() -> None:
         client.xmpp.password = "pä\"ss\\word"
         await client.connect()
         roster = await client.xmpp.get_roster()
+        assert roster is not None
         item = roster["roster"]["items"][server.jid("user7")]
         assert (item["name"], item["subscription"]) == ('Åse "7"', "to")
         await client.close()
