@@ -266,3 +266,20 @@ async def test_muc_room_sees_overlay_and_its_end(
     mark = carol.presences.mark()
     await component.clear(prosody.jid("alice"))
     await carol.presence_from(f"{room}/alice", mark, "available", "free")
+
+
+async def test_component_reconnect_keeps_overlay_prosody_restart_drops_it(
+    prosody: ProsodyServer, component: Component, client: NewClient
+) -> None:
+    await component.set(prosody.jid("alice"), "dnd", "t1", until_in(600), "meeting")
+    await component.close()  # SAMTEK crashes or restarts: the overlay stays in Prosody
+    again = Component(prosody)
+    await again.connect()
+    assert [e.get("transition") for e in await again.list()] == ["t1"]
+    await again.close()
+
+    await prosody.restart()  # in-memory state only: SAMTEK must re-send after this
+    after = Component(prosody)
+    await after.connect()
+    assert not (await after.list())
+    await after.close()
