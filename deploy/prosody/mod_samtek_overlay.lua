@@ -148,8 +148,12 @@ local function local_user(s)
 	if type(s) ~= "string" then return nil, "bad-request", "missing jid"; end
 	local node, h, resource = jid.prepped_split(s);
 	if not node or h ~= host or resource then return nil, "bad-request", "jid must be a bare JID of " .. host; end
-	if not usermanager.user_exists(node, host) then return nil, "item-not-found", "no such user"; end
-	return node .. "@" .. host;
+	local bare = node .. "@" .. host;
+	-- An online user exists; only offline ones cost a storage read.
+	if not bare_sessions[bare] and not usermanager.user_exists(node, host) then
+		return nil, "item-not-found", "no such user";
+	end
+	return bare;
 end
 
 module:hook("iq-set/host/" .. xmlns .. ":set", function(event)
