@@ -179,6 +179,12 @@ module:hook("iq-set/host/" .. xmlns .. ":set", function(event)
 		event.origin.send(st.reply(stanza):tag("dismissed", { xmlns = xmlns }));
 		return true;
 	end
+	if old and not old.dismissed and old.transition == transition and old.show == show
+		and old.status == status and old["until"] == until_ts then
+		-- Same overlay again (SAMTEK re-asserting after its restart): contacts already see it.
+		event.origin.send(st.reply(stanza));
+		return true;
+	end
 	if old then drop(bare, old); end -- replaces the overlay and any dismissal memory
 	local rec = { show = show, status = status, transition = transition, ["until"] = until_ts };
 	rec.timer = module:add_timer(until_ts - now(), function()

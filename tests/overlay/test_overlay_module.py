@@ -283,3 +283,20 @@ async def test_component_reconnect_keeps_overlay_prosody_restart_drops_it(
     await after.connect()
     assert not (await after.list())
     await after.close()
+
+
+async def test_identical_reset_sends_nothing_new(
+    prosody: ProsodyServer, component: Component, client: NewClient
+) -> None:
+    bob = await client("bob", "desk")
+    laptop = await client("alice", "laptop", status="free")
+    until = until_in(600)
+    await component.set(prosody.jid("alice"), "dnd", "t1", until, "meeting")
+    await bob.presence_from(laptop.jid, 0, "dnd", "meeting")
+    mark = bob.presences.mark()
+    assert not dismissed_in(await component.set(prosody.jid("alice"), "dnd", "t1", until,
+                                                "meeting"))
+    await component.clear(prosody.jid("alice"))
+    await bob.presence_from(laptop.jid, mark, "available", "free")
+    # Only the clear's real presence arrived: the identical re-set caused no broadcast.
+    assert [show_of(p) for p in bob.from_(laptop.jid, mark)] == ["available"]
