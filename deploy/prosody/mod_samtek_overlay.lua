@@ -20,7 +20,10 @@ local bare_sessions = prosody.bare_sessions;
 local core_post_stanza = prosody.core_post_stanza;
 
 local valid_show = { away = true, xa = true, dnd = true, chat = true };
-local MAX_TRANSITION, MAX_STATUS = 256, 1024;
+local MAX_TRANSITION, MAX_STATUS = 256, 1024; -- characters
+
+-- Length in characters (the XML parser guarantees valid UTF-8); bytes on Lua 5.1.
+local function length(s) return utf8 and utf8.len(s) or #s; end
 
 -- bare JID -> { show, status, transition, until (epoch s), timer, dismissed (bool) }.
 -- One record per user: an active overlay, or (dismissed = true) the memory that the user
@@ -164,14 +167,14 @@ module:hook("iq-set/host/" .. xmlns .. ":set", function(event)
 	if not bare then event.origin.send(st.error_reply(stanza, "modify", cond, text)); return true; end
 	local show, transition = req.attr.show, req.attr.transition;
 	if not valid_show[show] then return bad(event, "show must be away, xa, dnd or chat"); end
-	if not transition or #transition == 0 or #transition > MAX_TRANSITION then
+	if not transition or #transition == 0 or length(transition) > MAX_TRANSITION then
 		return bad(event, "transition must be 1.." .. MAX_TRANSITION .. " characters");
 	end
 	local until_ts = datetime.parse(req.attr["until"]);
 	if not until_ts then return bad(event, "until must be an ISO-8601 UTC timestamp"); end
 	if until_ts <= now() then return bad(event, "until is in the past"); end
 	local status = req:get_child_text("status");
-	if status and #status > MAX_STATUS then return bad(event, "status too long"); end
+	if status and length(status) > MAX_STATUS then return bad(event, "status too long"); end
 
 	local old = state[bare];
 	if old and old.dismissed and old.transition == transition then

@@ -219,6 +219,7 @@ async def test_untrusted_sender_is_forbidden(
         ({"until": "2020-01-01T00:00:00Z"}, "bad-request"),
         ({"transition": None}, "bad-request"),
         ({"transition": "x" * 257}, "bad-request"),
+        ({"transition": ""}, "bad-request"),
         ({"jid": None}, "bad-request"),
         ({"jid": "alice@elsewhere.test"}, "bad-request"),
         ({"jid": "alice@region.test/laptop"}, "bad-request"),
