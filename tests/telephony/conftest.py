@@ -1,0 +1,96 @@
+"""Fixtures: a real Kamailio + baresip peer and a running SIP connector against it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pytest
+
+from connectors.sip import SipConfig, SipConnector
+from samtek.bus import Bus, Subscription
+from samtek.health import HealthReporter
+from samtek.model import Person
+from samtek.plugin import ConnectorContext, Directory
+from samtek.telephony import CallEvent, DeviceStateUpdate
+from tests.servers.sip import SipPeer
+
+T = TypeVar("T")
+
+
+class StaticDirectory(Directory):
+    def __init__(self, people: list[Person]) -> None:
+        self._people = {p.id: p for p in people}
+
+    def people(self) -> Mapping[str, Person]:
+        return self._people
+
+
+@dataclass
+class Running:
+    connector: SipConnector
+    health: HealthReporter
+    calls: Subscription[CallEvent]
+    devices: Subscription[DeviceStateUpdate]
+
+    async def wait_subscribed(self, extensions: set[str], not_in: set[str] = frozenset(),
+                              limit: float = 20) -> dict[str, str]:
+        """Wait until every extension has an active subscription (Call-ID not in `not_in`)."""
+        async with asyncio.timeout(limit):
+            while True:
+                subs = self.connector.subscriptions()
+                if extensions <= subs.keys() and not set(subs.values()) & not_in:
+                    return subs
+                await asyncio.sleep(0.05)
+
+
+async def next_matching(sub: Subscription[T], pred: Callable[[T], bool],
+                        limit: float = 15) -> T:
+    """The next event satisfying `pred`; others are dropped (a guard, not a timing test)."""
+    async with asyncio.timeout(limit):
+        async for event in sub:
+            if pred(event):
+                return event
+    raise AssertionError("subscription ended")
+
+
+@pytest.fixture
+async def sip_peer() -> AsyncIterator[SipPeer]:
+    peer = SipPeer(users={"a": "1001", "b": "1002"})
+    try:
+        await peer.start()
+        yield peer
+    finally:
+        await peer.stop()
+
+
+@pytest.fixture
+async def sip_connector(sip_peer: SipPeer) -> AsyncIterator[Running]:
+    people = [
+        Person(id="anna", jid="anna@example.org", name="Anna", municipality="x", phones=("1001",)),
+        Person(id="bjorn", jid="bjorn@example.org", name="Bjørn", municipality="x",
+               phones=("1002",)),
+    ]
+    bus = Bus()
+    health = HealthReporter("pbx")
+    ctx = ConnectorContext("pbx", StaticDirectory(people), bus=bus, health=health,
+                           store=None)  # type: ignore[arg-type]  # store: not used by sip
+    config = SipConfig(
+        type="sip", server_host="127.0.0.1", server_port=sip_peer.sip_port,
+        bind_host="127.0.0.1", bind_port=0, subscription_expires=120, probe_interval=0.5,
+        transaction_timeout=2, retry_initial=0.2, retry_max=2,
+        originate_answer_timeout=15, originate_transfer_timeout=15,
+    )
+    connector = SipConnector(config, ctx)
+    running = Running(connector, health, bus.subscribe(CallEvent), bus.subscribe(DeviceStateUpdate))
+    task = asyncio.create_task(connector.run())
+    try:
+        await running.wait_subscribed({"1001", "1002"})
+        yield running
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
