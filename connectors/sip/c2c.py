@@ -56,7 +56,7 @@ class ClickToCall:
         invite.add("Content-Type", "application/sdp")
         invite.body = inactive_sdp(self.transport.local_address[0])
         try:
-            resp = await self.transport.request(invite, timeout=answer_timeout)
+            resp = await self.transport.request(invite, final_within=answer_timeout)
         except SipTimeout as exc:
             await self._cancel(invite)
             raise TelephonyError(f"{from_ext} did not answer within {answer_timeout:g} s") from exc
@@ -91,7 +91,8 @@ class ClickToCall:
                 ) from exc
             if not 200 <= final < 300:
                 raise TelephonyError(f"{to_ext} could not be reached: {final}")
-            log.info("click-to-call connected", caller=from_ext, callee=to_ext, call_id=self.call_id)
+            log.info("click-to-call connected", caller=from_ext, callee=to_ext,
+                     call_id=self.call_id)
             return self.call_id
         finally:
             await self._bye()

@@ -78,7 +78,8 @@ class SipConnector(Connector):
         self._transport = transport
         self._manager = SubscriptionManager(transport, cfg, self.ctx.health,
                                             self._publish_changes, self._contact)
-        log.info("sip connector listening", contact=self._contact, pbx=f"{next_hop[0]}:{next_hop[1]}")
+        log.info("sip connector listening", contact=self._contact,
+                 pbx=f"{next_hop[0]}:{next_hop[1]}")
         self._ready.set()
         try:
             async with asyncio.TaskGroup() as tasks:

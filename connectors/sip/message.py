@@ -123,7 +123,8 @@ _LIST_HEADERS = {"via", "route", "record-route", "contact"}
 def split_header_list(value: str) -> list[str]:
     """Split a comma-separated header value, ignoring commas inside <...> or quotes."""
     parts: list[str] = []
-    depth, quoted, current = 0, False, []
+    depth, quoted = 0, False
+    current: list[str] = []
     for ch in value:
         if ch == '"':
             quoted = not quoted
@@ -230,7 +231,9 @@ def uri_hostport(uri: str) -> tuple[str, int | None]:
     return host, (int(port) if colon and port.isdigit() else None)
 
 
-def make_response(request: SipMessage, status: int, reason: str, to_tag: str | None = None) -> SipMessage:
+def make_response(
+    request: SipMessage, status: int, reason: str, to_tag: str | None = None
+) -> SipMessage:
     """A response echoing Via/From/To/Call-ID/CSeq (RFC 3261 §8.2.6.2)."""
     resp = SipMessage(status=status, reason=reason)
     for name, value in request.headers:

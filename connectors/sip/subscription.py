@@ -181,7 +181,8 @@ class SubscriptionManager:
             if resp.status is not None and 200 <= resp.status < 300:
                 self._granted(sub, resp)
             else:
-                raise SubscriptionFailed(f"refresh of {sub.aor} answered {resp.status} {resp.reason}")
+                raise SubscriptionFailed(
+                    f"refresh of {sub.aor} answered {resp.status} {resp.reason}")
 
     async def _subscribe(self, sub: Subscription) -> None:
         self._by_call_id.pop(sub.call_id, None)

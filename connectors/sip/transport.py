@@ -114,11 +114,11 @@ class SipTransport:
         self,
         msg: SipMessage,
         on_provisional: Callable[[SipMessage], None] | None = None,
-        timeout: float | None = None,
+        final_within: float | None = None,
     ) -> SipMessage:
         """Send a request (its Via must carry a fresh branch) and return the final response.
 
-        For INVITE, `timeout` bounds the wait for a final response (how long a phone may
+        For INVITE, `final_within` bounds the wait for a final response (how long a phone may
         ring); a non-2xx final response is ACKed here, a 2xx is left to the dialog layer.
         """
         branch = msg.top_branch
@@ -132,7 +132,7 @@ class SipTransport:
         txn = _ClientTransaction(msg, loop.create_future(), on_provisional)
         self._transactions[key] = txn
         data = msg.encode()
-        limit = timeout if timeout is not None else self.transaction_timeout
+        limit = final_within if final_within is not None else self.transaction_timeout
         try:
             async with asyncio.timeout(limit):
                 interval = T1
@@ -187,7 +187,8 @@ class SipTransport:
             else:
                 self._on_response(msg)
         except SipParseError as exc:
-            log.warning("dropped malformed sip datagram", source=f"{addr[0]}:{addr[1]}", error=str(exc))
+            log.warning("dropped malformed sip datagram", source=f"{addr[0]}:{addr[1]}",
+                        error=str(exc))
 
     def _on_request(self, msg: SipMessage, addr: Address) -> None:
         if msg.method == "ACK":
@@ -203,7 +204,7 @@ class SipTransport:
     async def _handle(self, msg: SipMessage, addr: Address) -> None:
         try:
             await self._handler(msg, addr)
-        except Exception as exc:  # noqa: BLE001 - answer 500 rather than leave the peer retrying
+        except Exception as exc:
             log.exception("request handler failed", request=msg.summary())
             with contextlib.suppress(SipTransportError):
                 self.respond(msg, addr, 500, f"Server Internal Error ({type(exc).__name__})")

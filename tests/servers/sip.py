@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +67,7 @@ class BaresipUA:
 
     def __init__(self, name: str, user: str, ctrl_port: int, sip_port: int) -> None:
         self.name, self.user, self.ctrl_port, self.sip_port = name, user, ctrl_port, sip_port
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: asyncio.subprocess.Process | None = None
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(1000)
         self._responses: asyncio.Queue[dict[str, Any]] = asyncio.Queue(100)
         self._writer: asyncio.StreamWriter | None = None
@@ -77,7 +76,7 @@ class BaresipUA:
 
     async def connect(self) -> None:
         for _ in range(200):
-            if self.process is not None and self.process.poll() is not None:
+            if self.process is not None and self.process.returncode is not None:
                 raise RuntimeError(f"baresip {self.name} exited ({self.process.returncode})")
             try:
                 reader, self._writer = await asyncio.open_connection("127.0.0.1", self.ctrl_port)
@@ -111,9 +110,9 @@ class BaresipUA:
             raise RuntimeError(f"baresip {self.name}: {command} {params} failed: {resp}")
         return resp
 
-    async def wait_event(self, event_type: str, timeout: float = 10) -> dict[str, Any]:
+    async def wait_event(self, event_type: str, limit: float = 10) -> dict[str, Any]:
         """The next event of `event_type` (earlier events of other types are dropped)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit):
             while True:
                 event = await self.events.get()
                 if event.get("type") == event_type:
@@ -147,7 +146,7 @@ class SipPeer:
     sip_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=lambda: free_port(socket.SOCK_STREAM))
     uas: dict[str, BaresipUA] = field(default_factory=dict)
-    kamailio: subprocess.Popen[bytes] | None = None
+    kamailio: asyncio.subprocess.Process | None = None
     _ports: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     @property
@@ -174,14 +173,14 @@ class SipPeer:
         cfg = self.rundir / "kamailio.cfg"
         cfg.write_text(_render((TEMPLATES / "kamailio.cfg").read_text(), values))
         log = (self.rundir / "logs" / "kamailio.log").open("ab")
-        self.kamailio = subprocess.Popen(
-            ["kamailio", "-f", str(cfg), "-Y", str(self.rundir / "run"), "-DD", "-E",
-             "-m", "64", "-M", "8"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        self.kamailio = await asyncio.create_subprocess_exec(
+            "kamailio", "-f", str(cfg), "-Y", str(self.rundir / "run"), "-DD", "-E",
+            "-m", "64", "-M", "8",
+            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
         )
         log.close()
         for _ in range(200):
-            if self.kamailio.poll() is not None:
+            if self.kamailio.returncode is not None:
                 raise RuntimeError(f"kamailio exited ({self.kamailio.returncode}): "
                                    f"{self.log_tail('kamailio')}")
             with contextlib.suppress(aiohttp.ClientError, OSError):
@@ -226,8 +225,9 @@ class SipPeer:
         (uadir / "accounts").write_text(_render((TEMPLATES / "ua.accounts").read_text(), values))
         ua = BaresipUA(name, user, ctrl_port, ua_port)
         log = (self.rundir / "logs" / f"baresip-{name}.log").open("ab")
-        ua.process = subprocess.Popen(["baresip", "-f", str(uadir)], stdin=subprocess.DEVNULL,
-                                      stdout=log, stderr=log)
+        ua.process = await asyncio.create_subprocess_exec(
+            "baresip", "-f", str(uadir), stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log
+        )
         log.close()
         self.uas[name] = ua
         await ua.connect()
@@ -243,18 +243,18 @@ class SipPeer:
             raise RuntimeError(f"kamailio rpc {method}: {data['error']}")
         return data.get("result")
 
-    async def wait_registered(self, timeout: float = 10) -> None:
+    async def wait_registered(self, limit: float = 10) -> None:
         want = set(self.users.values())
         seen: set[str] = set()
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(limit):
                 while True:
                     dump = json.dumps(await self.rpc("ul.dump", "brief"))
                     seen = {u for u in want if f'"AoR": "{u}' in dump}
                     if seen == want:
                         return
                     await asyncio.sleep(0.05)
-        raise RuntimeError(f"UAs not registered after {timeout} s: missing {want - seen}")
+        raise RuntimeError(f"UAs not registered after {limit} s: missing {want - seen}")
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.rundir / "logs" / f"{name}.log"
@@ -270,13 +270,14 @@ class SipPeer:
             shutil.rmtree(self.rundir, ignore_errors=True)
 
 
-async def _terminate(proc: subprocess.Popen[bytes], grace: float = 5) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        for _ in range(int(grace / 0.05)):
-            if proc.poll() is not None:
-                break
-            await asyncio.sleep(0.05)
-        else:
-            proc.kill()
-    proc.wait()
+async def _terminate(proc: asyncio.subprocess.Process, grace: float = 5) -> None:
+    """SIGTERM (Kamailio's main process then stops its children), SIGKILL after `grace`."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), grace)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()

@@ -36,7 +36,7 @@ class Running:
     calls: Subscription[CallEvent]
     devices: Subscription[DeviceStateUpdate]
 
-    async def wait_subscribed(self, extensions: set[str], not_in: set[str] = frozenset(),
+    async def wait_subscribed(self, extensions: set[str], not_in: frozenset[str] = frozenset(),
                               limit: float = 20) -> dict[str, str]:
         """Wait until every extension has an active subscription (Call-ID not in `not_in`)."""
         async with asyncio.timeout(limit):
@@ -55,6 +55,15 @@ async def next_matching(sub: Subscription[T], pred: Callable[[T], bool],
             if pred(event):
                 return event
     raise AssertionError("subscription ended")
+
+
+async def eventually(condition: Callable[[], bool], limit: float = 20) -> None:
+    """Wait until `condition()` holds (a hang guard, not a latency assertion)."""
+    async with asyncio.timeout(limit):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -77,7 +86,7 @@ async def sip_connector(sip_peer: SipPeer) -> AsyncIterator[Running]:
     bus = Bus()
     health = HealthReporter("pbx")
     ctx = ConnectorContext("pbx", StaticDirectory(people), bus=bus, health=health,
-                           store=None)  # type: ignore[arg-type]  # store: not used by sip
+                           store=None)  # store: the sip connector keeps none
     config = SipConfig(
         type="sip", server_host="127.0.0.1", server_port=sip_peer.sip_port,
         bind_host="127.0.0.1", bind_port=0, subscription_expires=120, probe_interval=0.5,

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
+import pytest
+
+from samtek.health import HealthState
 from samtek.telephony import (
     CallDirection,
     CallEvent,
     CallState,
     DeviceState,
     DeviceStateUpdate,
+    NotSupportedByPbx,
     Telephony,
+    TelephonyError,
 )
 from tests.servers.sip import SipPeer
-from tests.telephony.conftest import Running, next_matching
+from tests.telephony.conftest import Running, eventually, next_matching
 
 
-def _for(ext: str, state: CallState):  # type: ignore[no-untyped-def]
+def _for(ext: str, state: CallState) -> Callable[[CallEvent], bool]:
     return lambda e: e.extension == ext and e.state is state
 
 
-def _device(ext: str, state: DeviceState):  # type: ignore[no-untyped-def]
+def _device(ext: str, state: DeviceState) -> Callable[[DeviceStateUpdate], bool]:
     return lambda e: e.extension == ext and e.state is state
 
 
@@ -101,7 +107,7 @@ async def test_kamailio_restart_resubscribes_and_sees_next_call(
 ) -> None:
     before = sip_connector.connector.subscriptions()
     await sip_peer.restart_kamailio()
-    await sip_connector.wait_subscribed({"1001", "1002"}, not_in=set(before.values()))
+    await sip_connector.wait_subscribed({"1001", "1002"}, not_in=frozenset(before.values()))
 
     a, b = sip_peer.uas["a"], sip_peer.uas["b"]
     await a.dial(sip_peer.uri("1002"))
@@ -111,3 +117,44 @@ async def test_kamailio_restart_resubscribes_and_sees_next_call(
     await a.hangup()
     missed = await next_matching(sip_connector.calls, _for("1002", CallState.MISSED))
     assert missed.call_id == ringing.call_id
+
+
+async def test_pbx_down_reports_health_then_recovers(
+    sip_peer: SipPeer, sip_connector: Running
+) -> None:
+    health = sip_connector.health
+    before = sip_connector.connector.subscriptions()
+    await sip_peer.stop_kamailio()
+    await eventually(lambda: "pbx" in health.snapshot().item_errors)
+    assert health.state is HealthState.DEGRADED
+    assert "no final response" in health.snapshot().item_errors["pbx"]
+
+    await sip_peer.restart_kamailio()  # starts it again (and re-registers the phones)
+    await sip_connector.wait_subscribed({"1001", "1002"}, not_in=frozenset(before.values()))
+    await eventually(lambda: health.state is HealthState.OK)
+    a, b = sip_peer.uas["a"], sip_peer.uas["b"]
+    await a.dial(sip_peer.uri("1002"))
+    await b.wait_event("CALL_INCOMING")
+    ringing = await next_matching(sip_connector.calls, _for("1002", CallState.RINGING))
+    assert ringing.remote_number == "1001"
+    await a.hangup()
+
+
+async def test_click_to_call_rejected_by_caller_raises(
+    sip_peer: SipPeer, sip_connector: Running
+) -> None:
+    a = sip_peer.uas["a"]
+    originate = asyncio.create_task(sip_connector.connector.originate("1001", "1002"))
+    await a.wait_event("CALL_INCOMING")
+    await a.hangup()  # reject while ringing
+    with pytest.raises(TelephonyError, match="calling 1001 failed"):
+        await asyncio.wait_for(originate, 20)
+
+
+async def test_click_to_call_refuses_bad_extension_and_dnd_is_unsupported(
+    sip_connector: Running,
+) -> None:
+    with pytest.raises(TelephonyError, match="not a valid extension"):
+        await sip_connector.connector.originate("1001", "1002>\r\nRoute: <sip:evil")
+    with pytest.raises(NotSupportedByPbx):
+        await sip_connector.connector.set_dnd("1001", True)
