@@ -118,6 +118,10 @@ class SipConnector(Connector):
                                tracker: DialogTracker) -> None:
         now = datetime.now(UTC)
         for change in changes:
+            if change.remote_number == self.config.user:
+                # Our own click-to-call leg ringing the caller: not a call to report (a
+                # "missed call from SAMTEK" would be wrong); the device state still counts.
+                continue
             direction = (CallDirection.IN if change.dialog.direction == "recipient"
                          else CallDirection.OUT)
             await self.ctx.bus.publish(CallEvent(

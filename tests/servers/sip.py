@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -44,16 +45,33 @@ def require_binaries() -> None:
         )
 
 
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    """A port free for both UDP and TCP (Kamailio listens on both)."""
-    for _ in range(50):
+_handed_out: set[int] = set()
+
+
+def _port_free(port: int) -> bool:
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
         with socket.socket(socket.AF_INET, kind) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", port))
-            return port
-    raise RuntimeError("no free port pair found on 127.0.0.1")
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def free_ports(count: int) -> int:
+    """First of `count` consecutive ports free for UDP and TCP.
+
+    Taken below the kernel's ephemeral range (32768+) so sockets bound to port 0 elsewhere
+    cannot take them between this check and the server's bind; never handed out twice.
+    baresip needs blocks: it also binds TLS on its SIP port + 1.
+    """
+    for _ in range(200):
+        base = random.randrange(20000, 32000 - count)
+        block = range(base, base + count)
+        if not _handed_out & set(block) and all(_port_free(p) for p in block):
+            _handed_out.update(block)
+            return base
+    raise RuntimeError(f"no block of {count} free ports found on 127.0.0.1")
 
 
 def _render(template: str, values: dict[str, str]) -> str:
@@ -143,8 +161,8 @@ class SipPeer:
 
     users: dict[str, str] = field(default_factory=lambda: {"a": "1001", "b": "1002"})
     rundir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="samtek-sip-")))
-    sip_port: int = field(default_factory=free_port)
-    http_port: int = field(default_factory=lambda: free_port(socket.SOCK_STREAM))
+    sip_port: int = field(default_factory=lambda: free_ports(2))
+    http_port: int = field(default_factory=lambda: free_ports(1))
     uas: dict[str, BaresipUA] = field(default_factory=dict)
     kamailio: asyncio.subprocess.Process | None = None
     _ports: dict[str, tuple[int, int, int]] = field(default_factory=dict)
@@ -216,7 +234,8 @@ class SipPeer:
         uadir = self.rundir / "ua" / name
         uadir.mkdir(parents=True, exist_ok=True)
         if name not in self._ports:
-            self._ports[name] = (free_port(socket.SOCK_STREAM), free_port(), free_port())
+            base = free_ports(14)  # sip (udp/tcp), sip+1 (tls), ctrl, rtp x10
+            self._ports[name] = (base + 2, base, base + 4)
         ctrl_port, ua_port, rtp = self._ports[name]
         values = {"UA_NAME": name, "UA_USER": user, "UA_SIP_PORT": str(ua_port),
                   "SIP_PORT": str(self.sip_port), "CTRL_PORT": str(ctrl_port),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import pytest
@@ -15,7 +15,7 @@ from samtek.bus import Bus, Subscription
 from samtek.health import HealthReporter
 from samtek.model import Person
 from samtek.plugin import ConnectorContext, Directory
-from samtek.telephony import CallEvent, DeviceStateUpdate
+from samtek.telephony import CallEvent, CallState, DeviceState, DeviceStateUpdate
 from tests.servers.sip import SipPeer
 
 T = TypeVar("T")
@@ -35,6 +35,37 @@ class Running:
     health: HealthReporter
     calls: Subscription[CallEvent]
     devices: Subscription[DeviceStateUpdate]
+    call_log: list[CallEvent] = field(default_factory=list)
+    device_log: list[DeviceStateUpdate] = field(default_factory=list)
+
+    async def record(self) -> None:
+        """Keep every published event (tests assert on whole sequences)."""
+        async def calls() -> None:
+            async for event in self.calls:
+                self.call_log.append(event)
+
+        async def devices() -> None:
+            async for event in self.devices:
+                self.device_log.append(event)
+
+        await asyncio.gather(calls(), devices())
+
+    def calls_of(self, ext: str) -> list[CallEvent]:
+        return [e for e in self.call_log if e.extension == ext]
+
+    def devices_of(self, ext: str) -> list[DeviceState]:
+        return [e.state for e in self.device_log if e.extension == ext]
+
+    async def wait_call(self, ext: str, state: CallState, after: int = 0) -> CallEvent:
+        """The first `state` event of `ext` at index >= `after` in its call list."""
+        found: list[CallEvent] = []
+
+        def seen() -> bool:
+            found[:] = [e for e in self.calls_of(ext)[after:] if e.state is state]
+            return bool(found)
+
+        await eventually(seen)
+        return found[0]
 
     async def wait_subscribed(self, extensions: set[str], not_in: frozenset[str] = frozenset(),
                               limit: float = 20) -> dict[str, str]:
@@ -45,16 +76,6 @@ class Running:
                 if extensions <= subs.keys() and not set(subs.values()) & not_in:
                     return subs
                 await asyncio.sleep(0.05)
-
-
-async def next_matching(sub: Subscription[T], pred: Callable[[T], bool],
-                        limit: float = 15) -> T:
-    """The next event satisfying `pred`; others are dropped (a guard, not a timing test)."""
-    async with asyncio.timeout(limit):
-        async for event in sub:
-            if pred(event):
-                return event
-    raise AssertionError("subscription ended")
 
 
 async def eventually(condition: Callable[[], bool], limit: float = 20) -> None:
@@ -96,10 +117,12 @@ async def sip_connector(sip_peer: SipPeer) -> AsyncIterator[Running]:
     connector = SipConnector(config, ctx)
     running = Running(connector, health, bus.subscribe(CallEvent), bus.subscribe(DeviceStateUpdate))
     task = asyncio.create_task(connector.run())
+    recorder = asyncio.create_task(running.record())
     try:
         await running.wait_subscribed({"1001", "1002"})
         yield running
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for t in (task, recorder):
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t

@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 
 from samtek.health import HealthState
 from samtek.telephony import (
     CallDirection,
-    CallEvent,
     CallState,
     DeviceState,
-    DeviceStateUpdate,
     NotSupportedByPbx,
     Telephony,
     TelephonyError,
 )
 from tests.servers.sip import SipPeer
-from tests.telephony.conftest import Running, eventually, next_matching
-
-
-def _for(ext: str, state: CallState) -> Callable[[CallEvent], bool]:
-    return lambda e: e.extension == ext and e.state is state
-
-
-def _device(ext: str, state: DeviceState) -> Callable[[DeviceStateUpdate], bool]:
-    return lambda e: e.extension == ext and e.state is state
+from tests.telephony.conftest import Running, eventually
 
 
 async def test_answered_call_publishes_ringing_answered_hung_up(
@@ -36,25 +25,29 @@ async def test_answered_call_publishes_ringing_answered_hung_up(
     a, b = sip_peer.uas["a"], sip_peer.uas["b"]
     await a.dial(sip_peer.uri("1002"))
     await b.wait_event("CALL_INCOMING")
-
-    ringing: CallEvent = await next_matching(sip_connector.calls, lambda e: e.extension == "1002")
-    assert ringing.state is CallState.RINGING
-    assert ringing.direction is CallDirection.IN
-    assert ringing.remote_number == "1001"
-    assert ringing.at.tzinfo is not None
-    await next_matching(sip_connector.devices, _device("1002", DeviceState.RINGING))
-
+    await sip_connector.wait_call("1002", CallState.RINGING)
+    await eventually(lambda: DeviceState.RINGING in sip_connector.devices_of("1002"))
     await b.accept()
-    answered = await next_matching(sip_connector.calls, lambda e: e.extension == "1002")
-    assert answered.state is CallState.ANSWERED
-    assert answered.call_id == ringing.call_id
-    await next_matching(sip_connector.devices, _device("1002", DeviceState.IN_USE))
-
+    await sip_connector.wait_call("1002", CallState.ANSWERED)
     await a.hangup()
-    ended = await next_matching(sip_connector.calls, lambda e: e.extension == "1002")
-    assert ended.state is CallState.HUNG_UP
-    assert ended.call_id == ringing.call_id
-    await next_matching(sip_connector.devices, _device("1002", DeviceState.IDLE))
+    await sip_connector.wait_call("1002", CallState.HUNG_UP)
+    await sip_connector.wait_call("1001", CallState.HUNG_UP)
+    await eventually(lambda: sip_connector.devices_of("1002")[-1:] == [DeviceState.IDLE])
+
+    callee = sip_connector.calls_of("1002")
+    assert [e.state for e in callee] == [CallState.RINGING, CallState.ANSWERED, CallState.HUNG_UP]
+    assert {e.direction for e in callee} == {CallDirection.IN}
+    assert {e.remote_number for e in callee} == {"1001"}
+    assert len({e.call_id for e in callee}) == 1
+    assert all(e.at.tzinfo is not None for e in callee)
+    assert sip_connector.devices_of("1002") == [
+        DeviceState.IDLE, DeviceState.RINGING, DeviceState.IN_USE, DeviceState.IDLE
+    ]
+    caller = sip_connector.calls_of("1001")
+    assert [e.state for e in caller] == [CallState.RINGING, CallState.ANSWERED, CallState.HUNG_UP]
+    assert {e.direction for e in caller} == {CallDirection.OUT}
+    assert {e.remote_number for e in caller} == {"1002"}
+    assert {e.call_id for e in caller} == {callee[0].call_id}
 
 
 async def test_caller_cancels_gives_exactly_one_missed(
@@ -63,23 +56,23 @@ async def test_caller_cancels_gives_exactly_one_missed(
     a, b = sip_peer.uas["a"], sip_peer.uas["b"]
     await a.dial(sip_peer.uri("1002"))
     await b.wait_event("CALL_INCOMING")
-    first = await next_matching(sip_connector.calls, _for("1002", CallState.RINGING))
+    first = await sip_connector.wait_call("1002", CallState.RINGING)
     await a.hangup()  # CANCEL before B answers
     await b.wait_event("CALL_CLOSED")
+    await sip_connector.wait_call("1002", CallState.MISSED)
 
     # A second call is the barrier: every event of the first call comes before its ringing,
     # including anything from the full-state NOTIFYs that repeat the terminated dialog.
     await a.dial(sip_peer.uri("1002"))
     await b.wait_event("CALL_INCOMING")
-    seen: list[CallEvent] = []
-    while True:
-        event = await next_matching(sip_connector.calls, lambda e: e.extension == "1002")
-        if event.call_id != first.call_id:
-            break
-        seen.append(event)
-    assert [e.state for e in seen] == [CallState.MISSED]
-    assert seen[0].remote_number == "1001"
-    assert seen[0].direction is CallDirection.IN
+    second = await sip_connector.wait_call("1002", CallState.RINGING, after=1)
+    assert second.call_id != first.call_id
+    of_first = [e for e in sip_connector.calls_of("1002") if e.call_id == first.call_id]
+    assert [e.state for e in of_first] == [CallState.RINGING, CallState.MISSED]
+    assert of_first[1].remote_number == "1001"
+    assert of_first[1].direction is CallDirection.IN
+    caller = [e for e in sip_connector.calls_of("1001") if e.call_id == first.call_id]
+    assert CallState.MISSED not in {e.state for e in caller}  # the caller gave up: hung_up
     await a.hangup()
 
 
@@ -90,16 +83,23 @@ async def test_click_to_call_rings_caller_then_connects_callee(
     assert isinstance(sip_connector.connector, Telephony)
     originate = asyncio.create_task(sip_connector.connector.originate("1001", "1002"))
     await a.wait_event("CALL_INCOMING")
+    await eventually(lambda: DeviceState.RINGING in sip_connector.devices_of("1001"))
     await a.accept()
     incoming = await b.wait_event("CALL_INCOMING")
     assert "1001" in incoming["peeruri"]  # B sees A calling, not SAMTEK
     await b.accept()
     call_id = await asyncio.wait_for(originate, 20)
     assert call_id
-    answered = await next_matching(sip_connector.calls, _for("1002", CallState.ANSWERED))
+    answered = await sip_connector.wait_call("1002", CallState.ANSWERED)
     assert answered.remote_number == "1001"
+    await sip_connector.wait_call("1001", CallState.ANSWERED)
     await b.hangup()
-    await next_matching(sip_connector.calls, _for("1002", CallState.HUNG_UP))
+    await sip_connector.wait_call("1002", CallState.HUNG_UP)
+    await sip_connector.wait_call("1001", CallState.HUNG_UP)
+    # A's call events are only the call to B: the leg from SAMTEK that rang A is no call.
+    a_events = sip_connector.calls_of("1001")
+    assert {e.remote_number for e in a_events} == {"1002"}
+    assert {e.direction for e in a_events} == {CallDirection.OUT}
 
 
 async def test_kamailio_restart_resubscribes_and_sees_next_call(
@@ -112,10 +112,10 @@ async def test_kamailio_restart_resubscribes_and_sees_next_call(
     a, b = sip_peer.uas["a"], sip_peer.uas["b"]
     await a.dial(sip_peer.uri("1002"))
     await b.wait_event("CALL_INCOMING")
-    ringing = await next_matching(sip_connector.calls, _for("1002", CallState.RINGING))
+    ringing = await sip_connector.wait_call("1002", CallState.RINGING)
     assert ringing.remote_number == "1001"
     await a.hangup()
-    missed = await next_matching(sip_connector.calls, _for("1002", CallState.MISSED))
+    missed = await sip_connector.wait_call("1002", CallState.MISSED)
     assert missed.call_id == ringing.call_id
 
 
@@ -135,7 +135,7 @@ async def test_pbx_down_reports_health_then_recovers(
     a, b = sip_peer.uas["a"], sip_peer.uas["b"]
     await a.dial(sip_peer.uri("1002"))
     await b.wait_event("CALL_INCOMING")
-    ringing = await next_matching(sip_connector.calls, _for("1002", CallState.RINGING))
+    ringing = await sip_connector.wait_call("1002", CallState.RINGING)
     assert ringing.remote_number == "1001"
     await a.hangup()
 
