@@ -21,6 +21,9 @@ class SipConfig(ConnectorConfig):
     bind_port: int = Field(default=5070, ge=0, le=65535)
     # Address put in Contact/Via if bind_host is a wildcard or behind NAT.
     advertised_host: str | None = None
+    # Hosts (IP addresses) besides the server whose requests (NOTIFY, BYE) are accepted;
+    # everyone else gets 403, so nobody on the network can fake call events.
+    trusted_hosts: tuple[str, ...] = ()
     # Our identity towards the PBX (From of SUBSCRIBE and of the click-to-call leg).
     user: str = "samtek"
     display_name: str = "SAMTEK"

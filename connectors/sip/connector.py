@@ -63,10 +63,12 @@ class SipConnector(Connector):
         self._contact = ""
         self._calls: dict[str, ClickToCall] = {}
         self._device: dict[str, DeviceState] = {}
+        self._trusted: set[str] = set()
 
     async def run(self) -> None:
         cfg = self.config
         next_hop = await _resolve(cfg.server_host, cfg.server_port)
+        self._trusted = {next_hop[0], *cfg.trusted_hosts}
         transport = SipTransport(next_hop, self._on_request, cfg.transaction_timeout)
         await transport.start(cfg.bind_host, cfg.bind_port)
         host, port = transport.local_address
@@ -111,7 +113,10 @@ class SipConnector(Connector):
     async def _follow_directory(self) -> None:
         while True:
             if self._manager is not None:
-                self._manager.set_extensions(self.extensions())
+                wanted = self.extensions()
+                self._manager.set_extensions(wanted)
+                for gone in self._device.keys() - wanted:
+                    del self._device[gone]
             await asyncio.sleep(self.config.directory_poll)
 
     async def _publish_changes(self, ext: str, changes: list[CallChange],
@@ -170,6 +175,11 @@ class SipConnector(Connector):
     async def _on_request(self, msg: SipMessage, addr: Address) -> None:
         transport = self._transport
         if transport is None:
+            return
+        if addr[0] not in self._trusted:
+            log.warning("sip request from untrusted host refused", source=addr[0],
+                        request=msg.summary())
+            transport.respond(msg, addr, 403, "Forbidden")
             return
         call = self._calls.get(msg.call_id)
         if call is not None:

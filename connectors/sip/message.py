@@ -98,8 +98,8 @@ class SipMessage:
 
     @property
     def top_branch(self) -> str | None:
-        via = self.get("Via")
-        return param(via, "branch") if via else None
+        vias = self.get_all("Via")  # a Via line may hold several comma-joined hops
+        return param(vias[0], "branch") if vias else None
 
     def encode(self) -> bytes:
         if self.is_request:

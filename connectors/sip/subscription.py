@@ -33,6 +33,12 @@ log = structlog.get_logger("samtek.sip.subscription")
 
 ChangeHandler = Callable[[str, list[CallChange], DialogTracker], Awaitable[None]]
 _MAX_PARALLEL_SUBSCRIBES = 20  # bound the burst after a PBX restart
+_UNSUBSCRIBE_WAIT = 5.0
+_EXPLAIN = {
+    403: "the PBX does not allow SAMTEK to watch this extension (see deploy/telephony.md)",
+    404: "no such extension on the PBX",
+    489: "the PBX offers no 'dialog' event package (RFC 4235): enable dialog presence",
+}
 
 
 class SubscriptionFailed(Exception):
@@ -52,6 +58,7 @@ class Subscription:
     route_set: list[str] = field(default_factory=list)
     expires_at: float = 0.0
     active: bool = False
+    expires: int = 0  # requested expiry; raised by a 423 Min-Expires
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Set when the subscription must be started afresh (terminated, 481, PBX restart).
@@ -96,6 +103,7 @@ class SubscriptionManager:
             self._tasks[ext] = asyncio.create_task(self._maintain(sub), name=f"sip-sub-{ext}")
         for ext in self.subs.keys() - extensions:
             self._tasks.pop(ext).cancel()
+            self.health.item_ok(ext)
             sub = self.subs.pop(ext)
             self._by_call_id.pop(sub.call_id, None)
             if sub.active:
@@ -114,7 +122,7 @@ class SubscriptionManager:
             return
         sub = random.choice(candidates)
         try:
-            resp = await self._send_subscribe(sub, self.config.subscription_expires)
+            resp = await self._send_subscribe(sub, sub.expires)
         except SipTransportError as exc:
             self.health.item_error("pbx", f"probe refresh of {sub.extension} failed: {exc}")
             return
@@ -137,8 +145,14 @@ class SubscriptionManager:
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks.clear()
         active = [s for s in self.subs.values() if s.active]
-        results = await asyncio.gather(*(self._unsubscribe(s) for s in active),
-                                       return_exceptions=True)
+        try:
+            # Parallel and bounded: a dead PBX must not hold up shutdown for Timer F.
+            async with asyncio.timeout(_UNSUBSCRIBE_WAIT):
+                results = await asyncio.gather(*(self._unsubscribe(s) for s in active),
+                                               return_exceptions=True)
+        except TimeoutError:
+            log.warning("unsubscribe unanswered at shutdown", pending=len(active))
+            return
         for sub, result in zip(active, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("unsubscribe failed", extension=sub.extension, error=str(result))
@@ -177,7 +191,7 @@ class SubscriptionManager:
                 await asyncio.wait_for(sub.wake.wait(), timeout=wait)
             if sub.restart:
                 raise _Restart
-            resp = await self._send_subscribe(sub, self.config.subscription_expires)
+            resp = await self._send_subscribe(sub, sub.expires)
             if resp.status is not None and 200 <= resp.status < 300:
                 self._granted(sub, resp)
             else:
@@ -192,10 +206,18 @@ class SubscriptionManager:
         sub.tracker.reset_version()
         # Registered before sending: the first NOTIFY may overtake the 2xx.
         self._by_call_id[sub.call_id] = sub
-        resp = await self._send_subscribe(sub, self.config.subscription_expires)
+        sub.expires = max(sub.expires, self.config.subscription_expires)
+        resp = await self._send_subscribe(sub, sub.expires)
         status = resp.status or 0
+        min_expires = resp.get("Min-Expires") or ""
+        if status == 423 and min_expires.strip().isdigit():
+            sub.expires = int(min_expires)  # Interval Too Brief (RFC 6665 §4.2.1.4)
+            raise SubscriptionFailed(f"SUBSCRIBE {sub.aor}: PBX wants Expires >= {sub.expires}")
         if not 200 <= status < 300:
-            raise SubscriptionFailed(f"SUBSCRIBE {sub.aor} refused: {status} {resp.reason}")
+            why = _EXPLAIN.get(status, "")
+            raise SubscriptionFailed(
+                f"SUBSCRIBE {sub.aor} refused: {status} {resp.reason}" + (f": {why}" if why else "")
+            )
         sub.to_tag = sub.to_tag or param(resp.require("To"), "tag")
         contact = resp.get("Contact")
         if contact:
@@ -207,8 +229,7 @@ class SubscriptionManager:
 
     def _granted(self, sub: Subscription, resp: SipMessage) -> None:
         expires = resp.get("Expires")
-        granted = int(expires) if expires and expires.strip().isdigit() else (
-            self.config.subscription_expires)
+        granted = int(expires) if expires and expires.strip().isdigit() else sub.expires
         sub.expires_at = time.monotonic() + granted
 
     async def _unsubscribe(self, sub: Subscription) -> None:
