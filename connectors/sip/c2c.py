@@ -57,6 +57,7 @@ class ClickToCall:
         invite.body = inactive_sdp(self.transport.local_address[0])
         try:
             resp = await self.transport.request(invite, final_within=answer_timeout)
+            self.cseq = max(self.cseq, invite.cseq[0])  # an answered challenge raised it
         except SipTimeout as exc:
             await self._cancel(invite)
             raise TelephonyError(f"{from_ext} did not answer within {answer_timeout:g} s") from exc
@@ -75,7 +76,7 @@ class ClickToCall:
             refer.add("Refer-To", f"<{b_uri}>")
             refer.add("Referred-By", f"<{self.identity}>")
             try:
-                refer_resp = await self.transport.request(refer)
+                refer_resp = await self._send(refer)
             except SipTransportError as exc:
                 raise TelephonyError(f"transfer of {from_ext} to {to_ext} failed: {exc}") from exc
             if not 200 <= (refer_resp.status or 0) < 300:
@@ -96,6 +97,11 @@ class ClickToCall:
             return self.call_id
         finally:
             await self._bye()
+
+    async def _send(self, msg: SipMessage) -> SipMessage:
+        resp = await self.transport.request(msg)
+        self.cseq = max(self.cseq, msg.cseq[0])  # an answered challenge raised it
+        return resp
 
     def _establish(self, resp: SipMessage) -> None:
         self.to_tag = param(resp.require("To"), "tag")
@@ -142,7 +148,7 @@ class ClickToCall:
             return
         self.remote_ended = True
         try:
-            resp = await self.transport.request(self._request("BYE", self.target))
+            resp = await self._send(self._request("BYE", self.target))
             log.debug("click-to-call leg ended", status=resp.status)
         except SipTransportError as exc:
             log.warning("BYE of click-to-call leg failed", call_id=self.call_id, error=str(exc))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from samtek.plugin import ConnectorConfig
 
@@ -27,6 +27,9 @@ class SipConfig(ConnectorConfig):
     # Our identity towards the PBX (From of SUBSCRIBE and of the click-to-call leg).
     user: str = "samtek"
     display_name: str = "SAMTEK"
+    # Digest credentials, if the PBX challenges SAMTEK (401/407) instead of trusting its IP.
+    auth_username: str | None = None
+    auth_password: SecretStr | None = None
     subscription_expires: int = Field(default=3600, ge=60, le=86400)
     # How often one subscription is refreshed as a probe: a 481 means the PBX lost its
     # watchers (restart) and everything is re-subscribed.

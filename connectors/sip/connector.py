@@ -17,6 +17,7 @@ import structlog
 from connectors.sip.c2c import ClickToCall
 from connectors.sip.config import SipConfig
 from connectors.sip.dialoginfo import CallChange, DialogTracker, Transition
+from connectors.sip.digest import Credentials
 from connectors.sip.message import SipMessage, param
 from connectors.sip.subscription import SubscriptionManager
 from connectors.sip.transport import Address, SipTransport
@@ -69,7 +70,11 @@ class SipConnector(Connector):
         cfg = self.config
         next_hop = await _resolve(cfg.server_host, cfg.server_port)
         self._trusted = {next_hop[0], *cfg.trusted_hosts}
-        transport = SipTransport(next_hop, self._on_request, cfg.transaction_timeout)
+        creds = None
+        if cfg.auth_username and cfg.auth_password is not None:
+            creds = Credentials(cfg.auth_username, cfg.auth_password.get_secret_value())
+        transport = SipTransport(next_hop, self._on_request, cfg.transaction_timeout,
+                                 credentials=creds)
         await transport.start(cfg.bind_host, cfg.bind_port)
         host, port = transport.local_address
         if cfg.advertised_host:
@@ -83,11 +88,17 @@ class SipConnector(Connector):
         log.info("sip connector listening", contact=self._contact,
                  pbx=f"{next_hop[0]}:{next_hop[1]}")
         self._ready.set()
+        tasks = [asyncio.create_task(self._manager.probe_forever()),
+                 asyncio.create_task(self._follow_directory()),
+                 asyncio.ensure_future(self._manager.fatal)]
         try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._manager.probe_forever())
-                tasks.create_task(self._follow_directory())
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # re-raises AuthFailed (or a bug) for the supervisor
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             self._ready.clear()
             try:
                 await asyncio.shield(self._manager.stop())

@@ -77,9 +77,11 @@ class SipMessage:
         return value
 
     def set(self, name: str, value: str) -> None:
+        """Replace every `name` header by one with `value`, where the first one was."""
         key = name.lower()
+        at = next((i for i, (n, _) in enumerate(self.headers) if n.lower() == key), None)
         self.headers = [(n, v) for n, v in self.headers if n.lower() != key]
-        self.headers.append((name, value))
+        self.headers.insert(len(self.headers) if at is None else at, (name, value))
 
     def add(self, name: str, value: str) -> None:
         self.headers.append((name, value))

@@ -28,6 +28,7 @@ from connectors.sip.dialoginfo import (
 from connectors.sip.message import SipMessage, new_branch, new_token, param, parse_name_addr
 from connectors.sip.transport import Address, SipTransport, SipTransportError
 from samtek.health import HealthReporter
+from samtek.plugin import AuthFailed
 
 log = structlog.get_logger("samtek.sip.subscription")
 
@@ -88,6 +89,8 @@ class SubscriptionManager:
         self._by_call_id: dict[str, Subscription] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._limit = asyncio.Semaphore(_MAX_PARALLEL_SUBSCRIBES)
+        # Fails with AuthFailed when retrying cannot help; the connector re-raises it.
+        self.fatal: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def subscribed(self) -> dict[str, str]:
         """Extension -> Call-ID of its currently active subscription."""
@@ -177,6 +180,8 @@ class SubscriptionManager:
                 log.info("subscription retry scheduled", extension=sub.extension,
                          delay=round(delay, 2), error=str(exc))
                 await asyncio.sleep(delay)
+            except AuthFailed:
+                return
             except _Restart:
                 # Spread a mass re-subscribe (after a PBX restart) over up to retry_initial.
                 await asyncio.sleep(random.uniform(0, self.config.retry_initial))
@@ -213,6 +218,12 @@ class SubscriptionManager:
         if status == 423 and min_expires.strip().isdigit():
             sub.expires = int(min_expires)  # Interval Too Brief (RFC 6665 §4.2.1.4)
             raise SubscriptionFailed(f"SUBSCRIBE {sub.aor}: PBX wants Expires >= {sub.expires}")
+        if status in (401, 407):
+            error = AuthFailed(f"PBX refused SAMTEK's credentials for SUBSCRIBE {sub.aor}: "
+                               f"{status} {resp.reason} (set or fix auth_username/auth_password)")
+            if not self.fatal.done():
+                self.fatal.set_exception(error)
+            raise error
         if not 200 <= status < 300:
             why = _EXPLAIN.get(status, "")
             raise SubscriptionFailed(
@@ -253,7 +264,9 @@ class SubscriptionManager:
         msg.add("Event", "dialog")
         msg.add("Accept", "application/dialog-info+xml")
         msg.add("Expires", str(expires))
-        return await self.transport.request(msg)
+        resp = await self.transport.request(msg)
+        sub.cseq = max(sub.cseq, msg.cseq[0])  # an answered challenge raised it
+        return resp
 
     def _request_restart(self, sub: Subscription) -> None:
         sub.restart = True

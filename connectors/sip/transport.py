@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 import structlog
 
-from connectors.sip.message import SipMessage, SipParseError, make_response, new_token, parse
+from connectors.sip.digest import Credentials, DigestError, authorization, parse_challenge
+from connectors.sip.message import (
+    SipMessage,
+    SipParseError,
+    make_response,
+    new_branch,
+    new_token,
+    parse,
+)
 
 T1 = 0.5
 T2 = 4.0
@@ -64,8 +72,10 @@ class SipTransport:
         handler: RequestHandler,
         transaction_timeout: float = 64 * T1,
         user_agent: str = "SAMTEK",
+        credentials: Credentials | None = None,
     ) -> None:
         self.next_hop = next_hop
+        self.credentials = credentials
         self.transaction_timeout = transaction_timeout
         self.user_agent = user_agent
         self._handler = handler
@@ -120,7 +130,33 @@ class SipTransport:
 
         For INVITE, `final_within` bounds the wait for a final response (how long a phone may
         ring); a non-2xx final response is ACKed here, a 2xx is left to the dialog layer.
+        A 401/407 challenge is answered once if credentials are set: `msg` is then updated
+        in place (new branch, CSeq + 1, credentials), so callers see what was really sent.
         """
+        resp = await self._transaction(msg, on_provisional, final_within)
+        if resp.status in (401, 407) and self.credentials is not None:
+            header = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
+            challenge = resp.get(header)
+            if challenge is None:
+                return resp
+            try:
+                answer = authorization(parse_challenge(challenge), self.credentials,
+                                       msg.method or "", msg.uri or "")
+            except DigestError as exc:
+                raise SipTransportError(f"cannot answer {msg.method} challenge: {exc}") from exc
+            number, method = msg.cseq
+            msg.set("Via", self.via(new_branch()))
+            msg.set("CSeq", f"{number + 1} {method}")
+            msg.set("Authorization" if resp.status == 401 else "Proxy-Authorization", answer)
+            resp = await self._transaction(msg, on_provisional, final_within)
+        return resp
+
+    async def _transaction(
+        self,
+        msg: SipMessage,
+        on_provisional: Callable[[SipMessage], None] | None,
+        final_within: float | None,
+    ) -> SipMessage:
         branch = msg.top_branch
         if not branch:
             raise ValueError("request has no Via branch")

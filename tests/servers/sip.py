@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -30,7 +31,8 @@ TEMPLATES = Path(__file__).with_name("sip_templates")
 KAMAILIO_MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
 BARESIP_MODULES = Path("/usr/lib/baresip/modules")
 DBTEXT_SOURCE = Path("/usr/share/kamailio/dbtext/kamailio")
-DBTEXT_TABLES = ("version", "presentity", "active_watchers", "watchers", "xcap", "pua")
+DBTEXT_TABLES = ("version", "presentity", "active_watchers", "watchers", "xcap", "pua",
+                 "subscriber")
 
 
 def require_binaries() -> None:
@@ -165,6 +167,8 @@ class SipPeer:
     http_port: int = field(default_factory=lambda: free_ports(1))
     uas: dict[str, BaresipUA] = field(default_factory=dict)
     kamailio: asyncio.subprocess.Process | None = None
+    # If set, Kamailio challenges requests From these users (digest, realm 127.0.0.1).
+    auth_users: dict[str, str] = field(default_factory=dict)
     _ports: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     @property
@@ -186,6 +190,14 @@ class SipPeer:
     async def start_kamailio(self) -> None:
         for table in DBTEXT_TABLES:
             shutil.copy(DBTEXT_SOURCE / table, self.rundir / "dbtext" / table)
+        with (self.rundir / "dbtext" / "subscriber").open("a") as subscribers:
+            for n, (user, password) in enumerate(self.auth_users.items(), start=1):
+                # db_text refuses empty ha1/ha1b columns, so fill them although
+                # calculate_ha1 makes Kamailio use the plain password column.
+                ha1 = hashlib.md5(f"{user}:127.0.0.1:{password}".encode()).hexdigest()
+                ha1b = hashlib.md5(f"{user}@127.0.0.1:127.0.0.1:{password}".encode()).hexdigest()
+                subscribers.write(f"{n}:{user}:127.0.0.1:{password}:{ha1}:{ha1b}\n")
+        defines = ["-A", "WITH_AUTH"] if self.auth_users else []
         values = {"RUNDIR": str(self.rundir), "SIP_PORT": str(self.sip_port),
                   "HTTP_PORT": str(self.http_port)}
         cfg = self.rundir / "kamailio.cfg"
@@ -193,7 +205,7 @@ class SipPeer:
         log = (self.rundir / "logs" / "kamailio.log").open("ab")
         self.kamailio = await asyncio.create_subprocess_exec(
             "kamailio", "-f", str(cfg), "-Y", str(self.rundir / "run"), "-DD", "-E",
-            "-m", "64", "-M", "8",
+            "-m", "64", "-M", "8", *defines,
             stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
         )
         log.close()

@@ -14,7 +14,7 @@ from connectors.sip import SipConfig, SipConnector
 from samtek.bus import Bus, Subscription
 from samtek.health import HealthReporter
 from samtek.model import Person
-from samtek.plugin import ConnectorContext, Directory
+from samtek.plugin import AuthFailed, ConnectorContext, Directory
 from samtek.telephony import CallEvent, CallState, DeviceState, DeviceStateUpdate
 from tests.servers.sip import SipPeer
 
@@ -97,8 +97,8 @@ async def sip_peer() -> AsyncIterator[SipPeer]:
         await peer.stop()
 
 
-@pytest.fixture
-async def sip_connector(sip_peer: SipPeer) -> AsyncIterator[Running]:
+def make_connector(peer: SipPeer, **overrides: object) -> Running:
+    """A SIP connector for people with phones 1001 and 1002, configured for quick tests."""
     people = [
         Person(id="anna", jid="anna@example.org", name="Anna", municipality="x", phones=("1001",)),
         Person(id="bjorn", jid="bjorn@example.org", name="Bjørn", municipality="x",
@@ -108,21 +108,35 @@ async def sip_connector(sip_peer: SipPeer) -> AsyncIterator[Running]:
     health = HealthReporter("pbx")
     ctx = ConnectorContext("pbx", StaticDirectory(people), bus=bus, health=health,
                            store=None)  # store: the sip connector keeps none
-    config = SipConfig(
-        type="sip", server_host="127.0.0.1", server_port=sip_peer.sip_port,
-        bind_host="127.0.0.1", bind_port=0, subscription_expires=120, probe_interval=0.5,
-        transaction_timeout=2, retry_initial=0.2, retry_max=2,
-        originate_answer_timeout=15, originate_transfer_timeout=15,
-    )
-    connector = SipConnector(config, ctx)
-    running = Running(connector, health, bus.subscribe(CallEvent), bus.subscribe(DeviceStateUpdate))
-    task = asyncio.create_task(connector.run())
+    settings: dict[str, object] = {
+        "type": "sip", "server_host": "127.0.0.1", "server_port": peer.sip_port,
+        "bind_host": "127.0.0.1", "bind_port": 0, "subscription_expires": 120,
+        "probe_interval": 0.5, "transaction_timeout": 2, "retry_initial": 0.2, "retry_max": 2,
+        "originate_answer_timeout": 15, "originate_transfer_timeout": 15,
+    }
+    config = SipConfig.model_validate(settings | overrides)
+    return Running(SipConnector(config, ctx), health, bus.subscribe(CallEvent),
+                   bus.subscribe(DeviceStateUpdate))
+
+
+@contextlib.asynccontextmanager
+async def running_connector(running: Running) -> AsyncIterator[asyncio.Task[None]]:
+    """Run the connector and record its events; cancel (and so unsubscribe) on exit."""
+    task = asyncio.create_task(running.connector.run())
     recorder = asyncio.create_task(running.record())
     try:
-        await running.wait_subscribed({"1001", "1002"})
-        yield running
+        yield task
     finally:
         for t in (task, recorder):
             t.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # AuthFailed: the test that provoked it has checked it already.
+            with contextlib.suppress(asyncio.CancelledError, AuthFailed):
                 await t
+
+
+@pytest.fixture
+async def sip_connector(sip_peer: SipPeer) -> AsyncIterator[Running]:
+    running = make_connector(sip_peer)
+    async with running_connector(running):
+        await running.wait_subscribed({"1001", "1002"})
+        yield running
