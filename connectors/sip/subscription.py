@@ -62,8 +62,11 @@ class Subscription:
     expires: int = 0  # requested expiry; raised by a 423 Min-Expires
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # Set when the subscription must be started afresh (terminated, 481, PBX restart).
+    # Set when the subscription must be started afresh (terminated, 481, PBX restart);
+    # with an error when that should wait for the backoff (the PBX refused it).
     restart: bool = False
+    restart_error: str | None = None
+    stopping: bool = False  # we unsubscribed: a terminating NOTIFY is expected
 
 
 def backoff(attempt: int, initial: float, maximum: float) -> float:
@@ -165,15 +168,17 @@ class SubscriptionManager:
     async def _maintain(self, sub: Subscription) -> None:
         attempt = 0
         while True:
+            started = time.monotonic()
             try:
                 async with self._limit:
                     await self._subscribe(sub)
-                attempt = 0
                 self.health.item_ok(sub.extension)
                 self.health.success()
                 await self._keep_refreshed(sub)
             except (SipTransportError, SubscriptionFailed) as exc:
                 sub.active = False
+                if time.monotonic() - started > self.config.retry_max:
+                    attempt = 0  # it worked for a good while: not one long outage
                 self.health.item_error(sub.extension, str(exc))
                 delay = backoff(attempt, self.config.retry_initial, self.config.retry_max)
                 attempt += 1
@@ -191,9 +196,12 @@ class SubscriptionManager:
             remaining = sub.expires_at - time.monotonic()
             # Refresh at ~80 % of the granted time, at least 5 s before it runs out.
             wait = max(0.0, min(remaining * 0.8, remaining - 5))
-            sub.wake.clear()
+            if not sub.restart:  # a restart requested while subscribing must not be lost
+                sub.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(sub.wake.wait(), timeout=wait)
+            if sub.restart and sub.restart_error:
+                raise SubscriptionFailed(sub.restart_error)
             if sub.restart:
                 raise _Restart
             resp = await self._send_subscribe(sub, sub.expires)
@@ -207,7 +215,7 @@ class SubscriptionManager:
         self._by_call_id.pop(sub.call_id, None)
         sub.call_id, sub.from_tag, sub.to_tag = new_token(12), new_token(4), None
         sub.cseq, sub.remote_target, sub.route_set = 0, None, []
-        sub.restart, sub.active = False, False
+        sub.restart, sub.restart_error, sub.active, sub.stopping = False, None, False, False
         sub.tracker.reset_version()
         # Registered before sending: the first NOTIFY may overtake the 2xx.
         self._by_call_id[sub.call_id] = sub
@@ -244,7 +252,7 @@ class SubscriptionManager:
         sub.expires_at = time.monotonic() + granted
 
     async def _unsubscribe(self, sub: Subscription) -> None:
-        sub.active = False
+        sub.active, sub.stopping = False, True
         resp = await self._send_subscribe(sub, 0)
         log.info("unsubscribed", extension=sub.extension, status=resp.status)
 
@@ -268,8 +276,8 @@ class SubscriptionManager:
         sub.cseq = max(sub.cseq, msg.cseq[0])  # an answered challenge raised it
         return resp
 
-    def _request_restart(self, sub: Subscription) -> None:
-        sub.restart = True
+    def _request_restart(self, sub: Subscription, error: str | None = None) -> None:
+        sub.restart, sub.restart_error = True, error
         sub.wake.set()
 
     # --- incoming NOTIFY -------------------------------------------------------------
@@ -296,10 +304,14 @@ class SubscriptionManager:
             changes = sub.tracker.apply(info)
             await self.on_changes(sub.extension, changes, sub.tracker)
             if state.lower().startswith("terminated"):
-                reason = param(state, "reason")
+                reason = (param(state, "reason") or "").lower()
                 log.info("subscription terminated by pbx", extension=sub.extension, reason=reason)
-                if sub.active:
-                    self._request_restart(sub)
+                if not sub.stopping:
+                    # RFC 6665 §4.1.3: deactivated/timeout invite an immediate re-subscribe;
+                    # rejected, noresource, probation, giveup... mean wait (backoff).
+                    immediate = reason in ("deactivated", "timeout")
+                    self._request_restart(sub, None if immediate else
+                                          f"PBX ended the subscription ({reason or 'no reason'})")
         return True
 
 
