@@ -1,0 +1,54 @@
+"""Versioned schema migrations, applied in order on start (the upgrade path of deploy/)."""
+
+from __future__ import annotations
+
+import structlog
+
+from samtek.store.database import Database
+
+log = structlog.get_logger("samtek.store")
+
+# Append only. Each entry runs once, in its own transaction, and bumps schema_version.
+MIGRATIONS: list[str] = [
+    # 1: connector state, calendar snapshots, presence dismissals, notification de-duplication
+    """
+    CREATE TABLE connector_state (
+        namespace TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (namespace, key)
+    );
+    CREATE TABLE calendar_snapshots (
+        source TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        window_start TEXT NOT NULL,
+        window_end TEXT NOT NULL,
+        events TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (source, person_id)
+    );
+    CREATE TABLE presence_dismissals (
+        person_id TEXT PRIMARY KEY,
+        transition TEXT NOT NULL,
+        until TEXT NOT NULL
+    );
+    CREATE TABLE notifications_sent (
+        key TEXT PRIMARY KEY,
+        sent_at TEXT NOT NULL
+    );
+    """,
+]
+
+
+async def migrate(db: Database) -> int:
+    """Bring the schema up to date; returns the resulting version."""
+    await db.script("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = await db.fetchone("SELECT MAX(version) FROM schema_version")
+    current = int(row[0]) if row and row[0] is not None else 0
+    for version, sql in enumerate(MIGRATIONS[current:], start=current + 1):
+        await db.script(
+            f"BEGIN;\n{sql}\nINSERT INTO schema_version (version) VALUES ({version});\nCOMMIT;"
+        )
+        log.info("store migrated", version=version)
+    return len(MIGRATIONS)
