@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from samtek.plugin import ConnectorConfig
+from samtek.secrets import Secret
 
 
 class SipConfig(ConnectorConfig):
@@ -28,8 +29,9 @@ class SipConfig(ConnectorConfig):
     user: str = "samtek"
     display_name: str = "SAMTEK"
     # Digest credentials, if the PBX challenges SAMTEK (401/407) instead of trusting its IP.
+    # The password is a reference: "env:NAME" or "file:/path" (samtek.secrets).
     auth_username: str | None = None
-    auth_password: SecretStr | None = None
+    auth_password: Secret | None = None
     subscription_expires: int = Field(default=3600, ge=60, le=86400)
     # How often one subscription is refreshed as a probe: a 481 means the PBX lost its
     # watchers (restart) and everything is re-subscribed.

@@ -107,7 +107,7 @@ def make_connector(peer: SipPeer, **overrides: object) -> Running:
     bus = Bus()
     health = HealthReporter("pbx")
     ctx = ConnectorContext("pbx", StaticDirectory(people), bus=bus, health=health,
-                           store=None)  # store: the sip connector keeps none
+                           store=None)  # type: ignore[arg-type]  # sip keeps no store
     settings: dict[str, object] = {
         "type": "sip", "server_host": "127.0.0.1", "server_port": peer.sip_port,
         "bind_host": "127.0.0.1", "bind_port": 0, "subscription_expires": 120,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -23,8 +24,12 @@ async def auth_peer() -> AsyncIterator[SipPeer]:
         await peer.stop()
 
 
-async def test_digest_auth_for_subscribe_and_click_to_call(auth_peer: SipPeer) -> None:
-    running = make_connector(auth_peer, auth_username="samtek", auth_password="s3cret")
+async def test_digest_auth_for_subscribe_and_click_to_call(
+    auth_peer: SipPeer, tmp_path: Path
+) -> None:
+    secret = tmp_path / "pbx-password"
+    secret.write_text("s3cret\n")
+    running = make_connector(auth_peer, auth_username="samtek", auth_password=f"file:{secret}")
     async with running_connector(running):
         await running.wait_subscribed({"1001", "1002"})
         a, b = auth_peer.uas["a"], auth_peer.uas["b"]
@@ -39,8 +44,10 @@ async def test_digest_auth_for_subscribe_and_click_to_call(auth_peer: SipPeer) -
         await running.wait_call("1002", CallState.HUNG_UP)
 
 
-async def test_wrong_password_stops_with_auth_failed(auth_peer: SipPeer) -> None:
-    running = make_connector(auth_peer, auth_username="samtek", auth_password="wrong")
+async def test_wrong_password_stops_with_auth_failed(auth_peer: SipPeer, tmp_path: Path) -> None:
+    secret = tmp_path / "pbx-password"
+    secret.write_text("wrong")
+    running = make_connector(auth_peer, auth_username="samtek", auth_password=f"file:{secret}")
     async with running_connector(running) as task:
         with pytest.raises(AuthFailed, match=r"401|407"):
             await asyncio.wait_for(task, 20)
