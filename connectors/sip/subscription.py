@@ -194,8 +194,9 @@ class SubscriptionManager:
     async def _keep_refreshed(self, sub: Subscription) -> None:
         while True:
             remaining = sub.expires_at - time.monotonic()
-            # Refresh at ~80 % of the granted time, at least 5 s before it runs out.
-            wait = max(0.0, min(remaining * 0.8, remaining - 5))
+            # Refresh at 70-90 % of the granted time (jitter spreads the refreshes of
+            # extensions subscribed together), at least 5 s before it runs out.
+            wait = max(0.0, min(remaining * random.uniform(0.7, 0.9), remaining - 5))
             if not sub.restart:  # a restart requested while subscribing must not be lost
                 sub.wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -244,7 +245,7 @@ class SubscriptionManager:
         sub.route_set = list(reversed(resp.get_all("Record-Route")))
         self._granted(sub, resp)
         sub.active = True
-        log.info("subscribed", extension=sub.extension, expires=resp.get("Expires"))
+        log.debug("subscribed", extension=sub.extension, expires=resp.get("Expires"))
 
     def _granted(self, sub: Subscription, resp: SipMessage) -> None:
         expires = resp.get("Expires")
