@@ -32,7 +32,7 @@ class SipConfig(ConnectorConfig):
     # The password is a reference: "env:NAME" or "file:/path" (samtek.secrets).
     auth_username: str | None = None
     auth_password: Secret | None = None
-    subscription_expires: int = Field(default=3600, ge=60, le=86400)
+    subscription_expires: int = Field(default=3600, ge=10, le=86400)
     # How often one subscription is refreshed as a probe: a 481 means the PBX lost its
     # watchers (restart) and everything is re-subscribed.
     probe_interval: float = Field(default=30.0, gt=0)

@@ -16,7 +16,7 @@ from samtek.telephony import (
     TelephonyError,
 )
 from tests.servers.sip import SipPeer
-from tests.telephony.conftest import Running, eventually
+from tests.telephony.conftest import Running, eventually, make_connector, running_connector
 
 
 async def test_answered_call_publishes_ringing_answered_hung_up(
@@ -158,3 +158,23 @@ async def test_click_to_call_refuses_bad_extension_and_dnd_is_unsupported(
         await sip_connector.connector.originate("1001", "1002>\r\nRoute: <sip:evil")
     with pytest.raises(NotSupportedByPbx):
         await sip_connector.connector.set_dnd("1001", True)
+
+
+@pytest.mark.slow
+async def test_subscription_is_refreshed_before_expiry(sip_peer: SipPeer) -> None:
+    """Expires 10 s: without a refresh Kamailio would end it (and a new Call-ID appear)."""
+    running = make_connector(sip_peer, subscription_expires=10)
+    async with running_connector(running):
+        first = await running.wait_subscribed({"1001", "1002"})
+        a, b = sip_peer.uas["a"], sip_peer.uas["b"]
+        for _ in range(2):  # each round outlives one expiry period
+            await asyncio.sleep(6)
+            await a.dial(sip_peer.uri("1002"))
+            await b.wait_event("CALL_INCOMING")
+            await a.hangup()
+            await b.wait_event("CALL_CLOSED")
+        await running.wait_call("1002", CallState.MISSED, after=2)
+        assert running.connector.subscriptions() == first
+        assert [e.state for e in running.calls_of("1002")] == [
+            CallState.RINGING, CallState.MISSED, CallState.RINGING, CallState.MISSED
+        ]
