@@ -91,6 +91,7 @@ class SubscriptionManager:
         self.subs: dict[str, Subscription] = {}
         self._by_call_id: dict[str, Subscription] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._leaving: set[asyncio.Task[None]] = set()  # unsubscribes of removed extensions
         self._limit = asyncio.Semaphore(_MAX_PARALLEL_SUBSCRIBES)
         # Fails with AuthFailed when retrying cannot help; the connector re-raises it.
         self.fatal: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -114,7 +115,13 @@ class SubscriptionManager:
             self._by_call_id.pop(sub.call_id, None)
             if sub.active:
                 task = asyncio.create_task(self._unsubscribe(sub))
-                task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+                self._leaving.add(task)
+                task.add_done_callback(self._left)
+
+    def _left(self, task: asyncio.Task[None]) -> None:
+        self._leaving.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("unsubscribe of removed extension failed", error=str(task.exception()))
 
     async def probe_forever(self) -> None:
         while True:
@@ -254,7 +261,8 @@ class SubscriptionManager:
 
     async def _unsubscribe(self, sub: Subscription) -> None:
         sub.active, sub.stopping = False, True
-        resp = await self._send_subscribe(sub, 0)
+        async with self._limit:
+            resp = await self._send_subscribe(sub, 0)
         log.info("unsubscribed", extension=sub.extension, status=resp.status)
 
     async def _send_subscribe(self, sub: Subscription, expires: int) -> SipMessage:

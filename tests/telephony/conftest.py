@@ -28,11 +28,15 @@ class StaticDirectory(Directory):
     def people(self) -> Mapping[str, Person]:
         return self._people
 
+    def replace(self, people: list[Person]) -> None:
+        self._people = {p.id: p for p in people}
+
 
 @dataclass
 class Running:
     connector: SipConnector
     health: HealthReporter
+    directory: StaticDirectory
     calls: Subscription[CallEvent]
     devices: Subscription[DeviceStateUpdate]
     call_log: list[CallEvent] = field(default_factory=list)
@@ -106,7 +110,8 @@ def make_connector(peer: SipPeer, **overrides: object) -> Running:
     ]
     bus = Bus()
     health = HealthReporter("pbx")
-    ctx = ConnectorContext("pbx", StaticDirectory(people), bus=bus, health=health,
+    directory = StaticDirectory(people)
+    ctx = ConnectorContext("pbx", directory, bus=bus, health=health,
                            store=None)  # type: ignore[arg-type]  # sip keeps no store
     settings: dict[str, object] = {
         "type": "sip", "server_host": "127.0.0.1", "server_port": peer.sip_port,
@@ -115,7 +120,7 @@ def make_connector(peer: SipPeer, **overrides: object) -> Running:
         "originate_answer_timeout": 15, "originate_transfer_timeout": 15,
     }
     config = SipConfig.model_validate(settings | overrides)
-    return Running(SipConnector(config, ctx), health, bus.subscribe(CallEvent),
+    return Running(SipConnector(config, ctx), health, directory, bus.subscribe(CallEvent),
                    bus.subscribe(DeviceStateUpdate))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -178,3 +179,14 @@ async def test_subscription_is_refreshed_before_expiry(sip_peer: SipPeer) -> Non
         assert [e.state for e in running.calls_of("1002")] == [
             CallState.RINGING, CallState.MISSED, CallState.RINGING, CallState.MISSED
         ]
+
+
+async def test_directory_changes_add_and_drop_subscriptions(sip_peer: SipPeer) -> None:
+    running = make_connector(sip_peer, directory_poll=0.1)
+    async with running_connector(running):
+        await running.wait_subscribed({"1001", "1002"})
+        anna, bjorn = running.directory.people()["anna"], running.directory.people()["bjorn"]
+        running.directory.replace([anna])
+        await eventually(lambda: set(running.connector.subscriptions()) == {"1001"})
+        running.directory.replace([anna, replace(bjorn, phones=("1002", "10 03"))])
+        await running.wait_subscribed({"1001", "1002", "1003"})
