@@ -167,6 +167,7 @@ class SipPeer:
     http_port: int = field(default_factory=lambda: free_ports(1))
     uas: dict[str, BaresipUA] = field(default_factory=dict)
     kamailio: asyncio.subprocess.Process | None = None
+    ring_timeout_ms: int = 20000  # Kamailio's fr_inv_timer: unanswered calls end with 408
     # If set, Kamailio challenges requests From these users (digest, realm 127.0.0.1).
     auth_users: dict[str, str] = field(default_factory=dict)
     _ports: dict[str, tuple[int, int, int]] = field(default_factory=dict)
@@ -199,7 +200,7 @@ class SipPeer:
                 subscribers.write(f"{n}:{user}:127.0.0.1:{password}:{ha1}:{ha1b}\n")
         defines = ["-A", "WITH_AUTH"] if self.auth_users else []
         values = {"RUNDIR": str(self.rundir), "SIP_PORT": str(self.sip_port),
-                  "HTTP_PORT": str(self.http_port)}
+                  "HTTP_PORT": str(self.http_port), "RING_TIMEOUT_MS": str(self.ring_timeout_ms)}
         cfg = self.rundir / "kamailio.cfg"
         cfg.write_text(_render((TEMPLATES / "kamailio.cfg").read_text(), values))
         log = (self.rundir / "logs" / "kamailio.log").open("ab")
