@@ -190,3 +190,17 @@ async def test_directory_changes_add_and_drop_subscriptions(sip_peer: SipPeer) -
         await eventually(lambda: set(running.connector.subscriptions()) == {"1001"})
         running.directory.replace([anna, replace(bjorn, phones=("1002", "10 03"))])
         await running.wait_subscribed({"1001", "1002", "1003"})
+
+
+async def test_click_to_call_unanswered_is_cancelled(sip_peer: SipPeer) -> None:
+    running = make_connector(sip_peer, originate_answer_timeout=1)
+    async with running_connector(running):
+        await running.wait_subscribed({"1001", "1002"})
+        a = sip_peer.uas["a"]
+        originate = asyncio.create_task(running.connector.originate("1001", "1002"))
+        await a.wait_event("CALL_INCOMING")
+        with pytest.raises(TelephonyError, match="1001 did not answer"):
+            await originate
+        await a.wait_event("CALL_CLOSED")  # the CANCEL stopped A's phone ringing
+        await eventually(lambda: running.devices_of("1001")[-1:] == [DeviceState.IDLE])
+        assert running.calls_of("1001") == []  # SAMTEK's own leg is not a missed call
