@@ -1,6 +1,6 @@
 """Benchmark: overlay sets per second that one component pushes through mod_samtek_overlay.
 
-A real Prosody (tests/servers/prosody.py); U users are online with one client each, and
+A real Prosody (samtek/devserver/prosody.py); U users are online with one client each, and
 have one observer on their roster (subscription both).  The component sends K overlay sets
 (round-robin over the users, a new transition each, at most W IQs in flight), and we count:
 
@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from slixmpp.stanza import Presence
 
+from samtek.devserver.prosody import ProsodyServer
 from tests.overlay.helpers import NS, PASSWORD, Client, Component, until_in
-from tests.servers.prosody import ProsodyServer
 
 SHOWS = ("dnd", "away", "xa", "chat")
 
@@ -71,8 +71,11 @@ async def run(users: int, sets: int, window: int) -> None:
         async def one(i: int) -> None:
             try:
                 payload = ET.Element(
-                    f"{{{NS}}}set", jid=server.jid(names[i % users]),
-                    show=SHOWS[i % len(SHOWS)], transition=f"t{i}", until=until,
+                    f"{{{NS}}}set",
+                    jid=server.jid(names[i % users]),
+                    show=SHOWS[i % len(SHOWS)],
+                    transition=f"t{i}",
+                    until=until,
                 )
                 ET.SubElement(payload, f"{{{NS}}}status").text = f"bench {i}"
                 await component.iq("set", payload)
@@ -94,10 +97,14 @@ async def run(users: int, sets: int, window: int) -> None:
 
         print(f"users online: {users}, sets: {sets}, window: {window}")
         print(f"acknowledged: {sets / acked:8.0f} sets/s   ({acked:.2f} s)")
-        print(f"delivered:    {sets / delivered:8.0f} overlaid presences/s at the observer "
-              f"({delivered:.2f} s, {received} received)")
-        print(f"prosody CPU:  {server_cpu * 1e6 / sets:8.0f} µs per set "
-              f"({server_cpu:.2f} s; the rest is the Python clients)")
+        print(
+            f"delivered:    {sets / delivered:8.0f} overlaid presences/s at the observer "
+            f"({delivered:.2f} s, {received} received)"
+        )
+        print(
+            f"prosody CPU:  {server_cpu * 1e6 / sets:8.0f} µs per set "
+            f"({server_cpu:.2f} s; the rest is the Python clients)"
+        )
         await component.close()
         for c in [*clients, observer]:
             await c.close()

@@ -43,15 +43,26 @@ async def main(extra: int) -> None:
     peer = SipPeer(users={"a": "1001", "b": "1002"})
     await peer.start()
     try:
-        people = [Person(id=f"p{n}", jid=f"p{n}@x", name=f"P{n}", municipality="x",
-                         phones=(str(n),)) for n in [1001, 1002, *range(3000, 3000 + extra)]]
+        people = [
+            Person(id=f"p{n}", jid=f"p{n}@x", name=f"P{n}", municipality="x", phones=(str(n),))
+            for n in [1001, 1002, *range(3000, 3000 + extra)]
+        ]
         bus = Bus()
         calls = bus.subscribe(CallEvent)
-        ctx = ConnectorContext("pbx", _People(people), bus=bus, health=HealthReporter("pbx"),
-                               store=None)  # type: ignore[arg-type]
-        config = SipConfig(type="sip", server_host="127.0.0.1", server_port=peer.sip_port,
-                           bind_host="127.0.0.1", bind_port=0, probe_interval=1,
-                           transaction_timeout=2, retry_initial=0.2, retry_max=2)
+        ctx = ConnectorContext(
+            "pbx", _People(people), bus=bus, health=HealthReporter("pbx"), store=None
+        )  # type: ignore[arg-type]
+        config = SipConfig(
+            type="sip",
+            server_host="127.0.0.1",
+            server_port=peer.sip_port,
+            bind_host="127.0.0.1",
+            bind_port=0,
+            probe_interval=1,
+            transaction_timeout=2,
+            retry_initial=0.2,
+            retry_max=2,
+        )
         connector = SipConnector(config, ctx)
         total = len(people)
         t0 = time.perf_counter()
@@ -75,19 +86,29 @@ async def main(extra: int) -> None:
             await a.hangup()
             await _next(calls, CallState.HUNG_UP)
             assert event.extension == "1002"
-        print(f"dial -> CallEvent ringing: median {statistics.median(ring) * 1000:.1f} ms "
-              f"(max {max(ring) * 1000:.1f})")
-        print(f"accept -> CallEvent answered: median {statistics.median(answer) * 1000:.1f} ms "
-              f"(max {max(answer) * 1000:.1f})")
+        print(
+            f"dial -> CallEvent ringing: median {statistics.median(ring) * 1000:.1f} ms "
+            f"(max {max(ring) * 1000:.1f})"
+        )
+        print(
+            f"accept -> CallEvent answered: median {statistics.median(answer) * 1000:.1f} ms "
+            f"(max {max(answer) * 1000:.1f})"
+        )
 
         before = set(connector.subscriptions().values())
         t = time.perf_counter()
         await peer.restart_kamailio(reregister=False)
         restarted = time.perf_counter()
-        await _until(lambda: len(connector.subscriptions()) == total
-                     and not before & set(connector.subscriptions().values()))
-        print(f"kamailio restart ({restarted - t:.2f} s) -> all {total} re-subscribed: "
-              f"{time.perf_counter() - restarted:.2f} s (probe_interval {config.probe_interval} s)")
+        await _until(
+            lambda: (
+                len(connector.subscriptions()) == total
+                and not before & set(connector.subscriptions().values())
+            )
+        )
+        print(
+            f"kamailio restart ({restarted - t:.2f} s) -> all {total} re-subscribed: "
+            f"{time.perf_counter() - restarted:.2f} s (probe_interval {config.probe_interval} s)"
+        )
 
         await peer.restart_kamailio()  # re-register the phones for click-to-call
         a, b = peer.uas["a"], peer.uas["b"]  # restarted UAs

@@ -101,9 +101,8 @@ def _write_region(directory: Path, prosody: ProsodyServer) -> Path:
             _vevent(f"{pid}-{i}", now + timedelta(minutes=start - 1), minutes, subject, private)
             for i, (start, minutes, subject, private) in enumerate(meetings)
         )
-        (feeds / f"{pid}.ics").write_text(
-            f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//SAMTEK demo//NO\r\n{events}END:VCALENDAR\r\n"
-        )
+        head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//SAMTEK demo//NO\r\n"
+        (feeds / f"{pid}.ics").write_text(f"{head}{events}END:VCALENDAR\r\n")
         people_toml += (
             f'\n[[people]]\nid = "{pid}"\njid = "{prosody.jid(pid)}"\nname = "{name}"\n'
             f'municipality = "{municipality}"\nlanguage = "{language}"\nshow_subject = true\n'
@@ -161,7 +160,7 @@ def _instructions(prosody: ProsodyServer, config: Path) -> str:
 SAMTEK demo is running.
   Log in with any XMPP client (Gajim, Dino, Conversations, Psi+ ...):
     account  you@{prosody.domain}   password  {PASSWORD}
-    server   127.0.0.1  port {prosody.c2s_port}  (no TLS: allow plain-text login for this test server)
+    server   127.0.0.1  port {prosody.c2s_port}  (no TLS: allow plain-text login)
   Your contacts kari, ola, ingrid and lars are online (headless clients) and have meetings
   starting in 1-5 minutes: watch their status turn to "I møte til …" (dnd) exactly at the
   start and back to "Tilgjengelig" at the end, in their own language (ingrid: nynorsk, lars:

@@ -47,8 +47,9 @@ class ClickToCall:
         self.remote_ended = False
         self._refer_result: asyncio.Future[int] | None = None
 
-    async def run(self, from_ext: str, to_ext: str, answer_timeout: float,
-                  transfer_timeout: float) -> str:
+    async def run(
+        self, from_ext: str, to_ext: str, answer_timeout: float, transfer_timeout: float
+    ) -> str:
         a_uri = f"sip:{from_ext}@{self.domain}"
         b_uri = f"sip:{to_ext}@{self.domain}"
         invite = self._request("INVITE", a_uri, to=f"<{a_uri}>")
@@ -92,8 +93,9 @@ class ClickToCall:
                 ) from exc
             if not 200 <= final < 300:
                 raise TelephonyError(f"{to_ext} could not be reached: {final}")
-            log.info("click-to-call connected", caller=from_ext, callee=to_ext,
-                     call_id=self.call_id)
+            log.info(
+                "click-to-call connected", caller=from_ext, callee=to_ext, call_id=self.call_id
+            )
             return self.call_id
         finally:
             await self._bye()
@@ -112,8 +114,9 @@ class ClickToCall:
         self.route_set = list(reversed(resp.get_all("Record-Route")))
         self._to = resp.require("To")
 
-    def _request(self, method: str, uri: str, to: str | None = None,
-                 cseq: int | None = None) -> SipMessage:
+    def _request(
+        self, method: str, uri: str, to: str | None = None, cseq: int | None = None
+    ) -> SipMessage:
         if cseq is None:
             self.cseq += 1
             cseq = self.cseq

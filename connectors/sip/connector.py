@@ -73,8 +73,9 @@ class SipConnector(Connector):
         creds = None
         if cfg.auth_username and cfg.auth_password is not None:
             creds = Credentials(cfg.auth_username, cfg.auth_password.get_secret_value())
-        transport = SipTransport(next_hop, self._on_request, cfg.transaction_timeout,
-                                 credentials=creds)
+        transport = SipTransport(
+            next_hop, self._on_request, cfg.transaction_timeout, credentials=creds
+        )
         await transport.start(cfg.bind_host, cfg.bind_port)
         host, port = transport.local_address
         if cfg.advertised_host:
@@ -83,14 +84,18 @@ class SipConnector(Connector):
             host = _local_ip_towards(next_hop)
         self._contact = f"<sip:{cfg.user}@{host}:{port}>"
         self._transport = transport
-        self._manager = SubscriptionManager(transport, cfg, self.ctx.health,
-                                            self._publish_changes, self._contact)
-        log.info("sip connector listening", contact=self._contact,
-                 pbx=f"{next_hop[0]}:{next_hop[1]}")
+        self._manager = SubscriptionManager(
+            transport, cfg, self.ctx.health, self._publish_changes, self._contact
+        )
+        log.info(
+            "sip connector listening", contact=self._contact, pbx=f"{next_hop[0]}:{next_hop[1]}"
+        )
         self._ready.set()
-        tasks = [asyncio.create_task(self._manager.probe_forever()),
-                 asyncio.create_task(self._follow_directory()),
-                 asyncio.ensure_future(self._manager.fatal)]
+        tasks = [
+            asyncio.create_task(self._manager.probe_forever()),
+            asyncio.create_task(self._follow_directory()),
+            asyncio.ensure_future(self._manager.fatal),
+        ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
@@ -130,21 +135,30 @@ class SipConnector(Connector):
                     del self._device[gone]
             await asyncio.sleep(self.config.directory_poll)
 
-    async def _publish_changes(self, ext: str, changes: list[CallChange],
-                               tracker: DialogTracker) -> None:
+    async def _publish_changes(
+        self, ext: str, changes: list[CallChange], tracker: DialogTracker
+    ) -> None:
         now = datetime.now(UTC)
         for change in changes:
             if change.remote_number == self.config.user:
                 # Our own click-to-call leg ringing the caller: not a call to report (a
                 # "missed call from SAMTEK" would be wrong); the device state still counts.
                 continue
-            direction = (CallDirection.IN if change.dialog.direction == "recipient"
-                         else CallDirection.OUT)
-            await self.ctx.bus.publish(CallEvent(
-                source=self.name, call_id=change.dialog.call_id, extension=ext,
-                direction=direction, state=_STATES[change.transition],
-                remote_number=change.remote_number, remote_name=change.remote_name, at=now,
-            ))
+            direction = (
+                CallDirection.IN if change.dialog.direction == "recipient" else CallDirection.OUT
+            )
+            await self.ctx.bus.publish(
+                CallEvent(
+                    source=self.name,
+                    call_id=change.dialog.call_id,
+                    extension=ext,
+                    direction=direction,
+                    state=_STATES[change.transition],
+                    remote_number=change.remote_number,
+                    remote_name=change.remote_name,
+                    at=now,
+                )
+            )
         if tracker.busy or tracker.calling:
             state = DeviceState.IN_USE
         elif tracker.ringing:
@@ -170,8 +184,9 @@ class SipConnector(Connector):
         call = ClickToCall(self._transport, self._contact, identity, cfg.aor_domain)
         self._calls[call.call_id] = call
         try:
-            return await call.run(from_ext, to_ext, cfg.originate_answer_timeout,
-                                  cfg.originate_transfer_timeout)
+            return await call.run(
+                from_ext, to_ext, cfg.originate_answer_timeout, cfg.originate_transfer_timeout
+            )
         finally:
             del self._calls[call.call_id]
 
@@ -188,8 +203,9 @@ class SipConnector(Connector):
         if transport is None:
             return
         if addr[0] not in self._trusted:
-            log.warning("sip request from untrusted host refused", source=addr[0],
-                        request=msg.summary())
+            log.warning(
+                "sip request from untrusted host refused", source=addr[0], request=msg.summary()
+            )
             transport.respond(msg, addr, 403, "Forbidden")
             return
         call = self._calls.get(msg.call_id)
@@ -210,8 +226,9 @@ class SipConnector(Connector):
 
 
 async def _resolve(host: str, port: int) -> Address:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=socket.AF_INET,
-                                                         type=socket.SOCK_DGRAM)
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM
+    )
     if not infos:
         raise OSError(f"cannot resolve SIP server {host}")
     addr = infos[0][4]

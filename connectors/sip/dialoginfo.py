@@ -159,8 +159,14 @@ class DialogTracker:
             # A dialog missing from a full state has ended (and its terminated entry expired).
             for dialog_id in [d for d in self._active if d not in seen]:
                 old = self._active[dialog_id].dialog
-                gone = Dialog(old.id, old.call_id, DialogState.TERMINATED, old.direction,
-                              old.remote_uri, old.remote_display)
+                gone = Dialog(
+                    old.id,
+                    old.call_id,
+                    DialogState.TERMINATED,
+                    old.direction,
+                    old.remote_uri,
+                    old.remote_display,
+                )
                 changes += self._update(gone)
         return changes
 
@@ -205,5 +211,6 @@ class DialogTracker:
 
 def _change(dialog: Dialog, transition: Transition) -> CallChange:
     number = uri_user(dialog.remote_uri) if dialog.remote_uri else None
-    return CallChange(dialog, transition, number or (dialog.remote_uri or "unknown"),
-                      dialog.remote_display)
+    return CallChange(
+        dialog, transition, number or (dialog.remote_uri or "unknown"), dialog.remote_display
+    )

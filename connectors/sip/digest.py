@@ -29,8 +29,10 @@ def parse_challenge(value: str) -> dict[str, str]:
     scheme, _, rest = value.strip().partition(" ")
     if scheme.lower() != "digest":
         raise DigestError(f"unsupported auth scheme {scheme!r}")
-    return {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-            for m in _PARAM.finditer(rest)}
+    return {
+        m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+        for m in _PARAM.finditer(rest)
+    }
 
 
 def authorization(challenge: dict[str, str], creds: Credentials, method: str, uri: str) -> str:
@@ -50,8 +52,13 @@ def authorization(challenge: dict[str, str], creds: Credentials, method: str, ur
         ha1 = h(f"{ha1}:{nonce}:{cnonce}")
     ha2 = h(f"{method}:{uri}")
     qops = [q.strip() for q in challenge.get("qop", "").split(",") if q.strip()]
-    parts = [f'username="{creds.username}"', f'realm="{realm}"', f'nonce="{nonce}"',
-             f'uri="{uri}"', f"algorithm={algorithm}"]
+    parts = [
+        f'username="{creds.username}"',
+        f'realm="{realm}"',
+        f'nonce="{nonce}"',
+        f'uri="{uri}"',
+        f"algorithm={algorithm}",
+    ]
     if qops:
         if "auth" not in qops:
             raise DigestError(f"unsupported qop {challenge['qop']!r} (only auth)")

@@ -140,8 +140,9 @@ class SubscriptionManager:
             self.health.item_error("pbx", f"probe refresh of {sub.extension} failed: {exc}")
             return
         if resp.status == 481:
-            log.warning("pbx lost subscriptions (restart?); re-subscribing all",
-                        probed=sub.extension)
+            log.warning(
+                "pbx lost subscriptions (restart?); re-subscribing all", probed=sub.extension
+            )
             for other in self.subs.values():
                 self._request_restart(other)
         elif resp.status is not None and 200 <= resp.status < 300:
@@ -161,8 +162,9 @@ class SubscriptionManager:
         try:
             # Parallel and bounded: a dead PBX must not hold up shutdown for Timer F.
             async with asyncio.timeout(_UNSUBSCRIBE_WAIT):
-                results = await asyncio.gather(*(self._unsubscribe(s) for s in active),
-                                               return_exceptions=True)
+                results = await asyncio.gather(
+                    *(self._unsubscribe(s) for s in active), return_exceptions=True
+                )
         except TimeoutError:
             log.warning("unsubscribe unanswered at shutdown", pending=len(active))
             return
@@ -189,8 +191,12 @@ class SubscriptionManager:
                 self.health.item_error(sub.extension, str(exc))
                 delay = backoff(attempt, self.config.retry_initial, self.config.retry_max)
                 attempt += 1
-                log.info("subscription retry scheduled", extension=sub.extension,
-                         delay=round(delay, 2), error=str(exc))
+                log.info(
+                    "subscription retry scheduled",
+                    extension=sub.extension,
+                    delay=round(delay, 2),
+                    error=str(exc),
+                )
                 await asyncio.sleep(delay)
             except AuthFailed:
                 return
@@ -217,7 +223,8 @@ class SubscriptionManager:
                 self._granted(sub, resp)
             else:
                 raise SubscriptionFailed(
-                    f"refresh of {sub.aor} answered {resp.status} {resp.reason}")
+                    f"refresh of {sub.aor} answered {resp.status} {resp.reason}"
+                )
 
     async def _subscribe(self, sub: Subscription) -> None:
         self._by_call_id.pop(sub.call_id, None)
@@ -235,8 +242,10 @@ class SubscriptionManager:
             sub.expires = int(min_expires)  # Interval Too Brief (RFC 6665 §4.2.1.4)
             raise SubscriptionFailed(f"SUBSCRIBE {sub.aor}: PBX wants Expires >= {sub.expires}")
         if status in (401, 407):
-            error = AuthFailed(f"PBX refused SAMTEK's credentials for SUBSCRIBE {sub.aor}: "
-                               f"{status} {resp.reason} (set or fix auth_username/auth_password)")
+            error = AuthFailed(
+                f"PBX refused SAMTEK's credentials for SUBSCRIBE {sub.aor}: "
+                f"{status} {resp.reason} (set or fix auth_username/auth_password)"
+            )
             if not self.fatal.done():
                 self.fatal.set_exception(error)
             raise error
@@ -272,8 +281,11 @@ class SubscriptionManager:
         for route in sub.route_set:
             msg.add("Route", route)
         msg.add("Max-Forwards", "70")
-        msg.add("From", f'"{self.config.display_name}" <sip:{self.config.user}@'
-                        f"{self.config.aor_domain}>;tag={sub.from_tag}")
+        msg.add(
+            "From",
+            f'"{self.config.display_name}" <sip:{self.config.user}@'
+            f"{self.config.aor_domain}>;tag={sub.from_tag}",
+        )
         msg.add("To", f"<{sub.aor}>" + (f";tag={sub.to_tag}" if sub.to_tag else ""))
         msg.add("Call-ID", sub.call_id)
         msg.add("CSeq", f"{sub.cseq} SUBSCRIBE")
@@ -319,8 +331,12 @@ class SubscriptionManager:
                     # RFC 6665 §4.1.3: deactivated/timeout invite an immediate re-subscribe;
                     # rejected, noresource, probation, giveup... mean wait (backoff).
                     immediate = reason in ("deactivated", "timeout")
-                    self._request_restart(sub, None if immediate else
-                                          f"PBX ended the subscription ({reason or 'no reason'})")
+                    self._request_restart(
+                        sub,
+                        None
+                        if immediate
+                        else f"PBX ended the subscription ({reason or 'no reason'})",
+                    )
         return True
 
 

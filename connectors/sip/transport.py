@@ -140,8 +140,9 @@ class SipTransport:
             if challenge is None:
                 return resp
             try:
-                answer = authorization(parse_challenge(challenge), self.credentials,
-                                       msg.method or "", msg.uri or "")
+                answer = authorization(
+                    parse_challenge(challenge), self.credentials, msg.method or "", msg.uri or ""
+                )
             except DigestError as exc:
                 raise SipTransportError(f"cannot answer {msg.method} challenge: {exc}") from exc
             number, method = msg.cseq
@@ -223,8 +224,9 @@ class SipTransport:
             else:
                 self._on_response(msg)
         except SipParseError as exc:
-            log.warning("dropped malformed sip datagram", source=f"{addr[0]}:{addr[1]}",
-                        error=str(exc))
+            log.warning(
+                "dropped malformed sip datagram", source=f"{addr[0]}:{addr[1]}", error=str(exc)
+            )
 
     def _on_request(self, msg: SipMessage, addr: Address) -> None:
         if msg.method == "ACK":

@@ -19,7 +19,8 @@ local trusted = module:get_option_set("samtek_overlay_trusted", {});
 local bare_sessions = prosody.bare_sessions;
 local core_post_stanza = prosody.core_post_stanza;
 
-local valid_show = { away = true, xa = true, dnd = true, chat = true };
+-- "available" = no <show/> at all, with the overlay status (e.g. "working elsewhere").
+local valid_show = { available = true, away = true, xa = true, dnd = true, chat = true };
 local MAX_TRANSITION, MAX_STATUS = 256, 1024; -- characters
 
 -- Length in characters (the XML parser guarantees valid UTF-8); bytes on Lua 5.1.
@@ -50,7 +51,7 @@ local function overlaid(stanza, rec)
 		end
 		return tag;
 	end);
-	copy:add_direct_child(st.stanza("show"):text(rec.show));
+	if rec.show ~= "available" then copy:add_direct_child(st.stanza("show"):text(rec.show)); end
 	if rec.status then copy:add_direct_child(st.stanza("status"):text(rec.status)); end
 	return copy;
 end
@@ -166,7 +167,7 @@ module:hook("iq-set/host/" .. xmlns .. ":set", function(event)
 	local bare, cond, text = local_user(req.attr.jid);
 	if not bare then event.origin.send(st.error_reply(stanza, "modify", cond, text)); return true; end
 	local show, transition = req.attr.show, req.attr.transition;
-	if not valid_show[show] then return bad(event, "show must be away, xa, dnd or chat"); end
+	if not valid_show[show] then return bad(event, "show must be available, away, xa, dnd or chat"); end
 	if not transition or #transition == 0 or length(transition) > MAX_TRANSITION then
 		return bad(event, "transition must be 1.." .. MAX_TRANSITION .. " characters");
 	end

@@ -13,10 +13,10 @@ from xml.etree import ElementTree as ET
 
 import structlog
 from slixmpp import ComponentXMPP
-from slixmpp.stanza import Iq, Message
-from slixmpp.xmlstream.handler import Callback
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.stanza import Iq, Message
 from slixmpp.xmlstream import StanzaBase
+from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 from slixmpp.xmlstream.matcher.base import MatcherBase
 

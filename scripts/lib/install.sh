@@ -1,5 +1,9 @@
 # Shared by scripts/test and scripts/demo: idempotent installs, quiet unless they fail.
-DEBIAN_PACKAGES=(prosody lua-unbound)
+DEBIAN_PACKAGES=(
+  prosody lua-unbound                       # XMPP server (tests, demo)
+  kamailio kamailio-presence-modules kamailio-extra-modules kamailio-utils-modules
+  baresip-core                              # SIP server and phones (telephony tests)
+)
 
 install_debian_packages() {
   local missing=()

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from samtek.devserver.prosody import ProsodyServer
 from tests.overlay.helpers import PASSWORD, Client, Component
-from tests.servers.prosody import ProsodyServer
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from slixmpp.xmlstream import StanzaBase
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from tests.servers.prosody import ProsodyServer
+from samtek.devserver.prosody import ProsodyServer
 
 NS = "urn:samtek:presence-overlay:0"
 PASSWORD = "secret-pw"
@@ -85,8 +85,9 @@ def until_in(seconds: float) -> str:
 class Client:
     """A user's device: plaintext c2s to the test server, records every presence."""
 
-    def __init__(self, server: ProsodyServer, user: str, resource: str,
-                 max_log: int = MAX_LOG) -> None:
+    def __init__(
+        self, server: ProsodyServer, user: str, resource: str, max_log: int = MAX_LOG
+    ) -> None:
         self.server = server
         self.jid = f"{user}@{server.domain}/{resource}"
         self.presences: Log[Presence] = Log(max_log)
@@ -95,17 +96,23 @@ class Client:
             PASSWORD,
             plugin_config={"feature_mechanisms": {"unencrypted_plain": True}},
         )
-        # The test server has no certificates: plain TCP only (see tests/servers/prosody.py).
+        # The test server has no certificates: plain TCP only (see samtek/devserver/prosody.py).
         self.xmpp.enable_starttls = False
         self.xmpp.enable_direct_tls = False
         self.xmpp.enable_plaintext = True
         self.xmpp.register_handler(
-            Callback("record presence", MatchXPath("{jabber:client}presence"),
-                     recorder(self.presences))
+            Callback(
+                "record presence", MatchXPath("{jabber:client}presence"), recorder(self.presences)
+            )
         )
 
-    async def connect(self, show: str | None = None, status: str | None = None,
-                      priority: int | None = None, extra: ET.Element | None = None) -> None:
+    async def connect(
+        self,
+        show: str | None = None,
+        status: str | None = None,
+        priority: int | None = None,
+        extra: ET.Element | None = None,
+    ) -> None:
         started = asyncio.get_running_loop().create_future()
         self.xmpp.add_event_handler("session_start", lambda _: started.set_result(None))
         self.xmpp.add_event_handler(
@@ -118,28 +125,39 @@ class Client:
         # broadcast to contacts, which happens in the same handler).
         await self.send_presence(show, status, priority, extra)
 
-    async def send_presence(self, show: str | None = None, status: str | None = None,
-                            priority: int | None = None, extra: ET.Element | None = None) -> None:
+    async def send_presence(
+        self,
+        show: str | None = None,
+        status: str | None = None,
+        priority: int | None = None,
+        extra: ET.Element | None = None,
+    ) -> None:
         mark = self.presences.mark()
         p = self.xmpp.make_presence(pshow=show, pstatus=status, ppriority=priority)
         if extra is not None:
             p.append(extra)
         p.send()
         await self.presences.wait_for(
-            lambda q: q["from"] == self.jid, mark,
+            lambda q: q["from"] == self.jid,
+            mark,
             f"reflection of own presence at {self.jid}",
         )
 
     def from_(self, full_jid: str, mark: int = 0) -> list[Presence]:
         return self.presences.since(mark, lambda p: p["from"] == full_jid)
 
-    async def presence_from(self, full_jid: str, since: int, show: str,
-                            status: str | None = None) -> Presence:
+    async def presence_from(
+        self, full_jid: str, since: int, show: str, status: str | None = None
+    ) -> Presence:
         """Wait for a presence from `full_jid` with the given show (and status)."""
         return await self.presences.wait_for(
-            lambda p: p["from"] == full_jid and show_of(p) == show
-            and (status is None or p["status"] == status),
-            since, f"presence {show!r}/{status!r} from {full_jid} at {self.jid}",
+            lambda p: (
+                p["from"] == full_jid
+                and show_of(p) == show
+                and (status is None or p["status"] == status)
+            ),
+            since,
+            f"presence {show!r}/{status!r} from {full_jid} at {self.jid}",
         )
 
     async def close(self) -> None:
@@ -156,8 +174,11 @@ class Component:
             server.component_jid, server.component_secret, "127.0.0.1", server.component_port
         )
         self.xmpp.register_handler(
-            Callback("record message", MatchXPath("{jabber:component:accept}message"),
-                     recorder(self.messages))
+            Callback(
+                "record message",
+                MatchXPath("{jabber:component:accept}message"),
+                recorder(self.messages),
+            )
         )
 
     async def connect(self) -> None:
@@ -171,8 +192,9 @@ class Component:
         iq.append(payload)
         return await send_iq(iq)
 
-    async def set(self, jid: str, show: str, transition: str, until: str,
-                  status: str | None = None) -> Iq:
+    async def set(
+        self, jid: str, show: str, transition: str, until: str, status: str | None = None
+    ) -> Iq:
         payload = ET.Element(f"{{{NS}}}set", jid=jid, show=show, transition=transition, until=until)
         if status is not None:
             ET.SubElement(payload, f"{{{NS}}}status").text = status

@@ -12,6 +12,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from slixmpp.exceptions import IqError
 
+from samtek.devserver.prosody import ProsodyServer
 from tests.overlay.helpers import (
     NS,
     Client,
@@ -23,7 +24,6 @@ from tests.overlay.helpers import (
     show_of,
     until_in,
 )
-from tests.servers.prosody import ProsodyServer
 
 NewClient = Callable[..., Awaitable[Client]]
 CAPS = "http://jabber.org/protocol/caps"
@@ -42,8 +42,9 @@ async def test_set_overlays_contacts_but_not_own_resources(
     await bob.presence_from(phone.jid, 0, "away", "on the go")
     bob_mark, phone_mark = bob.presences.mark(), phone.presences.mark()
 
-    result = await component.set(prosody.jid("alice"), "dnd", "t1", until_in(600),
-                                 "I møte til 11:00")
+    result = await component.set(
+        prosody.jid("alice"), "dnd", "t1", until_in(600), "I møte til 11:00"
+    )
     assert not dismissed_in(result)
 
     for resource in (laptop.jid, phone.jid):
@@ -191,13 +192,19 @@ async def test_list_returns_state(
     assert items[prosody.jid("bob")].find(f"{{{NS}}}status") is None
 
 
-async def test_untrusted_sender_is_forbidden(
-    prosody: ProsodyServer, client: NewClient
-) -> None:
+async def test_untrusted_sender_is_forbidden(prosody: ProsodyServer, client: NewClient) -> None:
     carol = await client("carol", "desk")
     requests: list[tuple[IqKind, ET.Element]] = [
-        ("set", ET.Element(f"{{{NS}}}set", jid=prosody.jid("alice"), show="dnd",
-                           transition="x", until=until_in(600))),
+        (
+            "set",
+            ET.Element(
+                f"{{{NS}}}set",
+                jid=prosody.jid("alice"),
+                show="dnd",
+                transition="x",
+                until=until_in(600),
+            ),
+        ),
         ("set", ET.Element(f"{{{NS}}}clear", jid=prosody.jid("alice"))),
         ("get", ET.Element(f"{{{NS}}}list")),
     ]
@@ -230,7 +237,10 @@ async def test_malformed_set_is_rejected(
     prosody: ProsodyServer, component: Component, change: dict[str, str | None], condition: str
 ) -> None:
     attrs: dict[str, str | None] = {
-        "jid": prosody.jid("alice"), "show": "dnd", "transition": "t", "until": until_in(600),
+        "jid": prosody.jid("alice"),
+        "show": "dnd",
+        "transition": "t",
+        "until": until_in(600),
     }
     attrs.update(change)
     payload = ET.Element(f"{{{NS}}}set", {k: v for k, v in attrs.items() if v is not None})
@@ -295,8 +305,9 @@ async def test_identical_reset_sends_nothing_new(
     await component.set(prosody.jid("alice"), "dnd", "t1", until, "meeting")
     await bob.presence_from(laptop.jid, 0, "dnd", "meeting")
     mark = bob.presences.mark()
-    assert not dismissed_in(await component.set(prosody.jid("alice"), "dnd", "t1", until,
-                                                "meeting"))
+    assert not dismissed_in(
+        await component.set(prosody.jid("alice"), "dnd", "t1", until, "meeting")
+    )
     await component.clear(prosody.jid("alice"))
     await bob.presence_from(laptop.jid, mark, "available", "free")
     # Only the clear's real presence arrived: the identical re-set caused no broadcast.

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from samtek.devserver.prosody import ProsodyError, ProsodyServer
 from tests.overlay.helpers import PASSWORD, Client
-from tests.servers.prosody import ProsodyError, ProsodyServer
 
 
 async def test_users_and_roster_written_before_start_are_used() -> None:
     server = ProsodyServer(overlay=False)
     for i in range(2000):  # bulk path: plain files, no prosodyctl
         server.add_user(f"user{i}", PASSWORD)
-    server.add_user("first.last", "pä\"ss\\word")  # encoded file name, escaped Lua string
-    server.add_contact("first.last", server.jid("user7"), name="Åse \"7\"", subscription="to")
+    server.add_user("first.last", 'pä"ss\\word')  # encoded file name, escaped Lua string
+    server.add_contact("first.last", server.jid("user7"), name='Åse "7"', subscription="to")
     async with server:
         client = Client(server, "first.last", "pc")
-        client.xmpp.password = "pä\"ss\\word"
+        client.xmpp.password = 'pä"ss\\word'
         await client.connect()
         roster = await client.xmpp.get_roster()
         assert roster is not None

@@ -31,14 +31,25 @@ TEMPLATES = Path(__file__).with_name("sip_templates")
 KAMAILIO_MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
 BARESIP_MODULES = Path("/usr/lib/baresip/modules")
 DBTEXT_SOURCE = Path("/usr/share/kamailio/dbtext/kamailio")
-DBTEXT_TABLES = ("version", "presentity", "active_watchers", "watchers", "xcap", "pua",
-                 "subscriber")
+DBTEXT_TABLES = (
+    "version",
+    "presentity",
+    "active_watchers",
+    "watchers",
+    "xcap",
+    "pua",
+    "subscriber",
+)
 
 
 def require_binaries() -> None:
     missing = [b for b in ("kamailio", "baresip") if shutil.which(b) is None]
-    needed = [KAMAILIO_MODULES / "presence_dialoginfo.so", KAMAILIO_MODULES / "xhttp.so",
-              BARESIP_MODULES / "ctrl_tcp.so", BARESIP_MODULES / "aubridge.so"]
+    needed = [
+        KAMAILIO_MODULES / "presence_dialoginfo.so",
+        KAMAILIO_MODULES / "xhttp.so",
+        BARESIP_MODULES / "ctrl_tcp.so",
+        BARESIP_MODULES / "aubridge.so",
+    ]
     missing += [str(p) for p in needed if not p.exists()]
     if missing:
         raise RuntimeError(
@@ -199,21 +210,38 @@ class SipPeer:
                 ha1b = hashlib.md5(f"{user}@127.0.0.1:127.0.0.1:{password}".encode()).hexdigest()
                 subscribers.write(f"{n}:{user}:127.0.0.1:{password}:{ha1}:{ha1b}\n")
         defines = ["-A", "WITH_AUTH"] if self.auth_users else []
-        values = {"RUNDIR": str(self.rundir), "SIP_PORT": str(self.sip_port),
-                  "HTTP_PORT": str(self.http_port), "RING_TIMEOUT_MS": str(self.ring_timeout_ms)}
+        values = {
+            "RUNDIR": str(self.rundir),
+            "SIP_PORT": str(self.sip_port),
+            "HTTP_PORT": str(self.http_port),
+            "RING_TIMEOUT_MS": str(self.ring_timeout_ms),
+        }
         cfg = self.rundir / "kamailio.cfg"
         cfg.write_text(_render((TEMPLATES / "kamailio.cfg").read_text(), values))
         log = (self.rundir / "logs" / "kamailio.log").open("ab")
         self.kamailio = await asyncio.create_subprocess_exec(
-            "kamailio", "-f", str(cfg), "-Y", str(self.rundir / "run"), "-DD", "-E",
-            "-m", "64", "-M", "8", *defines,
-            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+            "kamailio",
+            "-f",
+            str(cfg),
+            "-Y",
+            str(self.rundir / "run"),
+            "-DD",
+            "-E",
+            "-m",
+            "64",
+            "-M",
+            "8",
+            *defines,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
         )
         log.close()
         for _ in range(200):
             if self.kamailio.returncode is not None:
-                raise RuntimeError(f"kamailio exited ({self.kamailio.returncode}): "
-                                   f"{self.log_tail('kamailio')}")
+                raise RuntimeError(
+                    f"kamailio exited ({self.kamailio.returncode}): {self.log_tail('kamailio')}"
+                )
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 await self.rpc("core.version")
                 return
@@ -250,9 +278,16 @@ class SipPeer:
             base = free_ports(14)  # sip (udp/tcp), sip+1 (tls), ctrl, rtp x10
             self._ports[name] = (base + 2, base, base + 4)
         ctrl_port, ua_port, rtp = self._ports[name]
-        values = {"UA_NAME": name, "UA_USER": user, "UA_SIP_PORT": str(ua_port),
-                  "SIP_PORT": str(self.sip_port), "CTRL_PORT": str(ctrl_port),
-                  "RTP_FIRST": str(rtp), "RTP_LAST": str(rtp + 9), "ANSWERMODE": "manual"}
+        values = {
+            "UA_NAME": name,
+            "UA_USER": user,
+            "UA_SIP_PORT": str(ua_port),
+            "SIP_PORT": str(self.sip_port),
+            "CTRL_PORT": str(ctrl_port),
+            "RTP_FIRST": str(rtp),
+            "RTP_LAST": str(rtp + 9),
+            "ANSWERMODE": "manual",
+        }
         (uadir / "config").write_text(_render((TEMPLATES / "ua.config").read_text(), values))
         (uadir / "accounts").write_text(_render((TEMPLATES / "ua.accounts").read_text(), values))
         ua = BaresipUA(name, user, ctrl_port, ua_port)
@@ -266,10 +301,14 @@ class SipPeer:
 
     async def rpc(self, method: str, *params: object) -> Any:
         body = {"jsonrpc": "2.0", "method": method, "params": list(params), "id": 1}
-        async with aiohttp.ClientSession() as session, session.post(
-            f"http://127.0.0.1:{self.http_port}/RPC", json=body,
-            timeout=aiohttp.ClientTimeout(total=2),
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"http://127.0.0.1:{self.http_port}/RPC",
+                json=body,
+                timeout=aiohttp.ClientTimeout(total=2),
+            ) as resp,
+        ):
             data = await resp.json(content_type=None)
         if "error" in data:
             raise RuntimeError(f"kamailio rpc {method}: {data['error']}")

@@ -44,6 +44,7 @@ class Running:
 
     async def record(self) -> None:
         """Keep every published event (tests assert on whole sequences)."""
+
         async def calls() -> None:
             async for event in self.calls:
                 self.call_log.append(event)
@@ -71,8 +72,9 @@ class Running:
         await eventually(seen)
         return found[0]
 
-    async def wait_subscribed(self, extensions: set[str], not_in: frozenset[str] = frozenset(),
-                              limit: float = 20) -> dict[str, str]:
+    async def wait_subscribed(
+        self, extensions: set[str], not_in: frozenset[str] = frozenset(), limit: float = 20
+    ) -> dict[str, str]:
         """Wait until every extension has an active subscription (Call-ID not in `not_in`)."""
         async with asyncio.timeout(limit):
             while True:
@@ -105,23 +107,36 @@ def make_connector(peer: SipPeer, **overrides: object) -> Running:
     """A SIP connector for people with phones 1001 and 1002, configured for quick tests."""
     people = [
         Person(id="anna", jid="anna@example.org", name="Anna", municipality="x", phones=("1001",)),
-        Person(id="bjorn", jid="bjorn@example.org", name="Bjørn", municipality="x",
-               phones=("1002",)),
+        Person(
+            id="bjorn", jid="bjorn@example.org", name="Bjørn", municipality="x", phones=("1002",)
+        ),
     ]
     bus = Bus()
     health = HealthReporter("pbx")
     directory = StaticDirectory(people)
-    ctx = ConnectorContext("pbx", directory, bus=bus, health=health,
-                           store=None)  # type: ignore[arg-type]  # sip keeps no store
+    ctx = ConnectorContext("pbx", directory, bus=bus, health=health, store=None)  # type: ignore[arg-type]  # sip keeps no store
     settings: dict[str, object] = {
-        "type": "sip", "server_host": "127.0.0.1", "server_port": peer.sip_port,
-        "bind_host": "127.0.0.1", "bind_port": 0, "subscription_expires": 120,
-        "probe_interval": 0.5, "transaction_timeout": 2, "retry_initial": 0.2, "retry_max": 2,
-        "originate_answer_timeout": 15, "originate_transfer_timeout": 15,
+        "type": "sip",
+        "server_host": "127.0.0.1",
+        "server_port": peer.sip_port,
+        "bind_host": "127.0.0.1",
+        "bind_port": 0,
+        "subscription_expires": 120,
+        "probe_interval": 0.5,
+        "transaction_timeout": 2,
+        "retry_initial": 0.2,
+        "retry_max": 2,
+        "originate_answer_timeout": 15,
+        "originate_transfer_timeout": 15,
     }
     config = SipConfig.model_validate(settings | overrides)
-    return Running(SipConnector(config, ctx), health, directory, bus.subscribe(CallEvent),
-                   bus.subscribe(DeviceStateUpdate))
+    return Running(
+        SipConnector(config, ctx),
+        health,
+        directory,
+        bus.subscribe(CallEvent),
+        bus.subscribe(DeviceStateUpdate),
+    )
 
 
 @contextlib.asynccontextmanager

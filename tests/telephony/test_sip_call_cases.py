@@ -39,7 +39,10 @@ async def test_ring_timeout_and_reject_are_missed(three_phones: SipPeer) -> None
         rejected = await running.wait_call("1002", CallState.MISSED, after=2)
         assert rejected.call_id != timed_out.call_id
         assert [e.state for e in running.calls_of("1002")] == [
-            CallState.RINGING, CallState.MISSED, CallState.RINGING, CallState.MISSED
+            CallState.RINGING,
+            CallState.MISSED,
+            CallState.RINGING,
+            CallState.MISSED,
         ]
 
 
@@ -67,5 +70,8 @@ async def test_call_waiting_keeps_in_use_and_reports_second_caller(
         await eventually(lambda: running.devices_of("1002")[-1:] == [DeviceState.IDLE])
         # A second call while busy does not make the phone "ringing": it stays in use.
         assert running.devices_of("1002") == [
-            DeviceState.IDLE, DeviceState.RINGING, DeviceState.IN_USE, DeviceState.IDLE
+            DeviceState.IDLE,
+            DeviceState.RINGING,
+            DeviceState.IN_USE,
+            DeviceState.IDLE,
         ]

@@ -42,7 +42,10 @@ async def test_answered_call_publishes_ringing_answered_hung_up(
     assert len({e.call_id for e in callee}) == 1
     assert all(e.at.tzinfo is not None for e in callee)
     assert sip_connector.devices_of("1002") == [
-        DeviceState.IDLE, DeviceState.RINGING, DeviceState.IN_USE, DeviceState.IDLE
+        DeviceState.IDLE,
+        DeviceState.RINGING,
+        DeviceState.IN_USE,
+        DeviceState.IDLE,
     ]
     caller = sip_connector.calls_of("1001")
     assert [e.state for e in caller] == [CallState.RINGING, CallState.ANSWERED, CallState.HUNG_UP]
@@ -177,7 +180,10 @@ async def test_subscription_is_refreshed_before_expiry(sip_peer: SipPeer) -> Non
         await running.wait_call("1002", CallState.MISSED, after=2)
         assert running.connector.subscriptions() == first
         assert [e.state for e in running.calls_of("1002")] == [
-            CallState.RINGING, CallState.MISSED, CallState.RINGING, CallState.MISSED
+            CallState.RINGING,
+            CallState.MISSED,
+            CallState.RINGING,
+            CallState.MISSED,
         ]
 
 

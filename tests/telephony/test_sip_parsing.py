@@ -110,7 +110,7 @@ def test_parse_request_with_compact_and_folded_headers() -> None:
         b"NOTIFY sip:samtek@10.0.0.5:5070 SIP/2.0\r\n"
         b"v: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1,SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK2\r\n"
         b"f: <sip:1002@pbx>;tag=abc\r\n"
-        b"t: \"SAMTEK\" <sip:samtek@pbx>;tag=def\r\n"
+        b't: "SAMTEK" <sip:samtek@pbx>;tag=def\r\n'
         b"i: cid-1\r\n"
         b"CSeq: 7 NOTIFY\r\n"
         b"o: dialog\r\n"
