@@ -13,9 +13,12 @@ from xml.etree import ElementTree as ET
 
 import structlog
 from slixmpp import ComponentXMPP
+from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.stanza import Iq, Message
+from slixmpp.xmlstream import StanzaBase
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
+from slixmpp.xmlstream.matcher.base import MatcherBase
 
 from samtek.config import XmppSection
 from samtek.health import HealthReporter
@@ -40,6 +43,7 @@ class XmppLink:
         self._xmpp: ComponentXMPP | None = None
         self._ready_hooks: list[ReadyHook] = []
         self._message_hooks: list[tuple[str, MessageHook]] = []
+        self._pending: dict[str, asyncio.Future[Iq]] = {}
 
     @property
     def jid(self) -> str:
@@ -80,6 +84,9 @@ class XmppLink:
         xmpp.add_event_handler("disconnected", _lost)
         xmpp.add_event_handler("connection_failed", _lost)
         xmpp.add_event_handler("stream_error", lambda err: _lost(f"stream error: {err}"))
+        xmpp.register_handler(
+            Callback("samtek iq replies", _PendingReply(self._pending), self._on_iq_reply)
+        )
         for tag, hook in self._message_hooks:
             xmpp.register_handler(
                 Callback(
@@ -108,14 +115,38 @@ class XmppLink:
             raise NotConnected(f"connection lost: {reason}")
         finally:
             self._xmpp = None
+            for reply in self._pending.values():
+                if not reply.done():
+                    reply.set_exception(NotConnected("connection lost before the reply"))
             xmpp.abort()
 
     async def send_iq(self, to: str, kind: str, payload: ET.Element) -> Iq:
-        """Send an IQ and return the result; raises on error replies and timeouts."""
+        """Send an IQ and return the result; raises IqError on error replies, IqTimeout.
+
+        Replies are matched by id in a dict: slixmpp's `Iq.send` registers one handler per
+        outstanding IQ and tests every reply against all of them, which is quadratic when
+        thousands of overlays change in the same second.
+        """
         xmpp = self._require()
         iq = xmpp.make_iq(ito=to, ifrom=self.jid, itype=kind)
         iq.append(payload)
-        return await iq.send(timeout=IQ_TIMEOUT)
+        reply: asyncio.Future[Iq] = asyncio.get_running_loop().create_future()
+        self._pending[iq["id"]] = reply
+        try:
+            xmpp.send(iq)
+            result = await asyncio.wait_for(reply, IQ_TIMEOUT)
+        except TimeoutError:
+            raise IqTimeout(iq) from None
+        finally:
+            self._pending.pop(iq["id"], None)
+        if result["type"] == "error":
+            raise IqError(result)
+        return result
+
+    def _on_iq_reply(self, iq: Iq) -> None:
+        reply = self._pending.get(iq["id"])
+        if reply is not None and not reply.done():
+            reply.set_result(iq)
 
     def send_message(
         self, to: str, body: str, mfrom: str | None = None, mtype: str = "chat"
@@ -138,3 +169,16 @@ class XmppLink:
                 log.exception("message handler failed", sender=str(message["from"]))
 
         return handler
+
+
+class _PendingReply(MatcherBase):
+    """Matches IQ results/errors that answer one of our outstanding requests, in O(1)."""
+
+    def __init__(self, pending: dict[str, asyncio.Future[Iq]]) -> None:
+        super().__init__(None)
+        self._pending = pending
+
+    def match(self, xml: StanzaBase) -> bool:
+        return (
+            xml.name == "iq" and xml["type"] in ("result", "error") and xml["id"] in self._pending
+        )

@@ -83,12 +83,28 @@ class PresenceOverlays:
         except IqTimeout as exc:
             raise OverlayRejected(f"overlay request for {jid}: no answer in time") from exc
         except IqError as exc:
-            condition = exc.iq["error"]["condition"]
-            text = exc.iq["error"]["text"]
+            condition, text = _error_of(exc.iq)
             raise OverlayRejected(
                 f"overlay {payload.tag.split('}')[1]} for {jid}: {condition}"
                 f"{' - ' + text if text else ''}"
             ) from exc
+
+
+def _error_of(iq: Iq) -> tuple[str, str]:
+    """(condition, text) read from the raw XML: on a component stream the <error/> is in
+    jabber:component:accept, which slixmpp's iq["error"] does not parse (it answers
+    "feature-not-implemented" for any error)."""
+    for child in iq.xml:
+        if child.tag.endswith("}error"):
+            condition, text = "undefined-condition", ""
+            for item in child:
+                name = item.tag.split("}")[-1]
+                if name == "text":
+                    text = item.text or ""
+                else:
+                    condition = name
+            return condition, text
+    return "undefined-condition", ""
 
 
 def _utc(value: datetime) -> str:

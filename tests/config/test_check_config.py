@@ -61,10 +61,8 @@ def test_misspelled_key_and_missing_secret_both_reported(
         f"{path}: xmpp.component_secret: environment variable SAMTEK_TEST_SECRET is not set"
         in lines
     )
-    assert (
-        f"{path}: connectors.feeds.refresh_intervall: unknown key (did you mean 'refresh_interval'?)"
-        in lines
-    )
+    hint = "unknown key (did you mean 'refresh_interval'?)"
+    assert f"{path}: connectors.feeds.refresh_intervall: {hint}" in lines
     assert f"{path}: people[0].langauge: unknown key (did you mean 'language'?)" in lines
 
 
