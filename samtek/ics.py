@@ -17,8 +17,10 @@ callers run it in an executor. What real exports throw at it, and what happens:
   refused before expanding it, as are series beyond `MAX_CALENDAR_COST` for the whole
   calendar; only the window is expanded, and at most `max_instances` occurrences in total.
 
-Problems that cost single events (not the whole calendar) are logged, and appended to the
-optional `problems` list so a connector can show them in its health.
+Problems that cost single events (dropped lines, unusable events, refused series): a caller
+that passes a `problems` list gets the remaining events and the problems appended there (to
+show in its health); without one, the first such problem raises CalendarError, so nothing is
+lost silently.
 """
 
 from __future__ import annotations
@@ -83,13 +85,13 @@ def _windows_zone(name: str) -> str | None:
     return WINDOWS_TO_OLSON.get(name.strip().strip('"'))
 
 
-def _sanitise(data: bytes, problems: list[str]) -> bytes:
+def _sanitise(data: bytes, problems: list[str] | None) -> bytes:
     """Drop non-content lines and rewrite Windows zone names to IANA ones."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:  # older Outlook/Lotus exports: Windows-1252
         text = data.decode("cp1252", errors="replace")
-        _problem(problems, "not UTF-8; read as Windows-1252")
+        log.info("ics not UTF-8, read as Windows-1252")  # costs no event: not a problem
     text = text.lstrip("\ufeff")
     text = re.sub(r"\r?\n[ \t]", "", text)  # unfold (RFC 5545 §3.1)
     lines: list[str] = []
@@ -108,11 +110,13 @@ def _sanitise(data: bytes, problems: list[str]) -> bytes:
         lines.append(line)
     if not any(line.upper().startswith("BEGIN:VCALENDAR") for line in lines):
         start = text[:60].strip().replace("\r", " ").replace("\n", " ")
-        raise CalendarError(f"not iCalendar data (no BEGIN:VCALENDAR; starts with {start!r})")
+        raise CalendarError(
+            f"malformed iCalendar data: no BEGIN:VCALENDAR (it starts with {start!r})"
+        )
     if not lines[-1].upper().startswith("END:VCALENDAR"):
-        raise CalendarError("truncated iCalendar data (it does not end with END:VCALENDAR)")
+        raise CalendarError("malformed iCalendar data: truncated (no END:VCALENDAR at the end)")
     if dropped:
-        _problem(problems, f"dropped {dropped} line(s) that are not iCalendar content lines")
+        _problem(problems, f"malformed iCalendar data: {dropped} line(s) are not content lines")
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
@@ -123,7 +127,6 @@ def _rewrite_tzid(match: re.Match[str]) -> str:
 
 
 def parse_calendar(data: bytes, problems: list[str] | None = None) -> Calendar:
-    problems = [] if problems is None else problems
     try:
         calendar = Calendar.from_ical(_sanitise(data, problems))
     except (ValueError, IndexError, KeyError) as exc:
@@ -147,7 +150,6 @@ def parse_events(
     problems: list[str] | None = None,
 ) -> list[CalendarEvent]:
     """The person's events overlapping `window`; floating and DATE values use `timezone`."""
-    problems = [] if problems is None else problems
     try:
         tz = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -187,7 +189,7 @@ def parse_events(
 
 
 def _drop_unusable(
-    calendar: Calendar, window: TimeWindow, tz: ZoneInfo, problems: list[str]
+    calendar: Calendar, window: TimeWindow, tz: ZoneInfo, problems: list[str] | None
 ) -> None:
     """Remove VEVENTs without a usable DTSTART, and whole series that are recurrence bombs."""
     refused: set[str] = set()
@@ -272,7 +274,9 @@ def _broken_reason(component: Component) -> str:
     return "; ".join(reasons) or "missing"
 
 
-def _problem(problems: list[str], text: str) -> None:
+def _problem(problems: list[str] | None, text: str) -> None:
+    if problems is None:
+        raise CalendarError(text)
     log.warning("ics problem", problem=text)
     problems.append(text)
 

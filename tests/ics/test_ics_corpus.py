@@ -122,15 +122,17 @@ def test_invalid_lines_and_broken_events_cost_only_themselves() -> None:
     events = parse_events(load("invalid_lines.ics"), WINDOW, "Europe/Oslo", problems=problems)
     assert [e.uid for e in events] == ["good-one", "ends-before-start"]
     assert events[0].start == utc(2026, 3, 17, 10)
-    assert any("dropped 2 line(s)" in p for p in problems)
+    assert any("2 line(s) are not content lines" in p for p in problems)
+    with pytest.raises(CalendarError, match="malformed iCalendar data: 2 line"):
+        parse_events(load("invalid_lines.ics"), WINDOW, "Europe/Oslo")  # strict: no list
     assert any("bad-date" in p and "DTSTART" in p for p in problems)
     assert any("no-start" in p for p in problems)
 
 
 def test_not_icalendar_is_a_clear_error() -> None:
-    with pytest.raises(CalendarError, match=r"not iCalendar data.*502 Bad Gateway"):
+    with pytest.raises(CalendarError, match=r"no BEGIN:VCALENDAR.*502 Bad Gateway"):
         parse_events(load("not_icalendar.ics"), WINDOW, "Europe/Oslo")
-    with pytest.raises(CalendarError, match="not iCalendar data"):
+    with pytest.raises(CalendarError, match="malformed iCalendar data: no BEGIN:VCALENDAR"):
         parse_events(b"", WINDOW, "Europe/Oslo")
     with pytest.raises(CalendarError, match="unknown person timezone"):
         parse_events(load("google_export.ics"), WINDOW, "Europe/Atlantis")
@@ -157,17 +159,21 @@ def test_too_many_occurrences_in_total_is_a_clear_error() -> None:
         parse_events(daily, WINDOW, "Europe/Oslo", max_instances=100)
 
 
-def _parse_in_child(name: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    problems: list[str] = []
-    events = parse_events(load(name), WINDOW, "Europe/Oslo", problems=problems)
+def _parse_in_child(name: str, strict: bool, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    problems: list[str] | None = None if strict else []
+    try:
+        events = parse_events(load(name), WINDOW, "Europe/Oslo", problems=problems)
+    except CalendarError as exc:
+        queue.put(([], [f"CalendarError: {exc}"]))
+        return
     queue.put(([e.uid for e in events], problems))
 
 
-def parse_guarded(name: str) -> tuple[list[str], list[str]]:
+def parse_guarded(name: str, strict: bool = False) -> tuple[list[str], list[str]]:
     """Parse in a child process that is killed if it hangs, so a bomb cannot wedge pytest."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    child = context.Process(target=_parse_in_child, args=(name, queue), daemon=True)
+    child = context.Process(target=_parse_in_child, args=(name, strict, queue), daemon=True)
     child.start()
     try:
         result: tuple[list[str], list[str]] = queue.get(timeout=HANG_GUARD)
@@ -190,6 +196,10 @@ def test_recurrence_bombs_are_refused_without_hanging(
     uids, problems = parse_guarded(name)
     assert uids == kept
     assert any("recurrence refused" in p and reason in p for p in problems)
+    # strict (no problems list): a clear CalendarError instead
+    uids, problems = parse_guarded(name, strict=True)
+    assert uids == [] and problems[0].startswith("CalendarError: event bomb-")
+    assert "recurrence refused" in problems[0]
 
 
 def test_frequent_but_short_series_are_fine() -> None:
@@ -246,7 +256,7 @@ def test_windows_1252_text_truncation_and_unreadable_rules() -> None:
     events = parse_events(latin.decode().encode("cp1252"), WINDOW, "Europe/Oslo",
                           problems=problems)
     assert [e.subject for e in events] == ["Møte på rommet"]
-    assert problems == ["not UTF-8; read as Windows-1252"]
+    assert problems == []  # decoding costs no event
     with pytest.raises(CalendarError, match="truncated"):
         parse_events(latin[: len(latin) // 2], WINDOW, "Europe/Oslo")
     problems = []
