@@ -29,6 +29,10 @@ class CalDavError(CalendarError):
     """A request failed; the message names method, URL (redacted) and reason."""
 
 
+class CalDavTimeout(CalDavError):
+    """No answer within the request timeout (the server may still be working on it)."""
+
+
 class CalDavHttpError(CalDavError):
     def __init__(self, method: str, url: str, status: int, detail: str = "") -> None:
         self.method, self.url, self.status = method, redact(url), status
@@ -118,7 +122,8 @@ class DavClient:
                 headers_out = dict(response.headers)
                 result = DavResponse(response.status, headers_out, data, str(response.url))
         except TimeoutError as exc:
-            raise CalDavError(f"{method} {redact(url)} timed out") from exc
+            seconds = self._timeout.total
+            raise CalDavTimeout(f"{method} {redact(url)} timed out after {seconds:g} s") from exc
         except aiohttp.ClientError as exc:
             raise CalDavError(f"{method} {redact(url)} failed: {exc.__class__.__name__}: "
                               f"{redact_text(str(exc))}") from exc

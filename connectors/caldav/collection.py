@@ -20,7 +20,13 @@ import structlog
 from yarl import URL
 
 from connectors.caldav import davxml
-from connectors.caldav.client import CalDavError, CalDavHttpError, DavClient, redact
+from connectors.caldav.client import (
+    CalDavError,
+    CalDavHttpError,
+    CalDavTimeout,
+    DavClient,
+    redact,
+)
 from connectors.caldav.state import StateStore
 from samtek.model import CalendarEvent, TimeWindow
 
@@ -60,6 +66,7 @@ class Collection:
         self.ctag: str | None = None
         self.supports_sync: bool | None = None
         self.supports_free_busy: bool | None = None
+        self.server_filter = True  # False once a time-range query timed out (see _list_etags)
         self.stats = SyncStats()
         self._state = state
         self._namespace = namespace
@@ -116,14 +123,7 @@ class Collection:
             self.supports_free_busy = davxml.FREE_BUSY_QUERY in reports
         else:
             self.supports_sync = token is not None
-        listing = await self.client.report(
-            self.url, davxml.calendar_query(window.start, window.end, [davxml.GETETAG]), depth=1
-        )
-        etags = {
-            r.url: r.text(davxml.GETETAG) or ""
-            for r in listing.resources
-            if r.status in (None, 200) and not davxml.same_resource(r.url, self.url)
-        }
+        etags = await self._list_etags(window)
         wanted = [h for h, e in etags.items() if not e or h not in self.items
                   or self.items[h].etag != e]
         fetched = await self._multiget(wanted)
@@ -136,6 +136,39 @@ class Collection:
         self.window, self.sync_token, self.ctag = window, token, own.text(davxml.GETCTAG)
         await self._persist()
         return before != {h: i.etag for h, i in self.items.items()}
+
+    async def _list_etags(self, window: TimeWindow) -> dict[str, str]:
+        """href -> ETag of the resources to mirror.
+
+        Normally a calendar-query with a time-range, so only the window is listed. A server
+        that expands recurrences itself can spin on a recurrence bomb (Radicale does); after
+        one timeout the collection is listed without a server-side filter instead (all
+        hrefs by sync-collection or PROPFIND), and our own bounded parser picks the window.
+        """
+        if self.server_filter:
+            try:
+                listing = await self.client.report(
+                    self.url,
+                    davxml.calendar_query(window.start, window.end, [davxml.GETETAG]),
+                    depth=1,
+                )
+            except CalDavTimeout as exc:
+                log.warning("time-range query timed out; listing without server-side filter",
+                            collection=self.label, error=str(exc))
+                self.server_filter = False
+            else:
+                return self._etags(listing)
+        if self.supports_sync:
+            body = davxml.sync_collection(None)
+            return self._etags(await self.client.report(self.url, body, depth=0))
+        return self._etags(await self.client.propfind(self.url, [davxml.GETETAG], depth=1))
+
+    def _etags(self, listing: davxml.Multistatus) -> dict[str, str]:
+        return {
+            r.url: r.text(davxml.GETETAG) or ""
+            for r in listing.resources
+            if r.status in (None, 200) and not davxml.same_resource(r.url, self.url)
+        }
 
     async def _incremental(self) -> bool:
         changed: dict[str, str] = {}
@@ -196,6 +229,7 @@ class Collection:
             data = json.loads(raw)
             self.sync_token, self.ctag = data.get("token"), data.get("ctag")
             self.supports_sync = data.get("supports_sync")
+            self.server_filter = data.get("server_filter", True)
             if data.get("window") and data.get("items") is not None:
                 start, end = (datetime.fromisoformat(v) for v in data["window"])
                 self.window = TimeWindow(start, end)
@@ -211,6 +245,7 @@ class Collection:
             "token": self.sync_token,
             "ctag": self.ctag,
             "supports_sync": self.supports_sync,
+            "server_filter": self.server_filter,
             "window": [self.window.start.isoformat(), self.window.end.isoformat()]
             if keep and self.window
             else None,

@@ -23,7 +23,14 @@ import aiohttp
 import structlog
 
 from connectors.caldav import davxml
-from connectors.caldav.client import XML_TYPE, CalDavError, CalDavHttpError, DavClient, redact
+from connectors.caldav.client import (
+    XML_TYPE,
+    CalDavError,
+    CalDavHttpError,
+    CalDavTimeout,
+    DavClient,
+    redact,
+)
 from connectors.caldav.collection import Collection
 from connectors.caldav.config import CalDavConfig
 from connectors.caldav.discovery import discover_calendars
@@ -301,6 +308,13 @@ class CalDavConnector(Connector):
                                                                 davxml.CALENDAR_DATA])
         found: dict[str, CalendarEvent] = {}
         for url in urls:
+            collection = self.collection(url)
+            if not collection.server_filter:  # the mirror holds every resource: parse it
+                for item in list(collection.items.values()):
+                    events, _ = await self._parse(item.ics, window, person)
+                    for event in events:
+                        found.setdefault(event.key, event)
+                continue
             async with self._semaphore:
                 result = await client.report(url, body, depth=1)
             for resource in result.resources:
@@ -343,8 +357,9 @@ class CalDavConnector(Connector):
                         "REPORT", url, davxml.free_busy_query(window.start, window.end),
                         {"Depth": "1", "Content-Type": XML_TYPE}, ok=(200,),
                     )
-            except CalDavHttpError as exc:
-                if exc.status not in _NO_FREE_BUSY:
+            except (CalDavHttpError, CalDavTimeout) as exc:
+                # A timeout too: a server expanding a recurrence bomb must not be asked again.
+                if isinstance(exc, CalDavHttpError) and exc.status not in _NO_FREE_BUSY:
                     raise
                 log.info("free-busy-query refused, computing from events", collection=redact(url),
                          error=str(exc))

@@ -25,6 +25,9 @@ def test_secrets_come_from_references(tmp_path: Path) -> None:
     assert "s3rvice-pass" not in repr(parsed)
     assert parsed.verify_tls is True
     assert parsed.sync_interval == timedelta(minutes=5)
+    toml_like = config(sync_interval=120, sync_jitter="PT10S", window_ahead="P30D")
+    assert (toml_like.sync_interval, toml_like.sync_jitter, toml_like.window_ahead) == (
+        timedelta(minutes=2), timedelta(seconds=10), timedelta(days=30))
 
 
 @pytest.mark.parametrize(

@@ -136,3 +136,27 @@ async def test_a_recurrence_bomb_costs_only_itself_and_shows_in_health(
             "ok2", stamp(start + timedelta(hours=2)), stamp(start + timedelta(hours=3))))
         await run.next_update("alice", lambda u: "ok2" in uids(u))
         assert run.ctx.health.snapshot().item_errors == {}
+
+
+async def test_server_spinning_on_a_bomb_is_listed_without_its_time_range_filter(
+    radicale: RadicaleServer,
+) -> None:
+    """Radicale expands recurrences itself for a time-range query: a FREQ=SECONDLY rule from
+    2000 keeps it busy for hours. After one timeout the connector lists without a filter."""
+    cal = await radicale.make_calendar("alice")
+    start = tomorrow(9)
+    await radicale.put_event("alice", cal, "ok", simple_event(
+        "ok", stamp(start), stamp(start + timedelta(hours=1))))
+    await radicale.put_event("alice", cal, "bomb", simple_event(
+        "bomb", "20000101T000000", "20000101T000001", "Bomb", extra="RRULE:FREQ=SECONDLY"))
+    config = make_config(radicale, request_timeout=2)
+    async with run_connector(config, [person("alice", cal)]) as run:
+        assert uids(await run.next_update("alice")) == {"ok"}
+        collection = run.connector.collection(cal)
+        assert collection.server_filter is False
+        errors = run.ctx.health.snapshot().item_errors
+        assert any("bomb.ics" in k and "recurrence refused" in v for k, v in errors.items())
+        # changes still arrive by sync-token
+        await radicale.put_event("alice", cal, "ok2", simple_event(
+            "ok2", stamp(start + timedelta(hours=2)), stamp(start + timedelta(hours=3))))
+        assert uids(await run.next_update("alice", lambda u: "ok2" in uids(u))) == {"ok", "ok2"}

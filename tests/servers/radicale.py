@@ -26,6 +26,7 @@ import aiohttp
 
 RADICALE_MODULE = "radicale"
 START_TIMEOUT = 20.0
+STOP_GRACE = 3.0
 
 
 class RadicaleMissing(RuntimeError):
@@ -180,7 +181,8 @@ class RadicaleServer:
             return
         process.terminate()
         try:
-            await asyncio.wait_for(process.wait(), 10)
+            # A worker thread stuck in a recurrence expansion delays a clean exit: kill soon.
+            await asyncio.wait_for(process.wait(), STOP_GRACE)
         except TimeoutError:
             process.kill()
             await process.wait()
