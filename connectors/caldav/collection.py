@@ -116,11 +116,13 @@ class Collection:
         own = await self._own_props(
             [davxml.SYNC_TOKEN, davxml.GETCTAG, davxml.SUPPORTED_REPORT_SET]
         )
-        reports = {e.tag for e in own.props.get(davxml.SUPPORTED_REPORT_SET, []) for e in e.iter()}
         token = own.text(davxml.SYNC_TOKEN)
-        if davxml.SUPPORTED_REPORT_SET in own.props:
+        report_set = own.props.get(davxml.SUPPORTED_REPORT_SET)
+        if report_set is not None:
+            reports = {element.tag for element in report_set.iter()}
             self.supports_sync = davxml.SYNC_COLLECTION in reports and token is not None
-            self.supports_free_busy = davxml.FREE_BUSY_QUERY in reports
+            if self.supports_free_busy is None:  # keep a False learnt from a refusal/timeout
+                self.supports_free_busy = davxml.FREE_BUSY_QUERY in reports
         else:
             self.supports_sync = token is not None
         etags = await self._list_etags(window)

@@ -293,7 +293,10 @@ class CalDavConnector(Connector):
         urls = await self._urls_or_raise(person)
         mirror = self._window()
         if mirror.start <= window.start and window.end <= mirror.end:
-            await self._sync_person(person.id)  # cheap: one sync REPORT per calendar
+            outcome = await self._sync_person(person.id)  # cheap: one REPORT per calendar
+            never_synced = [u for u in urls if self.collection(u).window is None]
+            if outcome.first_error and never_synced:
+                raise CalendarError(outcome.first_error)  # else: last good state, as published
             events = await self._mirrored_events(urls, mirror, person)
         else:
             events = await self._query_events(urls, window, person)
