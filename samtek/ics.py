@@ -36,10 +36,24 @@ import recurring_ical_events
 import structlog
 import x_wr_timezone
 from icalendar import Calendar, Component
-from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON  # CLDR windowsZones
 
 from samtek.calendar import CalendarError
 from samtek.model import BusyStatus, CalendarEvent, Sensitivity, TimeWindow
+
+try:  # CLDR windowsZones.xml, generated into icalendar (version and date in that module)
+    from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+except ImportError:  # pragma: no cover - an icalendar without it: the zones Norway meets
+    WINDOWS_TO_OLSON = {
+        "W. Europe Standard Time": "Europe/Berlin",
+        "Romance Standard Time": "Europe/Paris",
+        "Central Europe Standard Time": "Europe/Budapest",
+        "Central European Standard Time": "Europe/Warsaw",
+        "GMT Standard Time": "Europe/London",
+        "FLE Standard Time": "Europe/Kiev",
+        "UTC": "Etc/UTC",
+    }
+# Outlook/Exchange spellings that are not Windows zone ids.
+_MS_ALIASES = {"tzone://Microsoft/Utc": "Etc/UTC", "Coordinated Universal Time": "Etc/UTC"}
 
 log = structlog.get_logger("samtek.ics")
 
@@ -78,11 +92,13 @@ _BY_PARTS = ("BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY", "BYMONTHDAY", "BYYEARDAY
 # name *(";" param) ":" value, params possibly quoted (RFC 5545 §3.1).
 _PARAM = r'[A-Za-z0-9-]+=(?:"[^"]*"|[^";:,]*)(?:,(?:"[^"]*"|[^";:,]*))*'
 _CONTENT_LINE = re.compile(rf"^[A-Za-z0-9-]+(?:;{_PARAM})*:")
+_MS_UTC_UNQUOTED = re.compile(r";TZID=tzone://Microsoft/Utc:", re.IGNORECASE)
 _TZID_PARAM = re.compile(r'(;TZID=)(?:"([^"]*)"|([^";:]*))', re.IGNORECASE)
 
 
 def _windows_zone(name: str) -> str | None:
-    return WINDOWS_TO_OLSON.get(name.strip().strip('"'))
+    name = name.strip().strip('"')
+    return WINDOWS_TO_OLSON.get(name) or _MS_ALIASES.get(name)
 
 
 def _sanitise(data: bytes, problems: list[str] | None) -> bytes:
@@ -106,6 +122,8 @@ def _sanitise(data: bytes, problems: list[str] | None) -> bytes:
             olson = _windows_zone(line[5:].replace("\\,", ","))
             line = f"TZID:{olson}" if olson else line
         else:
+            # Exchange may write this alias unquoted although it contains a colon.
+            line = _MS_UTC_UNQUOTED.sub(";TZID=Etc/UTC:", line)
             line = _TZID_PARAM.sub(_rewrite_tzid, line)
         lines.append(line)
     if not any(line.upper().startswith("BEGIN:VCALENDAR") for line in lines):

@@ -273,3 +273,12 @@ def test_long_running_daily_series_expands_only_the_window() -> None:
     events = parse_events(since_1970, WINDOW, "Europe/Oslo")
     assert len(events) == 46 and events[0].start == utc(2026, 3, 15, 8)
     assert events[0].recurrence_id == utc(2026, 3, 15, 8)
+
+
+def test_exchange_utc_alias_quoted_or_not() -> None:
+    data = calendar(
+        "UID:u\nDTSTART;TZID=tzone://Microsoft/Utc:20260316T090000\n"
+        'DTEND;TZID="tzone://Microsoft/Utc":20260316T100000',
+    )
+    assert spans(parse_events(data, WINDOW, "Europe/Oslo")) == [
+        ("u", utc(2026, 3, 16, 9), utc(2026, 3, 16, 10))]
