@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -320,6 +320,7 @@ def _to_event(
         end = start + component.get("DURATION").dt
     else:  # RFC 5545 §3.6.1: a DATE start lasts one day, a DATE-TIME start no time at all
         end = start + (timedelta(days=1) if all_day else timedelta(0))
+    end = _repair_gap(start, end)
     uid = str(component.get("UID", ""))
     # The library stamps every occurrence with a RECURRENCE-ID; only series have one.
     recurrence_id = component.get("RECURRENCE-ID") if uid in recurring else None
@@ -337,6 +338,15 @@ def _to_event(
         ),
         recurrence_id=_aware(recurrence_id.dt, tz) if recurrence_id is not None else None,
     )
+
+
+def _repair_gap(start: datetime, end: datetime) -> datetime:
+    """An occurrence starting in a spring-forward gap (02:30 on the DST night) gets its end
+    by wall-clock arithmetic and can end up no later than it starts; keep its length."""
+    wall = end.replace(tzinfo=None) - start.replace(tzinfo=None)
+    if wall > timedelta(0) and end.astimezone(UTC) <= start.astimezone(UTC):
+        return (start.astimezone(UTC) + wall).astimezone(start.tzinfo)
+    return end
 
 
 def _end_value(component: Component) -> date | None:

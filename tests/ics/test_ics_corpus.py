@@ -282,3 +282,13 @@ def test_exchange_utc_alias_quoted_or_not() -> None:
     )
     assert spans(parse_events(data, WINDOW, "Europe/Oslo")) == [
         ("u", utc(2026, 3, 16, 9), utc(2026, 3, 16, 10))]
+
+
+def test_an_occurrence_in_the_spring_forward_gap_keeps_its_length() -> None:
+    data = calendar("UID:n\nDTSTART;TZID=Europe/Oslo:20260322T023000\nDURATION:PT1H\n"
+                    "RRULE:FREQ=WEEKLY;COUNT=2")
+    assert spans(parse_events(data, WINDOW, "Europe/Oslo")) == [
+        ("n", utc(2026, 3, 22, 1, 30), utc(2026, 3, 22, 2, 30)),
+        # 02:30 does not exist on 29 March: read with the offset before the gap (RFC 5545)
+        ("n", utc(2026, 3, 29, 1, 30), utc(2026, 3, 29, 2, 30)),
+    ]
