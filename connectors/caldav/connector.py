@@ -84,6 +84,7 @@ class CalDavConnector(Connector):
         self._published: dict[str, tuple[TimeWindow, tuple[CalendarEvent, ...]]] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._cycles: dict[str, int] = {}
+        self._published_in: dict[str, int] = {}  # person -> cycle of the last publish
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -154,6 +155,10 @@ class CalDavConnector(Connector):
     def sync_cycles(self, person_id: str) -> int:
         """How many sync cycles the person's loop has started (for tests and metrics)."""
         return self._cycles.get(person_id, 0)
+
+    def published_in_cycle(self, person_id: str) -> int:
+        """The sync cycle that published the person's last update (0: the first round)."""
+        return self._published_in.get(person_id, 0)
 
     def collection(self, url: str) -> Collection:
         if url not in self._collections:
@@ -242,6 +247,7 @@ class CalDavConnector(Connector):
         events = await self._mirrored_events(urls, window, person)
         if self._published.get(pid) != (window, events):
             self._published[pid] = (window, events)
+            self._published_in[pid] = self._cycles.get(pid, 0)
             await self.ctx.bus.publish(CalendarUpdate(self.name, pid, window, events))
         self.ctx.health.success()
         return outcome
