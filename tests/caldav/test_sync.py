@@ -59,7 +59,8 @@ async def test_create_move_delete_each_published_within_one_cycle(
         assert run.connector.published_in_cycle("alice") in (before, before + 1)
 
         stats = run.connector.collection(cal).stats
-        assert stats.full_refreshes == 1  # one listing at start; changes came by sync-token
+        # one listing at start (two if the hour turned meanwhile); changes came by sync-token
+        assert stats.full_refreshes in (1, 2)
         assert stats.sync_reports >= 3
         assert run.ctx.health.snapshot().item_errors == {}
 
