@@ -178,7 +178,8 @@ def _write_config(workdir: Path, prosody: ProsodyServer, names: list[str], feeds
     path.write_text(
         f'[service]\nlog_level = "warning"\n[xmpp]\ndomain = "{prosody.domain}"\n'
         f'component_jid = "{prosody.component_jid}"\ncomponent_secret = "file:{secret}"\n'
-        f'port = {prosody.component_port}\n[store]\nurl = "sqlite:///{workdir}/state.db"\n[http]\nport = 0\n'
+        f'port = {prosody.component_port}\n[store]\nurl = "sqlite:///{workdir}/state.db"\n'
+        '[http]\nport = 0\n'
         f'[[municipalities]]\nid = "m"\nname = "M"\ncalendar = "feeds"\n'
         f'[connectors.feeds]\ntype = "ical"\n{people}'
     )
