@@ -23,6 +23,7 @@ from samtek.model import Show
 from samtek.plugin import ConnectorContext, discover_connectors
 from samtek.runtime.supervisor import Supervisor
 from samtek.store import open_store
+from samtek.web import WebServer
 from samtek.xmpp.link import XmppLink
 from samtek.xmpp.overlay import NS as OVERLAY_NS
 from samtek.xmpp.overlay import PresenceOverlays
@@ -40,6 +41,7 @@ class Service:
         self.supervisor = Supervisor()
         self.presence: PresenceBridge | None = None
         self.link: XmppLink | None = None
+        self.web = WebServer(config.file.http, HealthReporter("http"))
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         async with AsyncExitStack() as stack:
@@ -58,6 +60,8 @@ class Service:
             self.link.on_message(f"{{{OVERLAY_NS}}}dismissed", self._on_dismissed)
             self.supervisor.add("xmpp", self.link.run, self.link.health)
             self.supervisor.add("presence", self.presence.run, self.presence._health)
+
+            self.supervisor.add("http", self.web.run, self.web.health)
 
             types = discover_connectors()
             for name, connector_config in self.config.connectors.items():

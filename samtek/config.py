@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from samtek.model import CalendarRef, Person
 from samtek.plugin import Connector, ConnectorConfig
 from samtek.secrets import Secret
+from samtek.web import HttpSection
 
 Language = Literal["nb", "nn", "en"]
 _JID = re.compile(r"^[^@/\s\"&'/:<>]+@[A-Za-z0-9.-]+$")
@@ -101,6 +102,7 @@ class ConfigFile(_Section):
     xmpp: XmppSection
     store: StoreSection = StoreSection()
     presence: PresenceSection = PresenceSection()
+    http: HttpSection = HttpSection()
     municipalities: list[MunicipalitySection] = []
     people: list[PersonSection] = []
     connectors: dict[str, dict[str, Any]] = {}

@@ -72,6 +72,9 @@ port = {prosody.component_port}
 [store]
 url = "sqlite:///{directory}/state.db"
 
+[http]
+port = 0
+
 [[municipalities]]
 id = "kongsberg"
 name = "Kongsberg kommune"
