@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.caldav.conftest import USERS, make_config, person, run_connector
+from tests.caldav.conftest import SERVICE_USER, USERS, make_config, person, run_connector
 from tests.servers.radicale import RadicaleServer, simple_event
 
 
@@ -161,3 +161,15 @@ async def test_server_spinning_on_a_bomb_is_listed_without_its_time_range_filter
         await radicale.put_event("alice", cal, "ok2", simple_event(
             "ok2", stamp(start + timedelta(hours=2)), stamp(start + timedelta(hours=3))))
         assert uids(await run.next_update("alice", lambda u: "ok2" in uids(u))) == {"ok", "ok2"}
+
+
+async def test_discovery_from_the_server_root_follows_current_user_principal(
+    radicale: RadicaleServer,
+) -> None:
+    cal = await radicale.make_calendar(SERVICE_USER, "rooms")
+    start = tomorrow(11)
+    await radicale.put_event(SERVICE_USER, cal, "room", simple_event(
+        "room", stamp(start), stamp(start + timedelta(hours=1))))
+    async with run_connector(make_config(radicale), [person("alice", "/")]) as run:
+        assert uids(await run.next_update("alice")) == {"room"}
+        assert run.connector.collection(cal).stats.full_refreshes >= 1
