@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
+from urllib.parse import urljoin
 
 import aiohttp
 from yarl import URL
@@ -14,6 +15,9 @@ from connectors.caldav.config import BasicAuth, BearerAuth, CalDavConfig
 from samtek.calendar import CalendarError
 
 XML_TYPE = "application/xml; charset=utf-8"
+MAX_REDIRECTS = 4
+_REDIRECTS = (301, 302, 307, 308)
+_FOLLOW = ("GET", "PROPFIND", "REPORT")  # reads only: a write goes exactly where it was aimed
 
 
 def redact(url: str) -> str:
@@ -108,28 +112,40 @@ class DavClient:
         ok: tuple[int, ...] = (200, 207),
     ) -> DavResponse:
         all_headers = {**self._headers, **(headers or {})}
+        target = self.resolve(url)
+        for _ in range(MAX_REDIRECTS):
+            result = await self._send(method, target, body, all_headers)
+            location = result.headers.get("Location")
+            if result.status not in _REDIRECTS or method not in _FOLLOW or not location:
+                break
+            # e.g. a collection URL without its trailing slash; other origins are refused
+            target = self.resolve(urljoin(target, location))
+        if result.status not in ok:
+            raise CalDavHttpError(method, target, result.status, _detail(result.body))
+        return result
+
+    async def _send(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]
+    ) -> DavResponse:
         try:
             async with self._session.request(
                 method,
-                self.resolve(url),
+                url,
                 data=body,
-                headers=all_headers,
+                headers=headers,
                 timeout=self._timeout,
                 ssl=self._ssl,
-                allow_redirects=False,  # credentials stay on the configured origin
+                allow_redirects=False,  # followed in request(), on this origin only
             ) as response:
                 data = await response.read()
-                headers_out = dict(response.headers)
-                result = DavResponse(response.status, headers_out, data, str(response.url))
+                return DavResponse(response.status, dict(response.headers), data,
+                                   str(response.url))
         except TimeoutError as exc:
             seconds = self._timeout.total
             raise CalDavTimeout(f"{method} {redact(url)} timed out after {seconds:g} s") from exc
         except aiohttp.ClientError as exc:
             raise CalDavError(f"{method} {redact(url)} failed: {exc.__class__.__name__}: "
                               f"{redact_text(str(exc))}") from exc
-        if result.status not in ok:
-            raise CalDavHttpError(method, url, result.status, _detail(result.body))
-        return result
 
     async def propfind(self, url: str, names: list[str], depth: int) -> davxml.Multistatus:
         response = await self.request(

@@ -127,3 +127,15 @@ async def radicale_put_again(connector: CalDavConnector, calendar: str, uid: str
     client = connector._require_client()
     await client.request("PUT", f"{calendar}{uid}.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
                          {"If-None-Match": "*", "Content-Type": "text/calendar"}, ok=(201,))
+
+
+async def test_an_address_on_another_origin_never_gets_the_credentials(
+    radicale: RadicaleServer,
+) -> None:
+    cal = await radicale.make_calendar("alice")
+    people = [person("alice", cal), person("mallory", "http://127.0.0.2:9/steal/")]
+    async with run_connector(make_config(radicale), people) as run:
+        await run.next_update("alice")
+        errors = run.ctx.health.snapshot().item_errors
+    [error] = [v for k, v in errors.items() if "127.0.0.2" in k]
+    assert "not on the configured server" in error and "refusing to send credentials" in error

@@ -137,3 +137,15 @@ async def test_server_errors_are_retried_with_backoff_and_recover(
             assert "503 Service Unavailable" in health.last_error
             assert f"{proxy.url}/alice/calendar/" in health.last_error
     assert proxy.fail_next == 0
+
+
+async def test_same_origin_redirects_are_followed(radicale: RadicaleServer) -> None:
+    cal = await radicale.make_calendar("alice")
+    start = tomorrow(9)
+    await radicale.put_event("alice", cal, "a", simple_event(
+        "a", stamp(start), stamp(start + timedelta(hours=1))))
+    async with DavProxy.running(radicale.url, redirect_no_slash=True) as proxy:
+        alice = person("alice", f"{proxy.url}/alice/calendar")  # no trailing slash
+        async with run_connector(make_config(radicale, url=proxy.url + "/"), [alice]) as run:
+            assert [e.uid for e in (await run.next_update("alice")).events] == ["a"]
+    assert proxy.requests[("PROPFIND", "/alice/calendar")] >= 1

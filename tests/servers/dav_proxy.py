@@ -7,6 +7,8 @@
   RFC 4791 §7.10 support do.
 - `bearer=(token, user, password)` accepts `Authorization: Bearer <token>` and forwards it as
   Basic auth, to exercise bearer-token clients against Radicale (which has no bearer auth).
+- `redirect_no_slash=True` answers PROPFIND/REPORT on a collection path without its trailing
+  slash with 301 to the slashed path, as some servers do.
 - `fail_next` answers that many requests with `fail_status` before recovering.
 - It counts requests per (method, path) and the highest number of requests in flight at once
   per path, so tests can check that a collection is never fetched twice concurrently.
@@ -43,6 +45,7 @@ class DavProxy:
     refuse_free_busy: bool = False
     bearer: tuple[str, str, str] | None = None
     fail_next: int = 0
+    redirect_no_slash: bool = False
     fail_status: int = 503
 
     @property
@@ -78,6 +81,9 @@ class DavProxy:
                 text='<?xml version="1.0"?><D:error xmlns:D="DAV:"><D:supported-report/>'
                      "</D:error>",
             )
+        if (self.redirect_no_slash and request.method in ("PROPFIND", "REPORT")
+                and not path.endswith(("/", ".ics"))):
+            return web.Response(status=301, headers={"Location": path + "/"})
         if self.fail_next > 0:
             self.fail_next -= 1
             return web.Response(status=self.fail_status, text="temporarily broken")
