@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -87,7 +88,9 @@ class DavClient:
         elif isinstance(auth, BearerAuth):
             self._headers["Authorization"] = f"Bearer {auth.token.get_secret_value()}"
         self._timeout = aiohttp.ClientTimeout(total=config.request_timeout.total_seconds())
-        self._ssl: bool = config.verify_tls  # True: the default verifying context
+        self._ssl: bool | ssl.SSLContext = config.verify_tls  # True: the system CAs
+        if config.verify_tls and config.ca_file is not None:
+            self._ssl = ssl.create_default_context(cafile=str(config.ca_file))
 
     @property
     def base_url(self) -> str:

@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    FilePath,
     SecretStr,
     field_validator,
     model_validator,
@@ -56,6 +57,7 @@ class CalDavConfig(ConnectorConfig):
     url: AnyHttpUrl
     auth: Annotated[BasicAuth | BearerAuth, Field(discriminator="type")] | None = None
     verify_tls: bool = True
+    ca_file: FilePath | None = None  # PEM bundle to trust instead of the system CAs
     sync_interval: timedelta = timedelta(minutes=5)
     sync_jitter: timedelta = timedelta(seconds=30)
     window_back: timedelta = timedelta(days=1)

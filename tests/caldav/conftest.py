@@ -109,3 +109,10 @@ async def run_connector(
         # run.task itself; any other failure already surfaced through next_update.
         await asyncio.wait({task})
         updates.close()
+
+
+async def wait_until(predicate: Callable[[], bool]) -> None:
+    """Poll a condition (e.g. a health state) with a hang guard, not a latency bound."""
+    async with asyncio.timeout(WAIT):
+        while not predicate():
+            await asyncio.sleep(0.05)

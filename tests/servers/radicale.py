@@ -56,11 +56,17 @@ class RadicaleServer:
     port: int
     users: Mapping[str, str]
     service_user: str
+    tls: bool = False
     process: asyncio.subprocess.Process | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def certificate(self) -> Path:
+        """The self-signed certificate (for 127.0.0.1) when started with tls=True."""
+        return self.root / "cert.pem"
 
     @property
     def log_path(self) -> Path:
@@ -78,18 +84,31 @@ class RadicaleServer:
     @classmethod
     @contextlib.asynccontextmanager
     async def running(
-        cls, users: Mapping[str, str], service_user: str = "samtek"
+        cls, users: Mapping[str, str], service_user: str = "samtek", tls: bool = False
     ) -> AsyncIterator[RadicaleServer]:
         _check_installed()
         root = Path(tempfile.mkdtemp(prefix="radicale-"))
-        server = cls(root=root, port=free_port(), users=users, service_user=service_user)
+        server = cls(root=root, port=free_port(), users=users, service_user=service_user,
+                     tls=tls)
         try:
+            if tls:
+                server._make_certificate()
             server._write_config()
             await server._start()
             yield server
         finally:
             await server._stop()
             shutil.rmtree(root, ignore_errors=True)
+
+    def _make_certificate(self) -> None:
+        if shutil.which("openssl") is None:
+            raise RadicaleMissing("openssl is needed for TLS tests: apt-get install openssl")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+             "-keyout", str(self.root / "key.pem"), "-out", str(self.certificate)],
+            check=True, capture_output=True,
+        )
 
     def _write_config(self) -> None:
         (self.root / "users").write_text(
@@ -127,6 +146,9 @@ class RadicaleServer:
                 [server]
                 hosts = 127.0.0.1:{self.port}
                 delay_on_error = 0
+                ssl = {self.tls}
+                certificate = {self.certificate}
+                key = {self.root / "key.pem"}
                 [auth]
                 type = htpasswd
                 htpasswd_filename = {self.root / "users"}
@@ -165,7 +187,7 @@ class RadicaleServer:
                         f"log:\n{self.log_path.read_text(errors='replace')[-3000:]}"
                     )
                 try:
-                    async with session.get(f"{self.url}/.web/") as response:
+                    async with session.get(f"{self.url}/.web/", ssl=False) as response:
                         if response.status < 500:
                             return
                 except aiohttp.ClientConnectionError:
@@ -230,7 +252,7 @@ class RadicaleServer:
         async with (
             aiohttp.ClientSession() as session,
             session.request(
-                method, url, data=body, headers={**self._auth(user), **headers}
+                method, url, data=body, headers={**self._auth(user), **headers}, ssl=False
             ) as response,
         ):
             text = await response.text()
