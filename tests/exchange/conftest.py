@@ -16,6 +16,7 @@ from samtek.model import CalendarRef, Person
 from samtek.plugin import Connector, ConnectorContext, Directory
 from samtek.store import Store, open_store
 from tests.fakes.ews.server import FakeEws
+from tests.fakes.graph.server import FakeGraph
 
 T = TypeVar("T")
 DOMAIN = "kommune.no"
@@ -51,6 +52,16 @@ async def store(tmp_path: Any) -> AsyncIterator[Store]:
 async def ews() -> AsyncIterator[FakeEws]:
     fake = FakeEws()
     await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+async def graph(tmp_path: Any) -> AsyncIterator[FakeGraph]:
+    fake = FakeGraph()
+    await fake.start(tmp_path)
     try:
         yield fake
     finally:
