@@ -130,6 +130,9 @@ class EwsConnector(Connector):
             except AuthFailed as e:
                 self.ctx.health.auth_failed(str(e))
                 raise
+            except CalendarError as e:
+                # Credentials were accepted (or the server is down); the sync will tell.
+                log.warning("credential check inconclusive", error=str(e))
             await self._loop(mailboxes)
         finally:
             self.client.close()
@@ -180,6 +183,8 @@ class EwsConnector(Connector):
             await self._subscribe(box)
             await self._read(box, window)
             return
+        if box.published is None:  # the first read failed after subscribing
+            await self._read(box, window)
         try:
             changed, sub = await self.client.poll(box.address, box.subscription)
         except SubscriptionLost as e:
@@ -195,6 +200,7 @@ class EwsConnector(Connector):
 
     async def _read(self, box: _Mailbox, window: TimeWindow) -> None:
         events = tuple(await self.events(box.person, window))
+        self.ctx.health.item_ok(box.address)  # before publishing: consumers see fresh health
         if events != box.published:
             box.published = events
             await self.ctx.bus.publish(CalendarUpdate(self.name, box.person.id, window, events))

@@ -18,14 +18,14 @@ from exchangelib.settings import OofSettings
 from samtek.model import BusyBlock, BusyStatus, CalendarEvent, OutOfOffice, Sensitivity
 
 
-class SensitivityTag(ExtendedProperty):
+class SensitivityTag(ExtendedProperty):  # type: ignore[misc]
     """PidTagSensitivity: 0 normal, 1 personal, 2 private, 3 confidential."""
 
     property_tag = 0x0036
     property_type = "Integer"
 
 
-class LocationProp(ExtendedProperty):
+class LocationProp(ExtendedProperty):  # type: ignore[misc]
     """PidLidLocation (PSETID_Appointment 0x8208)."""
 
     distinguished_property_set_id = "Appointment"
@@ -33,7 +33,7 @@ class LocationProp(ExtendedProperty):
     property_type = "String"
 
 
-class NetShowUrlProp(ExtendedProperty):
+class NetShowUrlProp(ExtendedProperty):  # type: ignore[misc]
     """PidLidNetShowUrl (PSETID_Appointment 0x8248): the URL to join an online meeting."""
 
     distinguished_property_set_id = "Appointment"

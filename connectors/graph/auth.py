@@ -87,7 +87,7 @@ class TokenSource:
             self._app = None
             raise CalendarError(f"token request to {authority} failed: {e}") from e
         if "access_token" in result:
-            return result
+            return dict(result)
         error = str(result.get("error"))
         text = f"{error}: {result.get('error_description', '')}".strip()
         if error in _PERMANENT:

@@ -259,6 +259,7 @@ class GraphConnector(Connector):
         events = tuple(sorted(
             (e for e in box.events.values() if window.overlaps(e.start, e.end)),
             key=lambda e: (e.start, e.uid)))
+        self.ctx.health.item_ok(box.address)  # before publishing: consumers see fresh health
         if events != box.published:
             box.published = events
             await self.ctx.bus.publish(CalendarUpdate(self.name, box.person.id, window, events))

@@ -155,13 +155,18 @@ async def test_transient_soap_fault_is_retried(ews: FakeEws, store: Store) -> No
     assert [r.status for r in ews.log] == [500, 500, 200]
 
 
-async def test_expired_subscription_resyncs_without_gap(ews: FakeEws, store: Store) -> None:
+@pytest.mark.parametrize("loss", ["ErrorExpiredSubscription", "ErrorSubscriptionNotFound"])
+async def test_lost_subscription_resyncs_without_gap(ews: FakeEws, store: Store,
+                                                     loss: str) -> None:
     t0 = now() + timedelta(hours=1)
     conn = connector(ews, store, ("alice",))
     updates = conn.ctx.bus.subscribe(CalendarUpdate)
     async with running(conn):
         await wait_for(updates, lambda u: u.person_id == "alice")
-        ews.expire_subscriptions(ALICE)
+        if loss == "ErrorExpiredSubscription":
+            ews.expire_subscriptions(ALICE)
+        else:  # e.g. the CAS server restarted and forgot it
+            ews.subscriptions.clear()
         ews.state.add_event(ALICE, "Mens abonnementet var borte", t0, t0 + timedelta(hours=1))
         update = await wait_for(updates, lambda u: len(u.events) == 1)
         assert subjects(update) == ["Mens abonnementet var borte"]
@@ -169,6 +174,28 @@ async def test_expired_subscription_resyncs_without_gap(ews: FakeEws, store: Sto
         ews.state.add_event(ALICE, "Etterpå", t0 + timedelta(hours=2), t0 + timedelta(hours=3))
         await wait_for(updates, lambda u: len(u.events) == 2)
     assert "sub2" in (await store.get_state(f"ews:{NAME}", ALICE) or "")
+
+
+async def test_slow_reply_is_awaited(ews: FakeEws, store: Store) -> None:
+    ews.inject(Fault("slow", "FindItem", delay=0.5))
+    ews.state.add_event(ALICE, "Treg", now(), now() + timedelta(hours=1))
+    conn = connector(ews, store)
+    events = await conn.events(person("alice", NAME), conn.window())
+    assert [e.subject for e in events] == ["Treg"]
+
+
+async def test_mailbox_error_is_an_item_error_and_recovers(ews: FakeEws, store: Store) -> None:
+    bob = "bob@kommune.no"
+    ews.inject(Fault("soap", "FindItem", code="ErrorNonExistentMailbox", mailbox=bob))
+    conn = connector(ews, store)
+    updates = conn.ctx.bus.subscribe(CalendarUpdate)
+    async with running(conn):
+        await wait_for(updates, lambda u: u.person_id == "alice")
+        await wait_for(updates, lambda u: u.person_id == "bob")  # read again on the next poll
+    health = conn.ctx.health.snapshot()
+    assert health.last_error is not None and health.last_error.startswith(bob)
+    assert "ErrorNonExistentMailbox" in health.last_error
+    assert health.state is HealthState.OK and health.item_errors == {}
 
 
 async def test_restart_resumes_stored_subscription(ews: FakeEws, store: Store) -> None:

@@ -190,6 +190,32 @@ async def test_invalid_delta_token_resyncs_without_gap(graph: FakeGraph, store: 
     assert graph.count("delta", 410) == 1
 
 
+async def test_slow_reply_is_awaited(graph: FakeGraph, store: Store) -> None:
+    graph.inject(GraphFault("slow", "calendarView", delay=0.5))
+    graph.state.add_event(ALICE, "Treg", now(), now() + timedelta(hours=1))
+    conn = connector(graph, store)
+    try:
+        events = await conn.events(person("alice", NAME), conn.window())
+    finally:
+        await conn.close()
+    assert [e.subject for e in events] == ["Treg"]
+
+
+async def test_mailbox_error_is_an_item_error_and_recovers(graph: FakeGraph,
+                                                          store: Store) -> None:
+    bob = "bob@kommune.no"
+    graph.inject(GraphFault("missing", "delta", mailbox=bob))
+    conn = connector(graph, store)
+    updates = conn.ctx.bus.subscribe(CalendarUpdate)
+    async with running(conn):
+        await wait_for(updates, lambda u: u.person_id == "alice")
+        await wait_for(updates, lambda u: u.person_id == "bob")  # full round on the next poll
+    health = conn.ctx.health.snapshot()
+    assert health.last_error is not None and health.last_error.startswith(bob)
+    assert "404 ErrorItemNotFound" in health.last_error
+    assert health.state is HealthState.OK and health.item_errors == {}
+
+
 async def test_bad_secret_raises_auth_failed(graph: FakeGraph, store: Store) -> None:
     conn = connector(graph, store, client_secret="wrong")
     with pytest.raises(AuthFailed, match="invalid_client"):

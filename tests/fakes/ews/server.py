@@ -43,6 +43,7 @@ class Fault:
     back_off_ms: int = 200
     delay: float = 0.0
     code: str = "ErrorInternalServerError"
+    mailbox: str | None = None  # None: any mailbox
 
 
 @dataclass
@@ -107,7 +108,7 @@ class FakeEws:
         if not self._authorised(request):
             self.log.append(LoggedRequest(op, mailboxes, time.monotonic(), 401))
             return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="ews"'})
-        fault = self._take_fault(op)
+        fault = self._take_fault(op, mailboxes)
         if fault is not None:
             if fault.kind == "slow":
                 await asyncio.sleep(fault.delay)
@@ -134,9 +135,9 @@ class FakeEws:
         user, _, password = base64.b64decode(header[6:]).decode().partition(":")
         return user == self.username and password == self.password
 
-    def _take_fault(self, op: str) -> Fault | None:
+    def _take_fault(self, op: str, mailboxes: tuple[str, ...]) -> Fault | None:
         for fault in self.faults:
-            if fault.operation in (None, op):
+            if fault.operation in (None, op) and fault.mailbox in (None, *mailboxes):
                 fault.count -= 1
                 if fault.count <= 0:
                     self.faults.remove(fault)

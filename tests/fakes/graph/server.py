@@ -38,11 +38,12 @@ class LoggedRequest:
 
 @dataclass
 class GraphFault:
-    kind: str  # throttle (429) | unavailable (503) | unauthorized (401) | slow
+    kind: str  # throttle (429) | unavailable (503) | unauthorized (401) | missing (404) | slow
     operation: str | None = None  # None: any Graph operation (never the token endpoint)
     count: int = 1
     retry_after: int = 1
     delay: float = 0.0
+    mailbox: str | None = None  # None: any mailbox
 
 
 @dataclass
@@ -159,16 +160,17 @@ class FakeGraph:
         if auth.removeprefix("Bearer ") not in self.tokens:
             logged(401)
             return 401, {}, render.error("InvalidAuthenticationToken", "Access token is invalid.")
-        fault = self._take_fault(op)
+        fault = self._take_fault(op, mailboxes)
         if fault is not None:
             if fault.kind == "slow":
                 await asyncio.sleep(fault.delay)
             else:
-                status = {"throttle": 429, "unavailable": 503, "unauthorized": 401}[fault.kind]
+                status = {"throttle": 429, "unavailable": 503, "unauthorized": 401,
+                          "missing": 404}[fault.kind]
                 logged(status)
-                headers = {"Retry-After": str(fault.retry_after)} if status != 401 else {}
+                headers = {"Retry-After": str(fault.retry_after)} if status in (429, 503) else {}
                 code = {429: "TooManyRequests", 503: "ServiceNotAvailable",
-                        401: "InvalidAuthenticationToken"}[status]
+                        401: "InvalidAuthenticationToken", 404: "ErrorItemNotFound"}[status]
                 return status, headers, render.error(code, "Injected fault")
         if op == "batch":
             logged(200)
@@ -200,9 +202,9 @@ class FakeGraph:
         }
         return ops.get((method, rest), "unknown"), mailbox
 
-    def _take_fault(self, op: str) -> GraphFault | None:
+    def _take_fault(self, op: str, mailboxes: tuple[str, ...]) -> GraphFault | None:
         for fault in self.faults:
-            if fault.operation in (None, op):
+            if fault.operation in (None, op) and fault.mailbox in (None, *mailboxes):
                 fault.count -= 1
                 if fault.count <= 0:
                     self.faults.remove(fault)
