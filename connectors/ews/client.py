@@ -127,9 +127,9 @@ class EwsClient:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        for account, _ in self._accounts.values():
+        if self._accounts:  # one protocol (session pool) is shared by all accounts
+            account, _ = next(iter(self._accounts.values()))
             account.protocol.close()
-            break  # one protocol is shared by all accounts of this config
 
     # -- plumbing ---------------------------------------------------------------------------
     def _mailbox(self, address: str) -> tuple[Account, Calendar]:
@@ -165,28 +165,31 @@ class EwsClient:
             except SUBSCRIPTION_LOST as e:
                 raise SubscriptionLost(f"{what}: {type(e).__name__}: {e}") from e
             except ErrorServerBusy as e:
-                # exchangelib re-raises some transient errors as "busy" with its own fixed
-                # 10 s guess; only a server-sent BackOffMilliseconds is taken literally.
+                # exchangelib also raises "busy" for closed connections and re-raised transient
+                # errors, with its own fixed 10 s guess; only a server-sent
+                # BackOffMilliseconds is taken literally. The pause holds every worker.
                 told = e.back_off if not str(e).startswith("Reraised from") else None
-                delay = told or backoff_delay(
-                    attempt, self.config.retry_base_seconds, self.config.retry_max_seconds)
+                delay = told or self._backoff(attempt)
                 self.gate.pause(delay)
-                log.info("EWS asked us to back off", what=what, seconds=delay)
+                log.info("EWS asked us to back off", what=what, seconds=delay, error=str(e))
+                failure: Exception = e
             except _TRANSIENT as e:
-                delay = backoff_delay(
-                    attempt, self.config.retry_base_seconds, self.config.retry_max_seconds)
+                delay = self._backoff(attempt)
                 log.info("EWS transient error, retrying", what=what, error=repr(e), seconds=delay)
-                if attempt >= self.config.max_retries:
-                    raise CalendarError(f"EWS {what} failed after {attempt + 1} attempts: "
-                                        f"{type(e).__name__}: {e}") from e
-                await asyncio.sleep(delay)
+                failure = e
             except TransportError as e:
                 # Other response errors (no such mailbox, access denied) will not heal by retrying.
                 raise CalendarError(f"EWS {what} failed: {type(e).__name__}: {e}") from e
+            if attempt >= self.config.max_retries:
+                raise CalendarError(f"EWS {what} failed after {attempt + 1} attempts: "
+                                    f"{type(failure).__name__}: {failure}") from failure
             attempt += 1
             self.requests_retried += 1
-            if attempt > self.config.max_retries:
-                raise CalendarError(f"EWS {what}: server still busy after {attempt} attempts")
+            if not isinstance(failure, ErrorServerBusy):
+                await asyncio.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        return backoff_delay(attempt, self.config.retry_base_seconds, self.config.retry_max_seconds)
 
     # -- operations (each returns plain data, parsed in the worker thread) ------------------
     async def check_credentials(self, address: str) -> None:
