@@ -59,7 +59,9 @@ def serve(kind: str, n: int, events: int, pipe: Connection) -> None:
                        "client_id": fake.client_id, "client_secret": fake.client_secret})
         loop = asyncio.get_running_loop()
         while (command := await loop.run_in_executor(None, pipe.recv)) != "stop":
-            if command == "stats":
+            if isinstance(command, tuple):  # ("count", operation): progress without clearing
+                pipe.send(sum(1 for r in fake.log if r.operation == command[1]))
+            elif command == "stats":
                 pipe.send(Counter(
                     r.operation + (" (in $batch)" if getattr(r, "in_batch", False) else "")
                     for r in fake.log))
@@ -73,13 +75,13 @@ def make_connector(kind: str, info: dict[str, Any], ctx: ConnectorContext) -> Co
     if kind == "ews":
         from connectors.ews import EwsConfig, EwsConnector
         return EwsConnector(EwsConfig(url=info["url"], username="svc-samtek", password="secret",
-                                      auth_type="basic", poll_interval_seconds=3600), ctx)
+                                      auth_type="basic", poll_interval_seconds=0.01), ctx)
     from connectors.graph import GraphConfig, GraphConnector
     return GraphConnector(GraphConfig(
         tenant_id=info["tenant"], client_id=info["client_id"],
         client_secret=info["client_secret"], authority_host=info["base"],
         graph_url=f"{info['base']}/v1.0", ca_file=info["ca_file"],
-        poll_interval_seconds=3600), ctx)
+        poll_interval_seconds=0.01), ctx)
 
 
 async def bench(kind: str, n: int, events: int) -> None:
@@ -107,10 +109,21 @@ async def bench(kind: str, n: int, events: int) -> None:
                 for _ in range(n):
                     await oofs.__anext__()
                 sync_time = time.perf_counter() - started
+                parent.send("stats")
+                sync_counts = parent.recv()
+                # The first change-detection cycle (GetEvents / delta per mailbox) starts now.
+                started = time.perf_counter()
+                poll_op = "GetEvents" if kind == "ews" else "delta"
+                while True:
+                    parent.send(("count", poll_op))
+                    if parent.recv() >= n:
+                        break
+                    await asyncio.sleep(0.2)
+                poll_time = time.perf_counter() - started
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
                 parent.send("stats")
-                sync_counts = parent.recv()
+                parent.recv()
 
                 conn = make_connector(kind, info, ctx)
                 window = TimeWindow.around(datetime.now(UTC), timedelta(0), timedelta(days=1))
@@ -123,10 +136,13 @@ async def bench(kind: str, n: int, events: int) -> None:
                 elif hasattr(conn, "client"):
                     conn.client.close()
                 parent.send("stats")
-                fb_counts = parent.recv()
+                # (a poll request still in flight when the sync task was cancelled is not ours)
+                fb_counts = Counter({k: v for k, v in parent.recv().items() if k != poll_op})
         print(f"{kind}: full sync of {n} mailboxes ({total_events} events): {sync_time:.1f} s, "
               f"{http_requests(sync_counts)} HTTP requests {dict(sync_counts)}, "
               f"health={ctx.health.state.value}")
+        print(f"{kind}: one change-detection cycle ({poll_op}) over {n} mailboxes: "
+              f"{poll_time:.1f} s")
         print(f"{kind}: free/busy of {len(blocks)} mailboxes: {fb_time:.1f} s, "
               f"{http_requests(fb_counts)} HTTP requests {dict(fb_counts)}")
     finally:
