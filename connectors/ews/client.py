@@ -113,7 +113,7 @@ class EwsClient:
         self.config = config
         self.gate = PauseGate()
         self.requests_retried = 0
-        self._pool = ThreadPoolExecutor(config.max_concurrency, thread_name_prefix="ews")
+        self._pool: ThreadPoolExecutor | None = None  # made on use: run() may be restarted
         self._slots = asyncio.Semaphore(config.max_concurrency)
         self._ews_config = Configuration(
             service_endpoint=str(config.url),
@@ -126,7 +126,9 @@ class EwsClient:
         self._accounts: dict[str, tuple[Account, Calendar]] = {}
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         if self._accounts:  # one protocol (session pool) is shared by all accounts
             account, _ = next(iter(self._accounts.values()))
             account.protocol.close()
@@ -150,15 +152,20 @@ class EwsClient:
             self._accounts[key] = (account, calendar)
         return self._accounts[key]
 
-    async def call(self, what: str, fn: Callable[..., T], *args: Any) -> T:
-        """Run one exchangelib call with throttling, retries and error translation."""
+    async def call(self, what: str, fn: Callable[..., T], *args: Any,
+                   idempotent: bool = True) -> T:
+        """Run one exchangelib call with throttling, retries and error translation.
+
+        ServerBusy is always retried (the server refused before doing anything); other
+        transient errors only for idempotent calls (a CreateItem may have gone through).
+        """
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
             await self.gate.wait()
             try:
                 async with self._slots:
-                    return await loop.run_in_executor(self._pool, fn, *args)
+                    return await loop.run_in_executor(self._executor(), fn, *args)
             except UnauthorizedError as e:
                 raise AuthFailed(f"EWS refused the credentials of {self.config.username!r}"
                                  f" ({what}): {e}") from e
@@ -174,6 +181,9 @@ class EwsClient:
                 log.info("EWS asked us to back off", what=what, seconds=delay, error=str(e))
                 failure: Exception = e
             except _TRANSIENT as e:
+                if not idempotent:
+                    raise CalendarError(f"EWS {what} failed and is not retried (it may have "
+                                        f"been carried out): {type(e).__name__}: {e}") from e
                 delay = self._backoff(attempt)
                 log.info("EWS transient error, retrying", what=what, error=repr(e), seconds=delay)
                 failure = e
@@ -187,6 +197,11 @@ class EwsClient:
             self.requests_retried += 1
             if not isinstance(failure, ErrorServerBusy):
                 await asyncio.sleep(delay)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.config.max_concurrency, thread_name_prefix="ews")
+        return self._pool
 
     def _backoff(self, attempt: int) -> float:
         return backoff_delay(attempt, self.config.retry_base_seconds, self.config.retry_max_seconds)
@@ -271,7 +286,7 @@ class EwsClient:
 
     async def create(self, organiser: str, build: Callable[[Account], CalendarItem]) -> str:
         return await self.call(f"create meeting for {organiser}", self._create_sync,
-                               organiser, build)
+                               organiser, build, idempotent=False)
 
     def _create_sync(self, organiser: str, build: Callable[[Account], CalendarItem]) -> str:
         account, calendar = self._mailbox(organiser)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from exchangelib import Account, Attendee, CalendarItem, HTMLBody, Mailbox
+from exchangelib import Account, Attendee, Body, CalendarItem, Mailbox
 
 from connectors.ews.bounded import for_each
 from connectors.ews.client import FREE_BUSY_CHUNK, EwsClient, Subscription, SubscriptionLost
@@ -99,6 +99,7 @@ class EwsConnector(Connector):
 
     async def create_meeting(self, request: MeetingRequest) -> str:
         uid = str(uuid.uuid4())
+        text = "\n\n".join(t for t in (request.body, request.online_meeting_url) if t)
 
         def build(account: Account) -> CalendarItem:
             return CalendarItem(
@@ -107,8 +108,9 @@ class EwsConnector(Connector):
                 subject=request.subject,
                 start=request.start,
                 end=request.end,
-                body=HTMLBody(request.body) if request.body else None,
+                body=Body(text) if text else None,
                 location=request.location,
+                samtek_online_url=request.online_meeting_url,
                 required_attendees=[
                     Attendee(mailbox=Mailbox(email_address=self.address_of(p)))
                     for p in request.attendees

@@ -48,7 +48,7 @@ class _HttpClient:
 class TokenSource:
     def __init__(self, config: GraphConfig) -> None:
         self.config = config
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="graph-token")
+        self._pool: ThreadPoolExecutor | None = None  # made on use: run() may be restarted
         self._lock = asyncio.Lock()
         self._app: msal.ConfidentialClientApplication | None = None
         self._token: str | None = None
@@ -56,11 +56,15 @@ class TokenSource:
         self.acquired = 0
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     async def token(self, *, refresh: bool = False) -> str:
         async with self._lock:
             if refresh or self._token is None or time.monotonic() > self._expires:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(1, thread_name_prefix="graph-token")
                 result = await asyncio.get_running_loop().run_in_executor(
                     self._pool, self._acquire, refresh)
                 self._token = str(result["access_token"])

@@ -216,6 +216,16 @@ async def test_mailbox_error_is_an_item_error_and_recovers(graph: FakeGraph,
     assert health.state is HealthState.OK and health.item_errors == {}
 
 
+async def test_run_can_be_restarted(graph: FakeGraph, store: Store) -> None:
+    conn = connector(graph, store, ("alice",))
+    updates = conn.ctx.bus.subscribe(CalendarUpdate)
+    for subject in ("Første", "Andre"):
+        async with running(conn):  # the supervisor restarts run() on the same instance
+            await wait_for(updates, lambda u: u.person_id == "alice")
+            graph.state.add_event(ALICE, subject, now(), now() + timedelta(hours=1))
+            await wait_for(updates, lambda u, s=subject: s in subjects(u))
+
+
 async def test_bad_secret_raises_auth_failed(graph: FakeGraph, store: Store) -> None:
     conn = connector(graph, store, client_secret="wrong")
     with pytest.raises(AuthFailed, match="invalid_client"):
@@ -248,9 +258,11 @@ async def test_create_meeting_invites_attendees(graph: FakeGraph, store: Store) 
         uid = await conn.create_meeting(MeetingRequest(
             organiser=people["alice"], attendees=(people["bob"], people["carol"]),
             subject="Prosjektmøte", start=start, end=start + timedelta(hours=1),
-            body="Agenda", location="Rom 3"))
+            body="Agenda", location="Rom 3", online_meeting_url="https://meet.example/abc"))
+        [event] = await conn.events(people["alice"], conn.window())
     finally:
         await conn.close()
+    assert (event.uid, event.online_meeting_url) == (uid, "https://meet.example/abc")
     [created] = graph.state.created
     assert created.organiser == ALICE and created.subject == "Prosjektmøte"
     assert created.attendees == ("bob@kommune.no", "carol@kommune.no")

@@ -268,8 +268,14 @@ class FakeEws:
             op_elem.get("SendMeetingInvitations"),
         ))
         uid = item.findtext(f"{{{T}}}UID")
+        online = next((
+            prop.findtext(f"{{{T}}}Value")
+            for prop in item.iter(f"{{{T}}}ExtendedProperty")
+            if prop.find(f"{{{T}}}ExtendedFieldURI").get("PropertyId") in ("33352", "0x8248")
+        ), None)
         event = self.state.add_event(
-            mailbox, subject, start, end, location=location, **({"uid": uid} if uid else {})
+            mailbox, subject, start, end, location=location, online_meeting_url=online,
+            **({"uid": uid} if uid else {}),
         )
         inner = (
             f'<m:Items><t:CalendarItem><t:ItemId Id="{event.item_id}"'

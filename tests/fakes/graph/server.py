@@ -303,7 +303,8 @@ class FakeGraph:
         self.state.created.append(CreatedMeeting(
             mailbox, body.get("subject", ""), start, end, attendees, location, None))
         event = self.state.add_event(mailbox, body.get("subject", ""), start, end,
-                                     location=location)
+                                     location=location,
+                                     online_meeting_url=body.get("onlineMeetingUrl"))
         return 201, {}, render.event(event)
 
     def dump(self) -> str:
