@@ -30,9 +30,9 @@ class OutOfOfficeUpdate:
 
 @dataclass(frozen=True, slots=True)
 class ManualPresenceChange:
-    """The person changed their status by hand while an overlay was shown."""
+    """A user changed their status by hand while an overlay was shown (reported by the server)."""
 
-    person_id: str
+    jid: str
     show: Show
     status: str | None
     dismissed_transition: str

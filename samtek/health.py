@@ -118,5 +118,7 @@ class HealthReporter:
             return
         previous = self._state
         self._state, self._reason, self._since = state, reason, datetime.now(UTC)
-        log = self._log.info if state in (HealthState.OK, HealthState.STOPPED) else self._log.warning
+        log = (
+            self._log.info if state in (HealthState.OK, HealthState.STOPPED) else self._log.warning
+        )
         log("health changed", previous=previous.value, state=state.value, reason=reason)

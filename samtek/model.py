@@ -19,7 +19,7 @@ def _require_aware(name: str, value: datetime) -> None:
 
 
 class BusyStatus(StrEnum):
-    """How an event blocks time (iCalendar TRANSP/X-MICROSOFT-CDO-BUSYSTATUS, EWS LegacyFreeBusy)."""
+    """How an event blocks time (iCalendar TRANSP/X-MICROSOFT-CDO-BUSYSTATUS, EWS FreeBusy)."""
 
     FREE = "free"
     TENTATIVE = "tentative"

@@ -88,7 +88,9 @@ class Store:
         )
 
     async def load_dismissals(self, now: datetime) -> dict[str, Dismissal]:
-        await self.db.execute("DELETE FROM presence_dismissals WHERE until <= ?", (now.isoformat(),))
+        await self.db.execute(
+            "DELETE FROM presence_dismissals WHERE until <= ?", (now.isoformat(),)
+        )
         rows = await self.db.fetch("SELECT person_id, transition, until FROM presence_dismissals")
         return {
             pid: Dismissal(pid, transition, datetime.fromisoformat(until))

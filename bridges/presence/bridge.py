@@ -1,0 +1,230 @@
+"""The presence bridge: keeps every person's overlay right at the exact boundary instants.
+
+- Claims arrive as bus events (calendar, out of office, phone) and replace that source's
+  previous claims for the person; the last calendars are persisted so a restart is right at once.
+- One timer per person, at the next instant any of their claims starts or ends (loop.call_at):
+  no polling. A firing timer only marks the person dirty; one applier sends what changed,
+  many at a time, so 2,000 meetings starting in the same second go out together.
+- After every (re)connect to the XMPP server the bridge reconciles: it lists the server's
+  overlays and sets or clears exactly the differences (stale ones included).
+- A manual status change dismisses the current transition (persisted); the same transition
+  is not shown again, the next one is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from bridges.presence.planner import desired_overlay
+from samtek.bus import Bus
+from samtek.config import PresenceSection
+from samtek.events import CalendarUpdate, ManualPresenceChange, OutOfOfficeUpdate
+from samtek.health import HealthReporter
+from samtek.model import OutOfOffice, PresenceClaim
+from samtek.plugin import Directory
+from samtek.presence.claims import calendar_claims, oof_claims
+from samtek.presence.resolver import Resolution, next_boundary, resolve
+from samtek.store import Store
+from samtek.store.store import Dismissal
+from samtek.xmpp.link import NotConnected
+from samtek.xmpp.overlay import Overlay, OverlayRejected, PresenceOverlays
+
+log = structlog.get_logger("samtek.presence")
+
+MAX_IN_FLIGHT = 256
+SourceKey = tuple[str, str]  # (claim source kind, connector name)
+
+
+class PresenceBridge:
+    def __init__(
+        self,
+        directory: Directory,
+        bus: Bus,
+        store: Store,
+        overlays: PresenceOverlays,
+        settings: PresenceSection,
+        health: HealthReporter,
+    ) -> None:
+        self._directory = directory
+        self._store = store
+        self._overlays = overlays
+        self._grace = timedelta(seconds=settings.overlay_grace_seconds)
+        self._health = health
+        # Subscribe now, before connectors start, so no early update is missed.
+        self._calendar_updates = bus.subscribe(CalendarUpdate)
+        self._oof_updates = bus.subscribe(OutOfOfficeUpdate)
+        self._manual_changes = bus.subscribe(ManualPresenceChange)
+        self._claims: dict[str, dict[SourceKey, list[PresenceClaim]]] = defaultdict(dict)
+        self._oof: dict[str, OutOfOffice] = {}
+        self._dismissed: dict[str, Dismissal] = {}
+        self._applied: dict[str, Overlay | None] = {}  # what the server shows, as far as we know
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._synced = False  # the server's overlays were listed since the last connect
+        self._limit = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    # -- read side (chat assistant, admin API, CLI) ----------------------------------------
+    def explain(self, person_id: str, at: datetime | None = None) -> Resolution | None:
+        return resolve(self._all_claims(person_id), at or _now())
+
+    def claims(self, person_id: str) -> list[PresenceClaim]:
+        return self._all_claims(person_id)
+
+    def out_of_office(self, person_id: str) -> OutOfOffice | None:
+        return self._oof.get(person_id)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def run(self) -> None:
+        now = _now()
+        self._dismissed = await self._store.load_dismissals(now)
+        for update in await self._store.load_calendars():
+            self._set_claims(
+                update.person_id,
+                ("calendar", update.source),
+                calendar_claims(update.person_id, update.events),
+            )
+        for person_id in self._claims:
+            self._mark(person_id)
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._consume_calendars())
+                group.create_task(self._consume_oof())
+                group.create_task(self._consume_manual())
+                group.create_task(self._apply_forever())
+        finally:
+            for timer in self._timers.values():
+                timer.cancel()
+            self._timers.clear()
+
+    async def on_xmpp_ready(self) -> None:
+        """Reconcile with the server after every (re)connect (also after its restart)."""
+        state = await self._overlays.list()
+        now = _now()
+        self._applied = {}
+        for jid, overlay in state.overlays.items():
+            person = self._directory.by_jid(jid)
+            if person is None:
+                log.warning("clearing overlay of unknown person", jid=jid)
+                await self._overlays.clear(jid)
+                continue
+            self._applied[person.id] = overlay
+        for jid, (transition, until) in state.dismissed.items():
+            person = self._directory.by_jid(jid)
+            if person is not None and until > now:
+                await self._remember_dismissal(Dismissal(person.id, transition, until))
+        self._synced = True
+        for person_id in set(self._directory.people()) | set(self._applied):
+            self._dirty.add(person_id)
+        self._wake.set()
+        self._health.success()
+
+    # -- consumers ------------------------------------------------------------------------
+    async def _consume_calendars(self) -> None:
+        async for update in self._calendar_updates:
+            claims = calendar_claims(update.person_id, update.events)
+            self._set_claims(update.person_id, ("calendar", update.source), claims)
+            self._mark(update.person_id)
+            await self._store.save_calendar(update)
+
+    async def _consume_oof(self) -> None:
+        async for update in self._oof_updates:
+            self._oof[update.person_id] = update.oof
+            self._set_claims(
+                update.person_id, ("oof", update.source), oof_claims(update.person_id, update.oof)
+            )
+            self._mark(update.person_id)
+
+    async def _consume_manual(self) -> None:
+        async for change in self._manual_changes:
+            person = self._directory.by_jid(change.jid)
+            if person is None:
+                continue
+            overlay = self._applied.get(person.id)
+            until = overlay.until if overlay else _now() + timedelta(hours=12)
+            log.info("manual status wins", person=person.id, show=change.show.value)
+            await self._remember_dismissal(Dismissal(person.id, change.dismissed_transition, until))
+            self._applied[person.id] = None  # the server already removed it
+
+    # -- planning and applying ------------------------------------------------------------
+    def _set_claims(self, person_id: str, key: SourceKey, claims: list[PresenceClaim]) -> None:
+        if claims:
+            self._claims[person_id][key] = claims
+        else:
+            self._claims[person_id].pop(key, None)
+
+    def _all_claims(self, person_id: str) -> list[PresenceClaim]:
+        return [c for claims in self._claims.get(person_id, {}).values() for c in claims]
+
+    def _mark(self, person_id: str) -> None:
+        self._dirty.add(person_id)
+        self._wake.set()
+
+    def _schedule(self, person_id: str, after: datetime) -> None:
+        timer = self._timers.pop(person_id, None)
+        if timer is not None:
+            timer.cancel()
+        boundary = next_boundary(self._all_claims(person_id), after)
+        if boundary is None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = (boundary - _now()).total_seconds()
+        self._timers[person_id] = loop.call_at(loop.time() + max(delay, 0), self._mark, person_id)
+
+    async def _apply_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._dirty = self._dirty, set()
+            now = _now()
+            await asyncio.gather(*(self._apply(person_id, now) for person_id in batch))
+
+    async def _apply(self, person_id: str, now: datetime) -> None:
+        person = self._directory.person(person_id)
+        claims = self._all_claims(person_id)
+        self._schedule(person_id, now)
+        if person is None or not self._synced:
+            return
+        wanted = desired_overlay(person, claims, now, self._grace)
+        dismissal = self._dismissed.get(person_id)
+        if _dismissed(wanted, dismissal, now):
+            wanted = None  # the person's own status wins for this transition
+        current = self._applied.get(person_id)
+        if wanted == current:
+            return
+        async with self._limit:
+            try:
+                if wanted is None:
+                    await self._overlays.clear(person.jid)
+                elif not await self._overlays.set(person.jid, wanted):
+                    await self._remember_dismissal(
+                        Dismissal(person_id, wanted.transition, wanted.until)
+                    )
+                    wanted = None
+                self._applied[person_id] = wanted
+                self._health.item_ok(person_id)
+            except NotConnected:
+                self._synced = False  # reconcile on the next connect
+            except OverlayRejected as exc:
+                self._health.item_error(person_id, str(exc))
+
+    async def _remember_dismissal(self, dismissal: Dismissal) -> None:
+        self._dismissed[dismissal.person_id] = dismissal
+        await self._store.put_dismissal(dismissal)
+
+
+def _dismissed(wanted: Overlay | None, dismissal: Dismissal | None, now: datetime) -> bool:
+    return (
+        wanted is not None
+        and dismissal is not None
+        and dismissal.transition == wanted.transition
+        and dismissal.until > now
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,213 @@
+"""The iCal connector: one watcher per feed, publishing each person's events on change.
+
+An ICS feed offers no change notification, so HTTP feeds are polled, cheaply (conditional
+GET) and with jitter so thousands of feeds spread out; never two fetches of one feed at once
+(one task per feed). Local files are watched with inotify (watchfiles): a change is seen at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import structlog
+import watchfiles
+from pydantic import Field
+
+from connectors.ical.fetch import Validators, fetch_http, local_path, read_file, redact
+from samtek.calendar import CalendarError
+from samtek.events import CalendarUpdate
+from samtek.ics import parse_events
+from samtek.model import BusyBlock, BusyStatus, CalendarEvent, Person, TimeWindow
+from samtek.plugin import Connector, ConnectorConfig, ConnectorContext
+from samtek.runtime.backoff import Backoff
+
+log = structlog.get_logger("samtek.ical")
+
+
+class IcalConfig(ConnectorConfig):
+    refresh_interval: float = Field(300.0, ge=1, description="seconds between HTTP polls")
+    jitter: float = Field(0.1, ge=0, le=0.5, description="± fraction of the interval")
+    full_refresh_hours: float = Field(6.0, gt=0, description="unconditional re-read period")
+    max_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    timeout: float = Field(30.0, gt=0)
+    max_redirects: int = Field(5, ge=0, le=20)
+    max_instances: int = Field(5_000, ge=10)
+    max_concurrent_fetches: int = Field(16, ge=1, le=256)
+    parse_threads: int = Field(2, ge=1, le=16)
+    window_back_hours: int = Field(24, ge=1)
+    window_ahead_days: int = Field(14, ge=1)
+
+
+@dataclass
+class _Feed:
+    person: Person
+    address: str
+    validators: Validators = field(default_factory=Validators)
+    last_full: datetime | None = None
+    published: tuple[CalendarEvent, ...] | None = None
+
+    @property
+    def item(self) -> str:
+        return self.person.id
+
+
+class IcalConnector(Connector):
+    config_model = IcalConfig
+    config: IcalConfig
+
+    def __init__(self, config: ConnectorConfig, ctx: ConnectorContext) -> None:
+        super().__init__(config, ctx)
+        self._parser = ThreadPoolExecutor(self.config.parse_threads, thread_name_prefix="ics")
+        self._fetches = asyncio.Semaphore(self.config.max_concurrent_fetches)
+
+    # -- CalendarSource ---------------------------------------------------------------------
+    async def events(self, person: Person, window: TimeWindow) -> list[CalendarEvent]:
+        result: list[CalendarEvent] = []
+        async with aiohttp.ClientSession() as session:
+            for ref in person.calendars:
+                if ref.source == self.name:
+                    feed = _Feed(person, ref.address)
+                    result += await self._read(session, feed, window, conditional=False) or []
+        return result
+
+    async def free_busy(
+        self, people: Sequence[Person], window: TimeWindow
+    ) -> dict[str, list[BusyBlock]]:
+        return {
+            person.id: [
+                BusyBlock(e.start, e.end, e.busy)
+                for e in await self.events(person, window)
+                if e.busy is not BusyStatus.FREE
+            ]
+            for person in people
+        }
+
+    # -- supervised run ---------------------------------------------------------------------
+    async def run(self) -> None:
+        feeds = [
+            _Feed(person, address) for person, address in self.ctx.directory.served_by(self.name)
+        ]
+        files = [f for f in feeds if local_path(f.address) is not None]
+        urls = [f for f in feeds if local_path(f.address) is None]
+        try:
+            async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as group:
+                for feed in urls:
+                    group.create_task(self._poll(session, feed))
+                if files:
+                    group.create_task(self._watch(session, files))
+        finally:
+            self._parser.shutdown(wait=False, cancel_futures=True)
+            self._parser = ThreadPoolExecutor(self.config.parse_threads, thread_name_prefix="ics")
+
+    async def _poll(self, session: aiohttp.ClientSession, feed: _Feed) -> None:
+        interval = self.config.refresh_interval
+        backoff = Backoff(initial=min(5.0, interval), maximum=interval)
+        await asyncio.sleep(random.uniform(0, min(interval, 5.0)))  # spread the first wave
+        while True:
+            ok = await self._refresh(session, feed)
+            if ok:
+                backoff.reset()
+                delay = interval * random.uniform(1 - self.config.jitter, 1 + self.config.jitter)
+            else:
+                delay = backoff.next_delay()
+            await asyncio.sleep(delay)
+
+    async def _watch(self, session: aiohttp.ClientSession, feeds: list[_Feed]) -> None:
+        by_path: dict[str, list[_Feed]] = {}
+        for feed in feeds:
+            path = local_path(feed.address)
+            assert path is not None
+            by_path.setdefault(os.path.abspath(path), []).append(feed)
+        for feed in feeds:
+            await self._refresh(session, feed)
+        directories = {os.path.dirname(p) for p in by_path if os.path.isdir(os.path.dirname(p))}
+        missing = {os.path.dirname(p) for p in by_path} - directories
+        for directory in missing:
+            log.warning("feed directory missing; not watched", directory=directory)
+        if not directories:
+            await asyncio.Event().wait()  # nothing to watch; errors are in health
+        async for changes in watchfiles.awatch(*directories, debounce=50, step=20):
+            touched = {os.path.abspath(path) for _, path in changes}
+            for path in touched & by_path.keys():
+                for feed in by_path[path]:
+                    await self._refresh(session, feed)
+
+    async def _refresh(self, session: aiohttp.ClientSession, feed: _Feed) -> bool:
+        now = datetime.now(UTC)
+        window = TimeWindow(
+            now - timedelta(hours=self.config.window_back_hours),
+            now + timedelta(days=self.config.window_ahead_days),
+        )
+        full = feed.last_full is None or now - feed.last_full > timedelta(
+            hours=self.config.full_refresh_hours
+        )
+        try:
+            events = await self._read(session, feed, window, conditional=not full)
+        except CalendarError as exc:
+            self.ctx.health.item_error(feed.item, str(exc))
+            return False
+        self.ctx.health.item_ok(feed.item)
+        self.ctx.health.success()
+        if events is None:
+            return True
+        if full:
+            feed.last_full = now
+        snapshot = tuple(sorted(events, key=lambda e: (e.start, e.uid)))
+        if snapshot != feed.published:
+            await self.ctx.bus.publish(CalendarUpdate(self.name, feed.person.id, window, snapshot))
+            feed.published = snapshot
+        return True
+
+    async def _read(
+        self,
+        session: aiohttp.ClientSession,
+        feed: _Feed,
+        window: TimeWindow,
+        conditional: bool,
+    ) -> list[CalendarEvent] | None:
+        """The feed's events, or None when unchanged; raises CalendarError naming the feed."""
+        validators = feed.validators if conditional else Validators()
+        path = local_path(feed.address)
+        try:
+            async with self._fetches:
+                if path is not None:
+                    fetched = await read_file(path, validators, self.config.max_bytes)
+                else:
+                    fetched = await fetch_http(
+                        session,
+                        feed.address,
+                        validators,
+                        self.config.max_bytes,
+                        self.config.timeout,
+                        self.config.max_redirects,
+                    )
+            if fetched.body is None:
+                return None
+            events = await asyncio.get_running_loop().run_in_executor(
+                self._parser,
+                parse_events,
+                fetched.body,
+                window,
+                feed.person.timezone,
+                feed.person.email,
+                self.config.max_instances,
+            )
+        except CalendarError as exc:
+            raise CalendarError(f"{_where(feed.address)}: {exc}") from exc
+        except Exception as exc:  # a parser bug on one feed must not stop the others
+            log.exception("unexpected error reading feed", feed=_where(feed.address))
+            raise CalendarError(f"{_where(feed.address)}: {type(exc).__name__}: {exc}") from exc
+        feed.validators = fetched.validators
+        return events
+
+
+def _where(address: str) -> str:
+    path = local_path(address)
+    return str(path) if path is not None else redact(address)

@@ -1,0 +1,57 @@
+-- Example Prosody 0.12 configuration for one SAMTEK region (domain region.test).
+-- Copy to /etc/prosody/prosody.cfg.lua and adapt names, certificates and the secret.
+-- See README.md in this directory for what mod_samtek_overlay does and who may control it.
+
+admins = {
+	-- SAMTEK's component is an admin so that it can create and configure project rooms on
+	-- conference.region.test (it becomes owner of every room).  Add human admins here too.
+	"samtek.region.test";
+}
+
+-- Where mod_samtek_overlay.lua lives (copy it there, see README.md).
+plugin_paths = { "/usr/local/lib/prosody/samtek-modules" }
+
+modules_enabled = {
+	"roster"; "saslauth"; "tls"; "dialback"; "disco"; "carbons"; "pep"; "private";
+	"blocklist"; "vcard4"; "vcard_legacy"; "version"; "uptime"; "time"; "ping";
+	"register"; "mam"; "csi_simple"; "smacks";
+	"bookmarks"; -- XEP-0402 bookmarks; SAMTEK adds project rooms to users' bookmarks later
+	"admin_shell";
+}
+
+c2s_require_encryption = true
+s2s_require_encryption = true
+s2s_secure_auth = false
+
+authentication = "internal_hashed"
+storage = "internal"
+
+log = {
+	info = "/var/log/prosody/prosody.log";
+	error = "/var/log/prosody/prosody.err";
+}
+
+certificates = "certs"
+pidfile = "/run/prosody/prosody.pid"
+
+-- The XEP-0114 component port is for SAMTEK only: keep it on loopback (or a private
+-- interface) and firewalled.  Default port 5347.
+component_ports = { 5347 }
+component_interfaces = { "127.0.0.1" }
+
+VirtualHost "region.test"
+	modules_enabled = { "samtek_overlay" }
+	-- Component JIDs allowed to set/clear/list presence overlays of this host's users.
+	samtek_overlay_trusted = { "samtek.region.test" }
+
+-- SAMTEK itself.  The secret must match SAMTEK's configuration.  ENV_<NAME> reads the
+-- environment variable <NAME> (Prosody 0.12 config feature): set it in the service unit
+-- (systemctl edit prosody -> Environment=SAMTEK_COMPONENT_SECRET=...), never commit it.
+-- Unset -> no secret -> Prosody refuses the component, which is the safe failure.
+Component "samtek.region.test"
+	component_secret = ENV_SAMTEK_COMPONENT_SECRET
+
+-- Multi-user chat for project rooms, with message archive (XEP-0313) per room.
+Component "conference.region.test" "muc"
+	modules_enabled = { "muc_mam" }
+	restrict_room_creation = "local"

@@ -1,0 +1,1 @@
+"""Presence: claims from sources, one pure resolver, texts in three languages."""

@@ -1,0 +1,81 @@
+"""Status texts from message catalogues (catalogs/<lang>.toml), times in the person's zone.
+
+"until" reads as a clock time today ("14:00"), "tomorrow 09:00", or a date further out
+("måndag 2. desember"); out-of-office always names the day it ends.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, datetime
+from functools import cache
+from importlib.resources import files
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+
+from samtek.model import ClaimKind
+
+LANGUAGES = ("nb", "nn", "en")
+_KEYS = {
+    ClaimKind.IN_MEETING: "in_meeting",
+    ClaimKind.TENTATIVE: "tentative",
+    ClaimKind.PRESENTING: "presenting",
+    ClaimKind.OUT_OF_OFFICE: "out_of_office",
+    ClaimKind.WORKING_ELSEWHERE: "working_elsewhere",
+    ClaimKind.PHONE_RINGING: "phone_ringing",
+    ClaimKind.ON_PHONE: "on_phone",
+    ClaimKind.PHONE_DND: "phone_dnd",
+}
+_WITH_SUBJECT = {ClaimKind.IN_MEETING, ClaimKind.TENTATIVE}
+_BABEL_LOCALE = {"nb": "nb_NO", "nn": "nn_NO", "en": "en_GB"}
+
+
+@cache
+def catalogue(language: str) -> dict[str, str]:
+    if language not in LANGUAGES:
+        raise ValueError(f"no message catalogue for language {language!r}")
+    text = files("samtek.presence").joinpath(f"catalogs/{language}.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def status_text(
+    kind: ClaimKind,
+    until: datetime,
+    now: datetime,
+    language: str,
+    timezone: str,
+    subject: str | None = None,
+) -> str:
+    """The status line for a winning claim. `subject` must already respect privacy."""
+    texts = catalogue(language)
+    key = _KEYS[kind]
+    if subject and kind in _WITH_SUBJECT:
+        key += "_subject"
+    tz = ZoneInfo(timezone)
+    return texts[key].format(
+        until=format_until(until, now, language, tz, date_only=kind is ClaimKind.OUT_OF_OFFICE),
+        subject=subject,
+    )
+
+
+def format_until(
+    until: datetime, now: datetime, language: str, tz: ZoneInfo, date_only: bool = False
+) -> str:
+    local_until, local_now = until.astimezone(tz), now.astimezone(tz)
+    day_gap = (local_until.date() - local_now.date()).days
+    if date_only:
+        # Out of office names the day it ends ("til måndag 2. desember"), no clock time.
+        return _day(local_until.date(), language)
+    clock = f"{local_until:%H:%M}"
+    if day_gap == 0:
+        return clock
+    if day_gap == 1:
+        return catalogue(language)["until_tomorrow"].format(time=clock)
+    return f"{_day(local_until.date(), language)} {clock}"
+
+
+def _day(day: date, language: str) -> str:
+    # "måndag 2. desember" (nn), "mandag 2. desember" (nb), "Monday 2 December" (en)
+    pattern = "EEEE d MMMM" if language == "en" else "EEEE d. MMMM"
+    return format_date(day, pattern, locale=_BABEL_LOCALE[language])

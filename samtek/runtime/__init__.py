@@ -1,0 +1,1 @@
+"""Lifecycle: the supervisor that runs, restarts and stops every part of the service."""

@@ -1,0 +1,184 @@
+"""The component session to the XMPP server, as a supervised part.
+
+`run()` is the lifetime of one connection: connect, authenticate, run the on-ready hooks
+(re-assert state), then wait until the stream drops and raise, so the supervisor reconnects
+with backoff. A fresh slixmpp object per connection keeps no half-dead state around.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from xml.etree import ElementTree as ET
+
+import structlog
+from slixmpp import ComponentXMPP
+from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.stanza import Iq, Message
+from slixmpp.xmlstream import StanzaBase
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+from slixmpp.xmlstream.matcher.base import MatcherBase
+
+from samtek.config import XmppSection
+from samtek.health import HealthReporter
+
+log = structlog.get_logger("samtek.xmpp")
+
+CONNECT_TIMEOUT = 15.0
+IQ_TIMEOUT = 15.0
+
+ReadyHook = Callable[[], Awaitable[None]]
+MessageHook = Callable[[Message], Awaitable[None]]
+
+
+class NotConnected(ConnectionError):
+    pass
+
+
+class XmppLink:
+    def __init__(self, settings: XmppSection, health: HealthReporter) -> None:
+        self.settings = settings
+        self.health = health
+        self._xmpp: ComponentXMPP | None = None
+        self._ready_hooks: list[ReadyHook] = []
+        self._message_hooks: list[tuple[str, MessageHook]] = []
+        self._pending: dict[str, asyncio.Future[Iq]] = {}
+
+    @property
+    def jid(self) -> str:
+        return self.settings.component_jid
+
+    @property
+    def connected(self) -> bool:
+        return self._xmpp is not None
+
+    def on_ready(self, hook: ReadyHook) -> None:
+        """Called after every (re)connect, e.g. to re-assert presence overlays."""
+        self._ready_hooks.append(hook)
+
+    def on_message(self, payload_tag: str, hook: MessageHook) -> None:
+        """Route inbound <message/>s carrying a child `{ns}tag` to `hook`."""
+        self._message_hooks.append((payload_tag, hook))
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        xmpp = ComponentXMPP(
+            self.settings.component_jid,
+            self.settings.component_secret.get_secret_value(),
+            self.settings.host,
+            self.settings.port,
+        )
+        started: asyncio.Future[None] = loop.create_future()
+        lost: asyncio.Future[str] = loop.create_future()
+
+        def _session_start(_: object) -> None:
+            if not started.done():
+                started.set_result(None)
+
+        def _lost(reason: object) -> None:
+            if not lost.done():
+                lost.set_result(str(reason) if reason else "stream closed")
+
+        xmpp.add_event_handler("session_start", _session_start)
+        xmpp.add_event_handler("disconnected", _lost)
+        xmpp.add_event_handler("connection_failed", _lost)
+        xmpp.add_event_handler("stream_error", lambda err: _lost(f"stream error: {err}"))
+        xmpp.register_handler(
+            Callback("samtek iq replies", _PendingReply(self._pending), self._on_iq_reply)
+        )
+        for tag, hook in self._message_hooks:
+            xmpp.register_handler(
+                Callback(
+                    f"samtek message {tag}",
+                    MatchXPath(f"{{{xmpp.default_ns}}}message/{tag}"),
+                    self._guarded(hook),
+                )
+            )
+        xmpp.connect()
+        try:
+            done, _ = await asyncio.wait(
+                {started, lost}, timeout=CONNECT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            )
+            if started not in done:
+                reason = lost.result() if lost.done() else "timed out"
+                raise NotConnected(
+                    f"cannot connect to {self.settings.host}:{self.settings.port} as"
+                    f" {self.jid}: {reason}"
+                )
+            log.info("xmpp connected", jid=self.jid)
+            self._xmpp = xmpp
+            self.health.success()
+            for hook in self._ready_hooks:
+                await hook()
+            reason = await lost
+            raise NotConnected(f"connection lost: {reason}")
+        finally:
+            self._xmpp = None
+            for reply in self._pending.values():
+                if not reply.done():
+                    reply.set_exception(NotConnected("connection lost before the reply"))
+            xmpp.abort()
+
+    async def send_iq(self, to: str, kind: str, payload: ET.Element) -> Iq:
+        """Send an IQ and return the result; raises IqError on error replies, IqTimeout.
+
+        Replies are matched by id in a dict: slixmpp's `Iq.send` registers one handler per
+        outstanding IQ and tests every reply against all of them, which is quadratic when
+        thousands of overlays change in the same second.
+        """
+        xmpp = self._require()
+        iq = xmpp.make_iq(ito=to, ifrom=self.jid, itype=kind)
+        iq.append(payload)
+        reply: asyncio.Future[Iq] = asyncio.get_running_loop().create_future()
+        self._pending[iq["id"]] = reply
+        try:
+            xmpp.send(iq)
+            result = await asyncio.wait_for(reply, IQ_TIMEOUT)
+        except TimeoutError:
+            raise IqTimeout(iq) from None
+        finally:
+            self._pending.pop(iq["id"], None)
+        if result["type"] == "error":
+            raise IqError(result)
+        return result
+
+    def _on_iq_reply(self, iq: Iq) -> None:
+        reply = self._pending.get(iq["id"])
+        if reply is not None and not reply.done():
+            reply.set_result(iq)
+
+    def send_message(
+        self, to: str, body: str, mfrom: str | None = None, mtype: str = "chat"
+    ) -> None:
+        xmpp = self._require()
+        xmpp.send_message(mto=to, mbody=body, mfrom=mfrom or self.jid, mtype=mtype)
+
+    def _require(self) -> ComponentXMPP:
+        if self._xmpp is None:
+            raise NotConnected("the XMPP component is not connected")
+        return self._xmpp
+
+    @staticmethod
+    def _guarded(hook: MessageHook) -> Callable[[Message], Awaitable[None]]:
+        # slixmpp logs and swallows handler exceptions; log them ourselves with context.
+        async def handler(message: Message) -> None:
+            try:
+                await hook(message)
+            except Exception:
+                log.exception("message handler failed", sender=str(message["from"]))
+
+        return handler
+
+
+class _PendingReply(MatcherBase):
+    """Matches IQ results/errors that answer one of our outstanding requests, in O(1)."""
+
+    def __init__(self, pending: dict[str, asyncio.Future[Iq]]) -> None:
+        super().__init__(None)
+        self._pending = pending
+
+    def match(self, xml: StanzaBase) -> bool:
+        return (
+            xml.name == "iq" and xml["type"] in ("result", "error") and xml["id"] in self._pending
+        )
