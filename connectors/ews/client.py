@@ -64,9 +64,10 @@ from exchangelib.settings import OofSettings
 
 from connectors.ews.config import EwsConfig
 from connectors.ews.mapping import FIELDS
-from connectors.ews.throttle import PauseGate, backoff_delay
+from connectors.ews.throttle import PauseGate
 from samtek.calendar import CalendarError
 from samtek.plugin import AuthFailed
+from samtek.runtime.backoff import Backoff
 
 T = TypeVar("T")
 log = structlog.get_logger("samtek.connectors.ews")
@@ -161,6 +162,7 @@ class EwsClient:
         """
         loop = asyncio.get_running_loop()
         attempt = 0
+        backoff = self._backoff()
         while True:
             await self.gate.wait()
             try:
@@ -176,7 +178,7 @@ class EwsClient:
                 # errors, with its own fixed 10 s guess; only a server-sent
                 # BackOffMilliseconds is taken literally. The pause holds every worker.
                 told = e.back_off if not str(e).startswith("Reraised from") else None
-                delay = told or self._backoff(attempt)
+                delay = told or backoff.next_delay()
                 self.gate.pause(delay)
                 log.info("EWS asked us to back off", what=what, seconds=delay, error=str(e))
                 failure: Exception = e
@@ -184,7 +186,7 @@ class EwsClient:
                 if not idempotent:
                     raise CalendarError(f"EWS {what} failed and is not retried (it may have "
                                         f"been carried out): {type(e).__name__}: {e}") from e
-                delay = self._backoff(attempt)
+                delay = backoff.next_delay()
                 log.info("EWS transient error, retrying", what=what, error=repr(e), seconds=delay)
                 failure = e
             except TransportError as e:
@@ -203,8 +205,9 @@ class EwsClient:
             self._pool = ThreadPoolExecutor(self.config.max_concurrency, thread_name_prefix="ews")
         return self._pool
 
-    def _backoff(self, attempt: int) -> float:
-        return backoff_delay(attempt, self.config.retry_base_seconds, self.config.retry_max_seconds)
+    def _backoff(self) -> Backoff:
+        cfg = self.config
+        return Backoff(initial=cfg.retry_base_seconds, maximum=cfg.retry_max_seconds)
 
     # -- operations (each returns plain data, parsed in the worker thread) ------------------
     async def check_credentials(self, address: str) -> None:

@@ -10,7 +10,7 @@ from samtek.plugin import ConnectorConfig
 
 
 class EwsConfig(ConnectorConfig):
-    type: Literal["ews"] = "ews"
+    type: str = "ews"
     url: HttpUrl  # the EWS endpoint, e.g. https://mail.kommune.no/EWS/Exchange.asmx
     username: str  # service account with the ApplicationImpersonation role
     password: str  # resolved from env:/file: by the config loader before validation

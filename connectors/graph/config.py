@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, HttpUrl
 
 from samtek.plugin import ConnectorConfig
 
 
 class GraphConfig(ConnectorConfig):
-    type: Literal["graph"] = "graph"
+    type: str = "graph"
     tenant_id: str
     client_id: str
     client_secret: str  # resolved from env:/file: by the config loader before validation

@@ -19,9 +19,10 @@ import structlog
 
 from connectors.graph.auth import TokenSource
 from connectors.graph.config import GraphConfig
-from connectors.graph.throttle import PauseGate, backoff_delay
+from connectors.graph.throttle import PauseGate
 from samtek.calendar import CalendarError
 from samtek.plugin import AuthFailed
+from samtek.runtime.backoff import Backoff
 
 log = structlog.get_logger("samtek.connectors.graph")
 BATCH_LIMIT = 20  # requests per JSON batch
@@ -96,7 +97,7 @@ class GraphHttp:
                       json: Any = None, prefer: tuple[str, ...] = ()) -> Any:
         full = url if url.startswith("https://") or url.startswith("http://") else self.base + url
         what = f"{method} {url.removeprefix(self.base)}"
-        attempt, refreshed = 0, False
+        attempt, refreshed, backoff = 0, False, self._backoff()
         while True:
             await self.gate.wait()
             if mailbox is not None:
@@ -111,8 +112,7 @@ class GraphHttp:
                     status, retry_after = resp.status, _retry_after(resp.headers)
                     body = await resp.json(content_type=None) if resp.content_length != 0 else {}
             except (aiohttp.ClientError, TimeoutError) as e:
-                delay = backoff_delay(attempt, self.config.retry_base_seconds,
-                                      self.config.retry_max_seconds)
+                delay = backoff.next_delay()
                 log.info("Graph request failed, retrying", what=what, error=repr(e), seconds=delay)
                 attempt = self._next_attempt(attempt, what, repr(e))
                 await asyncio.sleep(delay)
@@ -130,12 +130,15 @@ class GraphHttp:
                 raise DeltaExpired(f"{what}: {code} {message}")
             if status not in _RETRY_STATUS:
                 raise GraphError(f"Graph {what} failed: {status} {code}: {message}", status, code)
-            delay = retry_after if retry_after is not None else backoff_delay(
-                attempt, self.config.retry_base_seconds, self.config.retry_max_seconds)
+            delay = retry_after if retry_after is not None else backoff.next_delay()
             gate = self.mailbox_gate(mailbox) if status == 429 and mailbox else self.gate
             gate.pause(delay)
             log.info("Graph asked us to back off", what=what, status=status, seconds=delay)
             attempt = self._next_attempt(attempt, what, f"{status} {code}")
+
+    def _backoff(self) -> Backoff:
+        cfg = self.config
+        return Backoff(initial=cfg.retry_base_seconds, maximum=cfg.retry_max_seconds)
 
     def _next_attempt(self, attempt: int, what: str, error: str) -> int:
         if attempt >= self.config.max_retries:
@@ -152,7 +155,7 @@ class GraphHttp:
             raise ValueError(f"a Graph batch takes 1..{BATCH_LIMIT} requests, got {len(requests)}")
         pending = {r["id"]: r for r in requests}
         results: dict[str, Any] = {}
-        attempt = 0
+        attempt, backoff = 0, self._backoff()
         while pending:
             payload = {"requests": [
                 {"id": r["id"], "method": r["method"], "url": r["url"],
@@ -169,8 +172,7 @@ class GraphHttp:
                     pending.pop(sub["id"], None)
                 elif status in _RETRY_STATUS:
                     told = _retry_after(sub.get("headers") or {})
-                    delay = told if told is not None else backoff_delay(
-                        attempt, self.config.retry_base_seconds, self.config.retry_max_seconds)
+                    delay = told if told is not None else backoff.next_delay()
                     wait = max(wait or 0.0, delay)
                 else:
                     code, message = _error_text(status, sub.get("body"))

@@ -1,4 +1,4 @@
-"""Backoff with jitter and a shared pause gate for server-requested throttling.
+"""A shared pause gate for server-requested throttling.
 
 When the server says "back off for N ms" (EWS ErrorServerBusy, Graph Retry-After), that
 applies to the whole service account, so every worker waits, not only the one that was told.
@@ -7,14 +7,7 @@ applies to the whole service account, so every worker waits, not only the one th
 from __future__ import annotations
 
 import asyncio
-import random
 import time
-
-
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with full jitter (AWS architecture blog), never below base/2."""
-    ceiling = min(cap, base * (2**attempt))
-    return max(base / 2, random.uniform(0, ceiling))
 
 
 class PauseGate:
