@@ -23,11 +23,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from connectors.ews import EwsConfig, EwsConnector
+from connectors.graph import GraphConfig, GraphConnector
 from samtek.bus import Bus
 from samtek.events import CalendarUpdate, OutOfOfficeUpdate
 from samtek.health import HealthReporter
 from samtek.model import TimeWindow
-from samtek.plugin import Connector, ConnectorContext
+from samtek.plugin import ConnectorContext
 from samtek.store import open_store
 from tests.exchange.conftest import StaticDirectory, person
 from tests.fakes.mailboxes import Mailboxes
@@ -71,17 +73,18 @@ def serve(kind: str, n: int, events: int, pipe: Connection) -> None:
     asyncio.run(main())
 
 
-def make_connector(kind: str, info: dict[str, Any], ctx: ConnectorContext) -> Connector:
+def make_connector(
+    kind: str, info: dict[str, Any], ctx: ConnectorContext
+) -> EwsConnector | GraphConnector:
     if kind == "ews":
-        from connectors.ews import EwsConfig, EwsConnector
-        return EwsConnector(EwsConfig(url=info["url"], username="svc-samtek", password="secret",
-                                      auth_type="basic", poll_interval_seconds=0.01), ctx)
-    from connectors.graph import GraphConfig, GraphConnector
-    return GraphConnector(GraphConfig(
-        tenant_id=info["tenant"], client_id=info["client_id"],
-        client_secret=info["client_secret"], authority_host=info["base"],
-        graph_url=f"{info['base']}/v1.0", ca_file=info["ca_file"],
-        poll_interval_seconds=0.01), ctx)
+        return EwsConnector(EwsConfig.model_validate({
+            "url": info["url"], "username": "svc-samtek", "password": "secret",
+            "auth_type": "basic", "poll_interval_seconds": 0.01}), ctx)
+    return GraphConnector(GraphConfig.model_validate({
+        "tenant_id": info["tenant"], "client_id": info["client_id"],
+        "client_secret": info["client_secret"], "authority_host": info["base"],
+        "graph_url": f"{info['base']}/v1.0", "ca_file": info["ca_file"],
+        "poll_interval_seconds": 0.01}), ctx)
 
 
 async def bench(kind: str, n: int, events: int) -> None:
@@ -130,10 +133,9 @@ async def bench(kind: str, n: int, events: int) -> None:
                 started = time.perf_counter()
                 blocks = await conn.free_busy(people, window)
                 fb_time = time.perf_counter() - started
-                close = getattr(conn, "close", None)
-                if close is not None:
-                    await close()
-                elif hasattr(conn, "client"):
+                if isinstance(conn, GraphConnector):
+                    await conn.close()
+                else:
                     conn.client.close()
                 parent.send("stats")
                 # (a poll request still in flight when the sync task was cancelled is not ours)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -52,6 +53,10 @@ def connector(fake: FakeGraph, store: Store, names: tuple[str, ...] = ("alice", 
 
 def subjects(update: CalendarUpdate) -> list[str | None]:
     return [e.subject for e in update.events]
+
+
+def has_subject(subject: str) -> Callable[[CalendarUpdate], bool]:
+    return lambda update: subject in subjects(update)
 
 
 async def test_meeting_appears_moves_and_is_cancelled(graph: FakeGraph, store: Store) -> None:
@@ -223,7 +228,7 @@ async def test_run_can_be_restarted(graph: FakeGraph, store: Store) -> None:
         async with running(conn):  # the supervisor restarts run() on the same instance
             await wait_for(updates, lambda u: u.person_id == "alice")
             graph.state.add_event(ALICE, subject, now(), now() + timedelta(hours=1))
-            await wait_for(updates, lambda u, s=subject: s in subjects(u))
+            await wait_for(updates, has_subject(subject))
 
 
 async def test_bad_secret_raises_auth_failed(graph: FakeGraph, store: Store) -> None:

@@ -180,10 +180,13 @@ class FakeEws:
         return xml.response("FindItem", xml.ok_message("FindItem", inner))
 
     def _op_GetUserAvailability(self, op_elem: etree._Element, _mailbox: str | None) -> str:
+        if len(list(op_elem.iter(f"{{{T}}}MailboxData"))) > 100:  # as Exchange does
+            return xml.soap_fault("ErrorMailboxDataArrayTooBig",
+                                  "At most 100 mailboxes per GetUserAvailability request.")
         window = op_elem.find(f".//{{{T}}}TimeWindow")
         start = datetime.fromisoformat(window.findtext(f"{{{T}}}StartTime")).replace(tzinfo=None)
         end = datetime.fromisoformat(window.findtext(f"{{{T}}}EndTime")).replace(tzinfo=None)
-        result = []
+        result: list[xml.Blocks | None] = []
         for data in op_elem.iter(f"{{{T}}}MailboxData"):
             address = (data.findtext(f"{{{T}}}Email/{{{T}}}Address") or "").lower()
             box = self.state.boxes.get(address)
