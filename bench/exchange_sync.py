@@ -23,6 +23,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pydantic import SecretStr
+
 from connectors.ews import EwsConfig, EwsConnector
 from connectors.graph import GraphConfig, GraphConnector
 from samtek.bus import Bus
@@ -78,11 +80,11 @@ def make_connector(
 ) -> EwsConnector | GraphConnector:
     if kind == "ews":
         return EwsConnector(EwsConfig.model_validate({
-            "url": info["url"], "username": "svc-samtek", "password": "secret",
+            "url": info["url"], "username": "svc-samtek", "password": SecretStr("secret"),
             "auth_type": "basic", "poll_interval_seconds": 0.01}), ctx)
     return GraphConnector(GraphConfig.model_validate({
         "tenant_id": info["tenant"], "client_id": info["client_id"],
-        "client_secret": info["client_secret"], "authority_host": info["base"],
+        "client_secret": SecretStr(info["client_secret"]), "authority_host": info["base"],
         "graph_url": f"{info['base']}/v1.0", "ca_file": info["ca_file"],
         "poll_interval_seconds": 0.01}), ctx)
 

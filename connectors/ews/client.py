@@ -118,7 +118,7 @@ class EwsClient:
         self._slots = asyncio.Semaphore(config.max_concurrency)
         self._ews_config = Configuration(
             service_endpoint=str(config.url),
-            credentials=Credentials(config.username, config.password),
+            credentials=Credentials(config.username, config.password.get_secret_value()),
             auth_type=BASIC if config.auth_type == "basic" else NTLM,
             version=Version(build=Build(*config.server_build)),
             retry_policy=FailFast(),

@@ -7,13 +7,14 @@ from typing import Literal
 from pydantic import Field, HttpUrl
 
 from samtek.plugin import ConnectorConfig
+from samtek.secrets import Secret
 
 
 class EwsConfig(ConnectorConfig):
     type: str = "ews"
     url: HttpUrl  # the EWS endpoint, e.g. https://mail.kommune.no/EWS/Exchange.asmx
     username: str  # service account with the ApplicationImpersonation role
-    password: str  # resolved from env:/file: by the config loader before validation
+    password: Secret  # "env:NAME" or "file:/path" (samtek.secrets)
     auth_type: Literal["basic", "ntlm"] = "ntlm"
     # Pinned so exchangelib never probes versions (it retries every API version on some errors).
     server_build: tuple[int, int, int, int] = (15, 1, 2507, 6)

@@ -80,7 +80,7 @@ class TokenSource:
             if self._app is None or fresh_app:  # a new app drops MSAL's cached token
                 self._app = msal.ConfidentialClientApplication(
                     cfg.client_id,
-                    client_credential=cfg.client_secret,
+                    client_credential=cfg.client_secret.get_secret_value(),
                     authority=authority,
                     http_client=_HttpClient(cfg.ca_file),
                     instance_discovery=False,

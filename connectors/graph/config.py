@@ -5,13 +5,14 @@ from __future__ import annotations
 from pydantic import Field, HttpUrl
 
 from samtek.plugin import ConnectorConfig
+from samtek.secrets import Secret
 
 
 class GraphConfig(ConnectorConfig):
     type: str = "graph"
     tenant_id: str
     client_id: str
-    client_secret: str  # resolved from env:/file: by the config loader before validation
+    client_secret: Secret  # "env:NAME" or "file:/path" (samtek.secrets)
     authority_host: HttpUrl = HttpUrl("https://login.microsoftonline.com")
     graph_url: HttpUrl = HttpUrl("https://graph.microsoft.com/v1.0")
     scope: str = "https://graph.microsoft.com/.default"

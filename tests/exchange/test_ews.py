@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import SecretStr
 
 from connectors.ews import EwsConfig, EwsConnector
 from samtek.calendar import CalendarSource, MeetingRequest, MeetingWriter
@@ -34,6 +35,7 @@ def config(fake: FakeEws, **overrides: Any) -> EwsConfig:
         "retry_max_seconds": 0.5,
     }
     values.update(overrides)
+    values["password"] = SecretStr(values["password"])  # as samtek.secrets resolves it
     return EwsConfig(**values)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import SecretStr
 
 from connectors.graph import GraphConfig, GraphConnector
 from samtek.calendar import CalendarSource, MeetingRequest, MeetingWriter
@@ -38,6 +39,7 @@ def config(fake: FakeGraph, **overrides: Any) -> GraphConfig:
         "page_size": 2,  # small pages: nextLink paging is exercised
     }
     values.update(overrides)
+    values["client_secret"] = SecretStr(values["client_secret"])  # as samtek.secrets resolves it
     return GraphConfig(**values)
 
 
