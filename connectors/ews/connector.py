@@ -169,6 +169,9 @@ class EwsConnector(Connector):
             raise
         except CalendarError as e:
             self.ctx.health.item_error(box.address, str(e))
+        except Exception as e:  # one mailbox's surprise must not stop 10,000
+            log.error("unexpected failure for one mailbox", mailbox=box.address, exc_info=True)
+            self.ctx.health.item_error(box.address, f"{type(e).__name__}: {e}")
         else:
             self.ctx.health.item_ok(box.address)
 
@@ -222,8 +225,12 @@ class EwsConnector(Connector):
         raw = await self.ctx.store.get_state(self._state_ns, address.lower())
         if raw is None:
             return None
-        data = json.loads(raw)
-        return Subscription(data["id"], data["watermark"])
+        try:
+            data = json.loads(raw)
+            return Subscription(str(data["id"]), str(data["watermark"]))
+        except (ValueError, KeyError, TypeError) as e:
+            log.warning("ignoring unreadable stored subscription", mailbox=address, error=repr(e))
+            return None
 
     async def _save(self, address: str, sub: Subscription) -> None:
         value = json.dumps({"id": sub.subscription_id, "watermark": sub.watermark})

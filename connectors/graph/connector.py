@@ -207,6 +207,10 @@ class GraphConnector(Connector):
                 raise
             except CalendarError as e:
                 self.ctx.health.item_error(box.address, str(e))
+            except Exception as e:  # one mailbox's surprise must not stop all
+                log.error("unexpected failure for one mailbox", mailbox=box.address,
+                          exc_info=True)
+                self.ctx.health.item_error(box.address, f"{type(e).__name__}: {e}")
             else:
                 self.ctx.health.item_ok(box.address)
 

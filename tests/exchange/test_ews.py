@@ -213,6 +213,16 @@ async def test_restart_resumes_stored_subscription(ews: FakeEws, store: Store) -
     assert ews.count("Subscribe") == 1
 
 
+async def test_unreadable_stored_subscription_is_replaced(ews: FakeEws, store: Store) -> None:
+    await store.put_state(f"ews:{NAME}", ALICE, "{not json")
+    conn = connector(ews, store, ("alice",))
+    updates = conn.ctx.bus.subscribe(CalendarUpdate)
+    async with running(conn):
+        await wait_for(updates, lambda u: u.person_id == "alice")
+    assert ews.count("Subscribe") == 1
+    assert '"id": "sub1"' in (await store.get_state(f"ews:{NAME}", ALICE) or "")
+
+
 async def test_bad_credentials_raise_auth_failed(ews: FakeEws, store: Store) -> None:
     conn = connector(ews, store, password="wrong")
     with pytest.raises(AuthFailed, match="svc-samtek"):
