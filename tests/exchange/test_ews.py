@@ -112,6 +112,21 @@ async def test_mapping_privacy_all_day_location_and_online_url(ews: FakeEws, sto
     assert ews.count("FindItem") == 1 and ews.count("GetItem") == 0  # one round trip
 
 
+async def test_occurrences_of_a_series_are_distinct_events(
+    ews: FakeEws, store: Store
+) -> None:
+    t0 = now() + timedelta(hours=1)
+    for day in range(2):
+        start = t0 + timedelta(days=day)
+        ews.state.add_event(ALICE, "Daglig", start, start + timedelta(minutes=15),
+                               uid="series-1", recurrence_id=start)
+    conn = connector(ews, store)
+    window = TimeWindow(t0 - timedelta(hours=1), t0 + timedelta(days=3))
+    first, second = await conn.events(person("alice", NAME), window)
+    assert (first.recurrence_id, second.recurrence_id) == (t0, t0 + timedelta(days=1))
+    assert first.key != second.key
+
+
 async def test_free_busy_of_1000_mailboxes_in_10_requests(ews: FakeEws, store: Store) -> None:
     t0 = now()
     names = tuple(f"user{i:04d}" for i in range(1000))

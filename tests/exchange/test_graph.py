@@ -125,6 +125,24 @@ async def test_mapping_privacy_all_day_location_and_online_url(graph: FakeGraph,
     assert seminar.start == day_start and seminar.end == day_start + timedelta(days=1)
 
 
+async def test_occurrences_of_a_series_are_distinct_events(
+    graph: FakeGraph, store: Store
+) -> None:
+    t0 = now() + timedelta(hours=1)
+    for day in range(2):
+        start = t0 + timedelta(days=day)
+        graph.state.add_event(ALICE, "Daglig", start, start + timedelta(minutes=15),
+                                uid="series-1", recurrence_id=start)
+    conn = connector(graph, store)
+    window = TimeWindow(t0 - timedelta(hours=1), t0 + timedelta(days=3))
+    try:
+        first, second = await conn.events(person("alice", NAME), window)
+    finally:
+        await conn.close()
+    assert (first.recurrence_id, second.recurrence_id) == (t0, t0 + timedelta(days=1))
+    assert first.key != second.key
+
+
 async def test_free_busy_of_1000_mailboxes_in_batches_of_20(graph: FakeGraph,
                                                             store: Store) -> None:
     t0 = now()

@@ -27,6 +27,7 @@ class FakeEvent:
     location: str | None = None
     online_meeting_url: str | None = None
     timezone: str = "W. Europe Standard Time"  # Windows zone id of the event
+    recurrence_id: datetime | None = None  # set on occurrences of a series (same uid)
     change_key: str = "ck0"
 
 

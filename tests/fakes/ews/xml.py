@@ -102,6 +102,8 @@ def calendar_item(event: FakeEvent, extended: list[dict[str, str]]) -> str:
         parts.append(f"<t:Sensitivity>{event.sensitivity}</t:Sensitivity>")
     parts.append(_extended(event, extended))
     parts.append(f"<t:UID>{escape(event.uid)}</t:UID>")
+    if event.recurrence_id is not None:
+        parts.append(f"<t:RecurrenceId>{iso(event.recurrence_id)}</t:RecurrenceId>")
     parts.append(f"<t:Start>{iso(event.start)}</t:Start><t:End>{iso(event.end)}</t:End>")
     parts.append(f"<t:IsAllDayEvent>{str(event.all_day).lower()}</t:IsAllDayEvent>")
     parts.append(f"<t:LegacyFreeBusyStatus>{event.busy}</t:LegacyFreeBusyStatus>")

@@ -41,7 +41,7 @@ def event(e: FakeEvent) -> dict[str, Any]:
         "isAllDay": e.all_day,
         "isCancelled": False,
         "showAs": SHOW_AS.get(e.busy, "unknown"),
-        "type": "singleInstance",
+        "type": "occurrence" if e.recurrence_id else "singleInstance",
         "start": graph_time(e.start, zone),
         "end": graph_time(e.end, zone),
         "location": {"displayName": e.location or "", "locationType": "default"},
@@ -51,6 +51,8 @@ def event(e: FakeEvent) -> dict[str, Any]:
     }
     if e.sensitivity is not None:
         body["sensitivity"] = e.sensitivity.lower()
+    if e.recurrence_id is not None:
+        body["originalStart"] = e.recurrence_id.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return body
 
 
