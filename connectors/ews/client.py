@@ -64,10 +64,10 @@ from exchangelib.settings import OofSettings
 
 from connectors.ews.config import EwsConfig
 from connectors.ews.mapping import FIELDS
-from connectors.ews.throttle import PauseGate
 from samtek.calendar import CalendarError
 from samtek.plugin import AuthFailed
 from samtek.runtime.backoff import Backoff
+from samtek.runtime.throttle import PauseGate
 
 T = TypeVar("T")
 log = structlog.get_logger("samtek.connectors.ews")

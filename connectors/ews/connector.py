@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from exchangelib import Account, Attendee, Body, CalendarItem, Mailbox
 
-from connectors.ews.bounded import for_each
 from connectors.ews.client import FREE_BUSY_CHUNK, EwsClient, Subscription, SubscriptionLost
 from connectors.ews.config import EwsConfig
 from connectors.ews.mapping import to_blocks, to_event, to_oof
@@ -29,6 +28,7 @@ from samtek.calendar import CalendarError, MeetingRequest
 from samtek.events import CalendarUpdate, OutOfOfficeUpdate
 from samtek.model import BusyBlock, CalendarEvent, OutOfOffice, Person, TimeWindow
 from samtek.plugin import AuthFailed, Connector, ConnectorContext
+from samtek.runtime.bounded import for_each
 
 log = structlog.get_logger("samtek.connectors.ews")
 

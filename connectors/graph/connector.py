@@ -22,7 +22,6 @@ from urllib.parse import quote
 import structlog
 
 from connectors.graph.auth import TokenSource
-from connectors.graph.bounded import for_each
 from connectors.graph.config import GraphConfig
 from connectors.graph.http import BATCH_LIMIT, DeltaExpired, GraphError, GraphHttp
 from connectors.graph.mapping import to_blocks, to_event, to_oof
@@ -30,6 +29,7 @@ from samtek.calendar import CalendarError, MeetingRequest
 from samtek.events import CalendarUpdate, OutOfOfficeUpdate
 from samtek.model import BusyBlock, CalendarEvent, OutOfOffice, Person, TimeWindow
 from samtek.plugin import AuthFailed, Connector, ConnectorContext
+from samtek.runtime.bounded import for_each
 
 log = structlog.get_logger("samtek.connectors.graph")
 SCHEDULES_PER_REQUEST = 20  # getSchedule limit

@@ -19,10 +19,10 @@ import structlog
 
 from connectors.graph.auth import TokenSource
 from connectors.graph.config import GraphConfig
-from connectors.graph.throttle import PauseGate
 from samtek.calendar import CalendarError
 from samtek.plugin import AuthFailed
 from samtek.runtime.backoff import Backoff
+from samtek.runtime.throttle import PauseGate
 
 log = structlog.get_logger("samtek.connectors.graph")
 BATCH_LIMIT = 20  # requests per JSON batch
