@@ -24,6 +24,8 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.fakes.tls import make_cert
+
 RADICALE_MODULE = "radicale"
 START_TIMEOUT = 20.0
 STOP_GRACE = 3.0
@@ -101,14 +103,9 @@ class RadicaleServer:
             shutil.rmtree(root, ignore_errors=True)
 
     def _make_certificate(self) -> None:
-        if shutil.which("openssl") is None:
-            raise RadicaleMissing("openssl is needed for TLS tests: apt-get install openssl")
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-             "-keyout", str(self.root / "key.pem"), "-out", str(self.certificate)],
-            check=True, capture_output=True,
-        )
+        cert, key = make_cert(self.root)
+        cert.rename(self.certificate)
+        key.rename(self.root / "key.pem")
 
     def _write_config(self) -> None:
         (self.root / "users").write_text(
