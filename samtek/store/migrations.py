@@ -38,6 +38,16 @@ MIGRATIONS: list[str] = [
         sent_at TEXT NOT NULL
     );
     """,
+    # 2: webhook event ids seen recently (replay protection; pruned by age)
+    """
+    CREATE TABLE webhook_events (
+        source TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (source, event_id)
+    );
+    CREATE INDEX webhook_events_age ON webhook_events (source, seen_at);
+    """,
 ]
 
 
