@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,11 @@ class Hook:
     session: aiohttp.ClientSession
 
     async def post(
-        self, event: dict[str, Any], secret: bytes = SECRET, age: float = 0, **headers: str
+        self,
+        event: dict[str, Any],
+        secret: bytes = SECRET,
+        age: float = 0,
+        headers: dict[str, str] | None = None,
     ) -> int:
         body = json.dumps(event).encode()
         timestamp = str(int(time.time() - age))
@@ -49,7 +53,7 @@ class Hook:
             "X-Samtek-Timestamp": timestamp,
             "X-Samtek-Signature": sign(secret, timestamp, body),
         }
-        sent.update(headers)
+        sent.update(headers or {})
         sent = {k: v for k, v in sent.items() if v}
         async with self.session.post(self.url, data=body, headers=sent) as resp:
             return resp.status
@@ -103,7 +107,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
         yield opened
 
 
-def reasons(logs: list[dict[str, Any]]) -> list[str]:
+def reasons(logs: list[MutableMapping[str, Any]]) -> list[str]:
     return [e["reason"] for e in logs if e["event"] == "webhook request rejected"]
 
 
@@ -131,7 +135,8 @@ async def test_forged_unsigned_and_stale_requests_are_refused(store: Store, tmp_
         with capture_logs() as logs:
             assert await hook.post(call("f1", call_id="forged"), secret=b"guessed") == 401
             assert (
-                await hook.post(call("f2", call_id="unsigned"), **{"X-Samtek-Signature": ""}) == 401
+                await hook.post(call("f2", call_id="unsigned"), headers={"X-Samtek-Signature": ""})
+                == 401
             )
             assert await hook.post(call("f3", call_id="stale"), age=301) == 401
             assert await hook.post(call("f4", call_id="future"), age=-301) == 401
