@@ -1,7 +1,8 @@
 """The presence bridge: keeps every person's overlay right at the exact boundary instants.
 
 - Claims arrive as bus events (calendar, out of office, phone) and replace that source's
-  previous claims for the person; the last calendars are persisted so a restart is right at once.
+  previous claims for the person; the last calendars and busy phones are persisted so a
+  restart is right at once.
 - One timer per person, at the next instant any of their claims starts or ends (loop.call_at):
   no polling. A firing timer only marks the person dirty; one applier sends what changed,
   many at a time, so 2,000 meetings starting in the same second go out together.
@@ -31,6 +32,7 @@ from samtek.plugin import Directory
 from samtek.presence.claims import calendar_claims, oof_claims
 from samtek.presence.resolver import Resolution, next_boundary, resolve
 from samtek.store import Store
+from samtek.store.phones import PhoneStates
 from samtek.store.store import Dismissal
 from samtek.telephony import DeviceStateUpdate
 from samtek.xmpp.link import NotConnected
@@ -63,6 +65,7 @@ class PresenceBridge:
         self._manual_changes = bus.subscribe(ManualPresenceChange)
         self._device_updates = bus.subscribe(DeviceStateUpdate)
         self._phonebook = PhoneBook(directory)
+        self._phones = PhoneStates(store.db)
         self._claims: dict[str, dict[SourceKey, list[PresenceClaim]]] = defaultdict(dict)
         self._oof: dict[str, OutOfOffice] = {}
         self._dismissed: dict[str, Dismissal] = {}
@@ -93,6 +96,10 @@ class PresenceBridge:
                 ("calendar", update.source),
                 calendar_claims(update.person_id, update.events),
             )
+        for phone in await self._phones.load():
+            person = self._phonebook.person_for(phone.extension)
+            if person is not None:
+                self._set_phone(person.id, phone)
         for person_id in self._claims:
             self._mark(person_id)
         try:
@@ -150,11 +157,20 @@ class PresenceBridge:
             person = self._phonebook.person_for(update.extension)
             if person is None:
                 log.debug("device state of an unknown extension", extension=update.extension)
-                continue
-            # Keyed per extension: a desk phone going idle must not clear the mobile's call.
-            key = ("phone", f"{update.source}/{update.extension}")
-            self._set_claims(person.id, key, phone_claims(person.id, update))
-            self._mark(person.id)
+            elif self._set_phone(person.id, update):
+                self._mark(person.id)
+                await self._phones.save(update)
+
+    def _set_phone(self, person_id: str, update: DeviceStateUpdate) -> bool:
+        """Replace the extension's claim; False if the same state was only re-reported."""
+        # Keyed per extension: a desk phone going idle must not clear the mobile's call.
+        key = ("phone", f"{update.source}/{update.extension}")
+        claims = phone_claims(person_id, update)
+        current = self._claims.get(person_id, {}).get(key)
+        if claims and current and current[0].kind == claims[0].kind:
+            return False  # a reconnect or restart re-reports it: keep its transition
+        self._set_claims(person_id, key, claims)
+        return True
 
     async def _consume_manual(self) -> None:
         async for change in self._manual_changes:

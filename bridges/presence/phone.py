@@ -1,8 +1,9 @@
 """Device state of a person's phone -> a presence claim.
 
-A phone state has no known end: the claim lasts a long horizon and is replaced (or removed)
-by the next device state update of that extension. What the XMPP server keeps is capped much
-shorter (see `cap_phone_until`), so a dead SAMTEK never leaves "on the phone" for hours.
+A phone state has no known end: the claim lasts a long horizon (a safety net against a lost
+"idle") and is replaced or removed by the next device state update of that extension. What
+the XMPP server keeps is capped much shorter (see `cap_phone_until`), so a dead SAMTEK never
+leaves "on the phone" for hours.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from datetime import datetime, timedelta
 from samtek.model import ClaimKind, ClaimSource, PresenceClaim, Show
 from samtek.telephony import DeviceState, DeviceStateUpdate
 
-PHONE_HORIZON = timedelta(hours=12)
+PHONE_HORIZON = timedelta(hours=12)  # no call rings or lasts longer
+DND_HORIZON = timedelta(days=14)  # DND on the phone may stay on for a holiday
 # Server-side lifetime of a phone overlay; the bridge re-asserts it before it lapses.
 PHONE_OVERLAY_CAP = timedelta(hours=4)
 
@@ -35,7 +37,7 @@ def phone_claims(person_id: str, update: DeviceStateUpdate) -> list[PresenceClai
             kind=kind,
             show=Show.DND,
             valid_from=update.at,
-            valid_until=update.at + PHONE_HORIZON,
+            valid_until=update.at + (DND_HORIZON if kind is ClaimKind.PHONE_DND else PHONE_HORIZON),
             claim_id=f"phone:{update.source}:{update.extension}@{update.at.isoformat()}",
         )
     ]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from bridges.presence.phone import PHONE_HORIZON, phone_claims
 from bridges.presence.planner import desired_overlay
 from bridges.telephony.missed import missed_call_text
 from bridges.telephony.phonebook import normalize
 from samtek.model import ClaimKind, Person, Show
+from samtek.store import open_store
+from samtek.store.phones import PhoneStates
 from samtek.telephony import DeviceState, DeviceStateUpdate
 
 AT = datetime(2026, 11, 25, 9, 42, 10, tzinfo=UTC)  # 10:42 in Oslo
@@ -70,3 +73,12 @@ def test_missed_call_texts() -> None:
 def test_normalize_numbers() -> None:
     assert normalize("+47 22 33 44 55") == normalize("0047-22334455") == "+4722334455"
     assert normalize("(10) 02") == "1002"
+
+
+async def test_busy_phones_are_kept_in_the_store(tmp_path: Path) -> None:
+    async with open_store(f"sqlite:///{tmp_path}/state.db") as store:
+        phones = PhoneStates(store.db)
+        await phones.save(update(DeviceState.IN_USE))
+        await phones.save(DeviceStateUpdate("pbx", "1001", DeviceState.DND, AT))
+        await phones.save(DeviceStateUpdate("pbx", "1001", DeviceState.IDLE, AT))
+        assert await phones.load() == [update(DeviceState.IN_USE)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,5 +232,33 @@ async def test_one_missed_call_message_also_after_restart(
         sentinel = await inbox.next()
     assert str(sentinel["body"]).startswith("Tapt anrop fra Anna Ås (1001) kl. ")
     assert inbox.messages.empty()
+    await bjorn.disconnect()
+    await carl.disconnect()
+
+
+async def test_restart_of_samtek_mid_call(
+    prosody: ProsodyServer, sip_peer: SipPeer, tmp_path: Path
+) -> None:
+    bjorn, carl = await clients(prosody)
+    config = write_config(tmp_path, prosody, sip_peer)
+    a, b = sip_peer.uas["a"], sip_peer.uas["b"]
+    bare = prosody.jid("bjorn")
+    async with running_service(config):
+        await a.dial(sip_peer.uri("1002"))
+        await b.wait_event("CALL_INCOMING")
+        await b.accept()
+        while (talking := await carl.next_from(bare, timeout=20)).status != "På telefonen":
+            pass
+    async with running_service(config) as second:  # restarted mid-call
+        async with asyncio.timeout(20):
+            while second.service.supervisor.health()["presence"].state.value != "ok":
+                await asyncio.sleep(0.05)
+        hung_up_at = time.time()
+        await a.hangup()
+        back = await next_change(carl, bare, talking)
+    assert (back.show, back.status) == ("", OWN_STATUS)
+    # The busy phone was restored from the store: no flicker of bjorn's own presence while
+    # SAMTEK restarted, only after the hang-up.
+    assert back.at >= hung_up_at
     await bjorn.disconnect()
     await carl.disconnect()
