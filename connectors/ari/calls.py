@@ -90,9 +90,18 @@ class ChannelTracker:
         return [self._end(leg)] if leg is not None else []
 
     def forget_missing(self, alive: set[str]) -> list[Change]:
-        """End the legs whose ChannelDestroyed we missed while disconnected."""
-        gone = [cid for cid in self.legs if cid not in alive]
-        return [self._end(self.legs.pop(cid)) for cid in gone]
+        """End the legs whose ChannelDestroyed we missed while disconnected.
+
+        An answered call ended (hung up). An unanswered call to the phone may have been
+        answered and ended while we were away: reporting it missed could be wrong, so it is
+        dropped without a report (as the SIP connector does for dialogs seen only ended).
+        """
+        changes = []
+        for cid in [cid for cid in self.legs if cid not in alive]:
+            change = self._end(self.legs.pop(cid))
+            if change.state is not CallState.MISSED:
+                changes.append(change)
+        return changes
 
     def _end(self, leg: Leg) -> Change:
         self._finished.append(leg.channel_id)

@@ -40,6 +40,8 @@ log = structlog.get_logger("samtek.ari")
 _EXTENSION = re.compile(r"^[0-9A-Za-z+*#._-]{1,32}$")
 _MAX_PARALLEL_ORIGINATES = 50
 _OWN_PREFIX = "samtek-"  # channel ids of our click-to-call legs
+_BATCH = 50  # extensions per subscription request
+_PARALLEL_REQUESTS = 8  # state reads in flight after a (re)connect
 
 
 class ConnectionLost(Exception):
@@ -122,42 +124,50 @@ class AriConnector(Connector):
         while True:
             await asyncio.sleep(self.config.directory_poll)
             try:
-                await self._follow_directory_once()
+                for ext in await self._follow_directory_once():
+                    await self._read_states(ext)
+                    await self._publish_device(ext)
             except AriError as exc:
                 log.warning("ari subscription of new phones failed", error=str(exc))
 
-    async def _follow_directory_once(self) -> None:
+    async def _follow_directory_once(self) -> list[str]:
+        """Subscribe new people's phones, unsubscribe removed ones; returns the new ones."""
         wanted = self.extensions()
         self._tracker.extensions = wanted
         new = sorted(wanted - self._subscribed)
-        if new:
-            tech = self.config.technology
-            sources = [
-                f"{kind}:{tech}/{ext}" for ext in new for kind in ("endpoint", "deviceState")
-            ]
-            await self._call(
-                "POST",
-                f"/applications/{quote(self.config.app, safe='')}/subscription",
-                eventSource=",".join(sources),
-            )
-            self._subscribed.update(new)
-        for gone in set(self._raw) - wanted:
-            self._raw.pop(gone, None)
-            self._published.pop(gone, None)
+        gone = sorted(self._subscribed - wanted)
+        path = f"/applications/{quote(self.config.app, safe='')}/subscription"
+        # Batches keep each request line short (Asterisk's HTTP server limits its length).
+        for batch in _batches(new):
+            await self._call("POST", path, eventSource=self._sources(batch))
+            self._subscribed.update(batch)
+        for batch in _batches(gone):
+            try:
+                await self._call("DELETE", path, eventSource=self._sources(batch))
+            except AriError as exc:
+                log.warning("ari unsubscribe failed", extensions=batch, error=str(exc))
+            self._subscribed.difference_update(batch)
+        for ext in gone:
+            self._raw.pop(ext, None)
+            self._dnd.pop(ext, None)
+            self._published.pop(ext, None)
+        return new
+
+    def _sources(self, extensions: list[str]) -> str:
+        tech = self.config.technology
+        return ",".join(
+            f"{kind}:{tech}/{ext}" for ext in extensions for kind in ("endpoint", "deviceState")
+        )
 
     async def _resync(self) -> None:
         """Current device states and DND flags; end calls that ended while we were away."""
-        tech = self.config.technology
-        for ext in sorted(self._subscribed):
-            try:
-                state = await self._call("GET", f"/deviceStates/{quote(f'{tech}/{ext}', safe='')}")
-            except AriError as exc:
-                if exc.status != 404:
-                    raise
-                state = {"state": "UNAVAILABLE"}  # no such device (yet): not registered
-            self._raw[ext] = DEVICE_STATES.get(str((state or {}).get("state")), DeviceState.IDLE)
-            if self.config.dnd == "astdb":
-                self._dnd[ext] = await self._read_dnd(ext)
+        limit = asyncio.Semaphore(_PARALLEL_REQUESTS)
+
+        async def read(ext: str) -> None:
+            async with limit:
+                await self._read_states(ext)
+
+        await asyncio.gather(*(read(ext) for ext in sorted(self._subscribed)))
         channels = await self._call("GET", "/channels") or []
         alive = {str(c.get("id")) for c in channels}
         await self._publish_calls(self._tracker.forget_missing(alive))
@@ -165,6 +175,21 @@ class AriConnector(Connector):
             await self._publish_calls(self._tracker.update(channel))
         for ext in sorted(self._subscribed):
             await self._publish_device(ext)
+
+    async def _read_states(self, ext: str) -> None:
+        self._raw[ext] = await self._read_device(ext)
+        if self.config.dnd == "astdb":
+            self._dnd[ext] = await self._read_dnd(ext)
+
+    async def _read_device(self, ext: str) -> DeviceState:
+        name = quote(f"{self.config.technology}/{ext}", safe="")
+        try:
+            state = await self._call("GET", f"/deviceStates/{name}")
+        except AriError as exc:
+            if exc.status != 404:
+                raise
+            return DeviceState.UNAVAILABLE  # no such device (yet): not registered
+        return DEVICE_STATES.get(str((state or {}).get("state")), DeviceState.UNAVAILABLE)
 
     def extensions(self) -> set[str]:
         found: set[str] = set()
@@ -310,3 +335,7 @@ class AriConnector(Connector):
         if self._rest is None:
             raise TelephonyError(f"ARI connector {self.name} is not running")
         return await self._rest.call(method, path, **params)
+
+
+def _batches(items: list[str]) -> list[list[str]]:
+    return [items[i : i + _BATCH] for i in range(0, len(items), _BATCH)]

@@ -36,6 +36,7 @@ PEOPLE = [
 @dataclass
 class Running:
     connector: AriConnector
+    directory: StaticDirectory
     calls: list[CallEvent] = field(default_factory=list)
     devices: list[DeviceStateUpdate] = field(default_factory=list)
 
@@ -69,10 +70,12 @@ async def running(fake: FakeAri, password: str) -> AsyncIterator[Running]:
             "retry_initial": 0.05,
             "retry_max": 0.5,
             "originate_answer_timeout": 5,
+            "directory_poll": 0.1,
         }
     )
-    ctx = ConnectorContext("asterisk", StaticDirectory(PEOPLE), bus, HealthReporter("ari"), None)  # type: ignore[arg-type]  # ari keeps no store
-    result = Running(AriConnector(config, ctx))
+    directory = StaticDirectory(PEOPLE)
+    ctx = ConnectorContext("asterisk", directory, bus, HealthReporter("ari"), None)  # type: ignore[arg-type]  # ari keeps no store
+    result = Running(AriConnector(config, ctx), directory)
 
     async def record() -> None:
         async def take_calls() -> None:
@@ -178,7 +181,10 @@ async def test_reconnects_after_the_socket_drops(fake: FakeAri, password: str) -
     async with running(fake, password) as run:
         await started(fake, run)
         call = await fake.ring("PJSIP", "1001", "Anna", "1002")
-        await eventually(lambda: len(run.of("1002")) == 1)
+        await fake.answer(call)
+        await eventually(lambda: len(run.of("1002")) == 2)
+        unanswered = await fake.ring("PJSIP", "1003", "Carl", "1001")
+        await eventually(lambda: len(run.of("1001")) == 3)  # out ringing+answered, in ringing
         await fake.drop()
         fake.subscriptions.clear()  # a restarted Asterisk forgets the app's subscriptions
         # The call ends while SAMTEK is disconnected: no ChannelDestroyed reaches it.
@@ -186,14 +192,19 @@ async def test_reconnects_after_the_socket_drops(fake: FakeAri, password: str) -
         fake.device_states["PJSIP/1002"] = "NOT_INUSE"
         await fake.wait_connections(2)
         await eventually(lambda: "endpoint:PJSIP/1002" in fake.subscriptions)
-        await eventually(lambda: len(run.of("1002")) == 2)
-        assert run.of("1002")[1] == (CallDirection.IN, CallState.MISSED, "1001")
+        # The answered call ended while disconnected: hung up. The unanswered one may have
+        # been answered meanwhile: no guess, and so no false "missed call".
+        await eventually(lambda: len(run.of("1002")) == 3)
+        assert run.of("1002")[2] == (CallDirection.IN, CallState.HUNG_UP, "1001")
         await eventually(lambda: run.device("1002")[-1:] == [DeviceState.IDLE])
         # Events flow again on the new socket.
         await run.connector.connected.wait()
         again = await fake.ring("PJSIP", "1001", "Anna", "1002")
-        await eventually(lambda: len(run.of("1002")) == 3)
+        await eventually(lambda: len(run.of("1002")) == 4)
         assert again.callee["id"] != call.callee["id"]
+        assert unanswered.callee["id"] not in {
+            e.call_id for e in run.calls if e.state.value != "ringing"
+        }
 
 
 async def test_dnd_through_astdb(fake: FakeAri, password: str) -> None:
@@ -217,3 +228,18 @@ async def test_refused_credentials_stop_the_connector(fake: FakeAri, password: s
     ctx = ConnectorContext("asterisk", StaticDirectory(PEOPLE), bus, HealthReporter("ari"), None)  # type: ignore[arg-type]
     with pytest.raises(AuthFailed, match="wrong"):
         await asyncio.wait_for(AriConnector(config, ctx).run(), 5)
+
+
+async def test_follows_directory_changes(fake: FakeAri, password: str) -> None:
+    async with running(fake, password) as run:
+        await started(fake, run)
+        carl = Person(id="carl", jid="carl@x.test", name="Carl", municipality="m", phones=("1003",))
+        run.directory.replace([PEOPLE[0], carl])
+        await eventually(lambda: "endpoint:PJSIP/1003" in fake.subscriptions)
+        await eventually(lambda: run.device("1003") == [DeviceState.IDLE])
+        await eventually(lambda: "endpoint:PJSIP/1002" not in fake.subscriptions)
+        assert "deviceState:PJSIP/1002" not in fake.subscriptions
+        await fake.ring("PJSIP", "1001", "Anna", "1002")  # no longer watched
+        await fake.ring("PJSIP", "1001", "Anna", "1003")
+        await eventually(lambda: len(run.of("1003")) == 1)
+        assert run.of("1002") == []

@@ -57,6 +57,7 @@ class FakeAri:
         app = web.Application(middlewares=[self._auth])
         app.router.add_get("/ari/events", self._events)
         app.router.add_post("/ari/applications/{app}/subscription", self._subscribe)
+        app.router.add_delete("/ari/applications/{app}/subscription", self._unsubscribe)
         app.router.add_get("/ari/deviceStates/{name:.+}", self._device_state)
         app.router.add_get("/ari/channels", self._list_channels)
         app.router.add_post("/ari/channels", self._originate)
@@ -203,6 +204,13 @@ class FakeAri:
                 "events_disallowed": [],
             }
         )
+
+    async def _unsubscribe(self, request: web.Request) -> web.Response:
+        sources = [s for s in request.query.get("eventSource", "").split(",") if s]
+        if not sources:
+            return web.json_response({"message": "Missing parameter eventSource"}, status=400)
+        self.subscriptions.difference_update(sources)
+        return web.json_response({"name": request.match_info["app"]})
 
     async def _device_state(self, request: web.Request) -> web.Response:
         name = unquote(request.match_info["name"])
