@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import tomllib
+from collections import deque
 from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
@@ -32,6 +33,7 @@ log = structlog.get_logger("samtek.missed_calls")
 
 LANGUAGES = ("nb", "nn", "en")
 _BABEL_LOCALE = {"nb": "nb_NO", "nn": "nn_NO", "en": "en_GB"}
+MAX_BACKLOG = 5_000  # missed calls waiting for the XMPP link (oldest dropped beyond)
 _ANONYMOUS = {"", "anonymous", "unknown", "restricted", "private"}
 
 
@@ -92,6 +94,8 @@ class MissedCallNotifier:
         self.health = health
         self._phonebook = PhoneBook(directory)
         self._connected = asyncio.Event()
+        self._pending: deque[CallEvent] = deque(maxlen=MAX_BACKLOG)
+        self._wake = asyncio.Event()
         # Subscribe now, before connectors start, so no early event is missed.
         self._calls = bus.subscribe(CallEvent)
 
@@ -100,9 +104,31 @@ class MissedCallNotifier:
 
     async def run(self) -> None:
         self.health.success()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._collect())
+            group.create_task(self._send_forever())
+
+    async def _collect(self) -> None:
+        # Keeps draining the bus while XMPP is down, so connectors never stall behind us.
         async for event in self._calls:
-            if event.state is CallState.MISSED and event.direction is CallDirection.IN:
-                await self._notify(event)
+            if event.state is not CallState.MISSED or event.direction is not CallDirection.IN:
+                continue
+            if len(self._pending) == self._pending.maxlen:
+                dropped = self._pending.popleft()
+                log.warning(
+                    "missed-call backlog full, oldest dropped",
+                    call_id=dropped.call_id,
+                    backlog=self._pending.maxlen,
+                )
+            self._pending.append(event)
+            self._wake.set()
+
+    async def _send_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                await self._notify(self._pending.popleft())
 
     async def _notify(self, event: CallEvent) -> None:
         callee = self._phonebook.person_for(event.extension)

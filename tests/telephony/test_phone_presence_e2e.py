@@ -265,3 +265,33 @@ async def test_restart_of_samtek_mid_call(
     assert back.at >= hung_up_at
     await bjorn.disconnect()
     await carl.disconnect()
+
+
+async def test_missed_call_while_the_xmpp_server_is_down(sip_peer: SipPeer, tmp_path: Path) -> None:
+    # mod_offline keeps the message if SAMTEK reconnects before bjorn's client does.
+    prosody = ProsodyServer(
+        extra_host_config='\tmodules_enabled = { "samtek_overlay"; "offline" }\n'
+    )
+    try:
+        bjorn, carl = await clients(prosody)
+        await bjorn.disconnect()
+        await carl.disconnect()
+        a, b = sip_peer.uas["a"], sip_peer.uas["b"]
+        async with running_service(write_config(tmp_path, prosody, sip_peer)) as run:
+            await prosody.stop()
+            await a.dial(sip_peer.uri("1002"))
+            await b.wait_event("CALL_INCOMING")
+            await run.next_call(CallState.RINGING)
+            await a.hangup()
+            await run.next_call(CallState.MISSED)  # SAMTEK holds the message meanwhile
+            await prosody.restart()
+            # Listening before the session starts: offline messages come right after it.
+            bjorn = TestClient(prosody.jid("bjorn"), "pw", prosody.c2s_port)
+            messages: asyncio.Queue[Message] = asyncio.Queue()
+            await bjorn.connect(on_message=messages.put_nowait)
+            message = await asyncio.wait_for(messages.get(), 30)
+        assert str(message["body"]).startswith("Tapt anrop fra Anna Ås (1001) kl. ")
+        await bjorn.disconnect()
+    finally:
+        await prosody.stop()
+        prosody.cleanup()
