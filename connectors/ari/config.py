@@ -26,6 +26,10 @@ class AriConfig(ConnectorConfig):
     # dialplan checks (FreePBX and most hand-written dialplans); "none" refuses set_dnd.
     dnd: Literal["astdb", "none"] = "astdb"
     dnd_family: str = "DND"
+    # Optional device state that mirrors DND, e.g. "Custom:DND{extension}" (FreePBX sets it
+    # with the DND feature codes): DND switched on the phone is then seen at once, and
+    # set_dnd sets it too (BUSY / NOT_INUSE), so BLF keys light up.
+    dnd_device: str | None = Field(default=None, pattern=r"^[A-Za-z]+:[^,]*\{extension\}[^,]*$")
     request_timeout: float = Field(default=10.0, gt=0)
     heartbeat: float = Field(default=30.0, gt=0)  # WebSocket ping interval: finds dead links
     retry_initial: float = Field(default=1.0, gt=0)

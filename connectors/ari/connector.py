@@ -42,6 +42,7 @@ _MAX_PARALLEL_ORIGINATES = 50
 _OWN_PREFIX = "samtek-"  # channel ids of our click-to-call legs
 _BATCH = 50  # extensions per subscription request
 _PARALLEL_REQUESTS = 8  # state reads in flight after a (re)connect
+_DND_ON = {"BUSY", "INUSE", "RINGINUSE", "ONHOLD"}  # a DND device state meaning "on"
 
 
 class ConnectionLost(Exception):
@@ -155,9 +156,16 @@ class AriConnector(Connector):
 
     def _sources(self, extensions: list[str]) -> str:
         tech = self.config.technology
-        return ",".join(
-            f"{kind}:{tech}/{ext}" for ext in extensions for kind in ("endpoint", "deviceState")
-        )
+        sources = []
+        for ext in extensions:
+            sources += [f"endpoint:{tech}/{ext}", f"deviceState:{tech}/{ext}"]
+            if self._dnd_device(ext):
+                sources.append(f"deviceState:{self._dnd_device(ext)}")
+        return ",".join(sources)
+
+    def _dnd_device(self, ext: str) -> str | None:
+        pattern = self.config.dnd_device
+        return pattern.replace("{extension}", ext) if pattern else None
 
     async def _resync(self) -> None:
         """Current device states and DND flags; end calls that ended while we were away."""
@@ -213,8 +221,13 @@ class AriConnector(Connector):
         kind = event.get("type")
         if kind == "DeviceStateChanged":
             device = event.get("device_state") or {}
-            ext = self._tracker.extension_of(str(device.get("name", "")))
-            if ext is not None:
+            name = str(device.get("name", ""))
+            ext = self._tracker.extension_of(name)
+            dnd_of = self._dnd_devices().get(name)
+            if dnd_of is not None:
+                self._dnd[dnd_of] = device.get("state") in _DND_ON
+                await self._publish_device(dnd_of)
+            elif ext is not None:
                 state = DEVICE_STATES.get(str(device.get("state")), DeviceState.UNAVAILABLE)
                 self._raw[ext] = state
                 await self._publish_device(ext)
@@ -227,6 +240,12 @@ class AriConnector(Connector):
             channel = event["channel"]
             self._originate_result(channel, destroyed=False)
             await self._publish_calls(self._tracker.update(channel))
+
+    def _dnd_devices(self) -> dict[str, str]:
+        """DND device name -> extension (empty without `dnd_device`)."""
+        if not self.config.dnd_device:
+            return {}
+        return {self._dnd_device(ext) or "": ext for ext in self._subscribed}
 
     async def _publish_calls(self, changes: list[Change]) -> None:
         now = datetime.now(UTC)
@@ -315,6 +334,14 @@ class AriConnector(Connector):
                 variable=f"DB({self.config.dnd_family}/{ext})",
                 value="YES" if on else "",
             )
+            device = self._dnd_device(ext)
+            if device:
+                await self._call(
+                    "POST",
+                    "/asterisk/variable",
+                    variable=f"DEVICE_STATE({device})",
+                    value="BUSY" if on else "NOT_INUSE",
+                )
         except AriError as exc:
             raise TelephonyError(f"could not switch DND of {ext}: {exc}") from exc
         self._dnd[ext] = on

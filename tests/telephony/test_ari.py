@@ -58,7 +58,7 @@ async def fake() -> AsyncIterator[FakeAri]:
 
 
 @contextlib.asynccontextmanager
-async def running(fake: FakeAri, password: str) -> AsyncIterator[Running]:
+async def running(fake: FakeAri, password: str, **overrides: object) -> AsyncIterator[Running]:
     bus = Bus()
     calls, devices = bus.subscribe(CallEvent), bus.subscribe(DeviceStateUpdate)
     config = AriConfig.model_validate(
@@ -72,6 +72,7 @@ async def running(fake: FakeAri, password: str) -> AsyncIterator[Running]:
             "originate_answer_timeout": 5,
             "directory_poll": 0.1,
         }
+        | overrides
     )
     directory = StaticDirectory(PEOPLE)
     ctx = ConnectorContext("asterisk", directory, bus, HealthReporter("ari"), None)  # type: ignore[arg-type]  # ari keeps no store
@@ -243,3 +244,17 @@ async def test_follows_directory_changes(fake: FakeAri, password: str) -> None:
         await fake.ring("PJSIP", "1001", "Anna", "1003")
         await eventually(lambda: len(run.of("1003")) == 1)
         assert run.of("1002") == []
+
+
+async def test_dnd_mirrored_by_a_custom_device_state(fake: FakeAri, password: str) -> None:
+    async with running(fake, password, dnd_device="Custom:DND{extension}") as run:
+        await started(fake, run)
+        assert "deviceState:Custom:DND1002" in fake.subscriptions
+        await fake.set_device("Custom:DND1002", "BUSY")  # *76 dialled on the phone
+        await eventually(lambda: run.device("1002")[-1:] == [DeviceState.DND])
+        await fake.set_device("Custom:DND1002", "NOT_INUSE")
+        await eventually(lambda: run.device("1002")[-1:] == [DeviceState.IDLE])
+        await run.connector.set_dnd("1001", True)
+        assert fake.device_states["Custom:DND1001"] == "BUSY"
+        assert fake.astdb["DND/1001"] == "YES"
+        await eventually(lambda: run.device("1001")[-1:] == [DeviceState.DND])

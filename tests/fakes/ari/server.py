@@ -251,10 +251,14 @@ class FakeAri:
         return web.json_response({"value": self.astdb[key]})
 
     async def _set_variable(self, request: web.Request) -> web.Response:
-        key = _astdb_key(request.query.get("variable", ""))
+        variable, value = request.query.get("variable", ""), request.query.get("value", "")
+        if variable.startswith("DEVICE_STATE(Custom:") and variable.endswith(")"):
+            await self.set_device(variable[13:-1], value)  # dialplan function DEVICE_STATE()
+            return web.Response(status=204)
+        key = _astdb_key(variable)
         if key is None:
             return web.json_response({"message": "Variable name is required"}, status=400)
-        self.astdb[key] = request.query.get("value", "")
+        self.astdb[key] = value
         return web.Response(status=204)
 
 
