@@ -167,7 +167,12 @@ class PresenceBridge:
         key = ("phone", f"{update.source}/{update.extension}")
         claims = phone_claims(person_id, update)
         current = self._claims.get(person_id, {}).get(key)
-        if claims and current and current[0].kind == claims[0].kind:
+        if (
+            claims
+            and current
+            and current[0].kind == claims[0].kind
+            and current[0].valid_until > update.at
+        ):
             return False  # a reconnect or restart re-reports it: keep its transition
         self._set_claims(person_id, key, claims)
         return True
