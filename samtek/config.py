@@ -178,7 +178,7 @@ def _validate_connectors(
             errors.append(f"{_dotted(where)}: expected a table")
             continue
         kind = section.get("type")
-        if kind not in types:
+        if not isinstance(kind, str) or kind not in types:
             known = ", ".join(sorted(types)) or "none installed"
             errors.append(f"{_dotted((*where, 'type'))}: unknown connector type {kind!r} ({known})")
             continue
