@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack
 import structlog
 from slixmpp.stanza import Message
 
+from bridges.assistant.build import build_chat_assistant
 from bridges.presence import PresenceBridge
 from samtek.bus import Bus
 from samtek.config import Config
@@ -20,7 +21,7 @@ from samtek.directory import StaticDirectory
 from samtek.events import ManualPresenceChange
 from samtek.health import HealthReporter
 from samtek.model import Show
-from samtek.plugin import ConnectorContext, discover_connectors
+from samtek.plugin import Connector, ConnectorContext, discover_connectors
 from samtek.runtime.supervisor import Supervisor
 from samtek.store import open_store
 from samtek.web import WebServer
@@ -41,6 +42,7 @@ class Service:
         self.supervisor = Supervisor()
         self.presence: PresenceBridge | None = None
         self.link: XmppLink | None = None
+        self.connectors: dict[str, Connector] = {}  # running instances by config name
         self.web = WebServer(config.file.http, HealthReporter("http"))
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
@@ -62,12 +64,18 @@ class Service:
             self.supervisor.add("presence", self.presence.run, self.presence._health)
 
             self.supervisor.add("http", self.web.run, self.web.health)
+            if self.config.file.assistant.enabled:
+                assistant = build_chat_assistant(
+                    self.config, self.link, self.directory, self.presence, self.connectors
+                )
+                self.supervisor.add("assistant", assistant.run, assistant.health)
 
             types = discover_connectors()
             for name, connector_config in self.config.connectors.items():
                 health = HealthReporter(f"connector:{name}")
                 ctx = ConnectorContext(name, self.directory, self.bus, health, store)
                 connector = types[connector_config.type](connector_config, ctx)
+                self.connectors[name] = connector
                 self.supervisor.add(f"connector:{name}", connector.run, health)
 
             await self.supervisor.start()
