@@ -1,7 +1,7 @@
 """Finding people by name, JID, e-mail or phone extension, forgivingly.
 
 A query matches a name when each of its words is the start of a different word of the name
-("kari", "kari nordm", "nordmann"). An exact full name, JID, e-mail, id or extension wins
+("kari", "kari nordm", "nordmann"). An exact full name, JID, e-mail or extension wins
 over partial matches, so "Kari Nordmann" is never ambiguous with "Kari Nordmann-Berg".
 """
 
@@ -59,7 +59,7 @@ def lookup(query: str, people: Iterable[Person]) -> Lookup:
     exact = [
         p
         for p in everyone
-        if folded in (p.jid, fold(p.email or ""), fold(p.id), fold(p.name))
+        if folded in (p.jid, fold(p.email or ""), fold(p.name))
         or (_digits(folded).isdigit() and _digits(folded) in {_digits(x) for x in p.phones})
     ]
     if len(exact) == 1:
