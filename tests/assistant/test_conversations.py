@@ -180,7 +180,7 @@ async def test_flood_is_rate_limited_and_others_are_answered_promptly(chat: Chat
     answer = await john.ask("help")
     latency = time.monotonic() - asked
     print(
-        f"100 messages sent in {flood_sent * 1000:.0f} ms; other user's answer {latency * 1000:.0f} ms"
+        f"flood of 100 sent in {flood_sent * 1e3:.0f} ms; other's answer in {latency * 1e3:.0f} ms"
     )
     assert flood_sent < 1.0
     assert answer.startswith("Here is what I can do")
