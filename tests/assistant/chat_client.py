@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from slixmpp import JID
 from slixmpp.stanza import Message
 
 from tests.xmpp_clients import TestClient
@@ -31,7 +32,7 @@ class ChatClient(TestClient):
 
     def say(self, text: str, to: str | None = None) -> None:
         assert self.xmpp is not None
-        self.xmpp.send_message(mto=to or self.assistant, mbody=text, mtype="chat")
+        self.xmpp.send_message(mto=JID(to or self.assistant), mbody=text, mtype="chat")
 
     async def next_reply(self, timeout: float = 20.0, sender: str | None = None) -> str:
         """The next chat message from the assistant (or `sender`); a hang guard, not a bound."""

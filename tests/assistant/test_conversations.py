@@ -17,6 +17,7 @@ import pytest
 from samtek.app import Service
 from samtek.devserver.prosody import ProsodyServer
 from tests.assistant.chat_client import ChatClient
+from tests.conftest import RunningService
 from tests.assistant.region import ASKERS, LONDON, OSLO, OTHERS, Region, write_region
 
 
@@ -32,7 +33,10 @@ class Chat:
 
 @pytest.fixture
 async def chat(
-    request: pytest.FixtureRequest, prosody: ProsodyServer, samtek_service, tmp_path: Path
+    request: pytest.FixtureRequest,
+    prosody: ProsodyServer,
+    samtek_service: type[RunningService],
+    tmp_path: Path,
 ) -> AsyncIterator[Chat]:
     for name in ASKERS + OTHERS:
         prosody.add_user(name, "pw")
