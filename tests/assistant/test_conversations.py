@@ -17,8 +17,8 @@ import pytest
 from samtek.app import Service
 from samtek.devserver.prosody import ProsodyServer
 from tests.assistant.chat_client import ChatClient
-from tests.conftest import RunningService
 from tests.assistant.region import ASKERS, LONDON, OSLO, OTHERS, Region, write_region
+from tests.conftest import RunningService
 
 
 @dataclass
