@@ -13,7 +13,7 @@ from contextlib import AsyncExitStack
 import structlog
 from slixmpp.stanza import Message
 
-from bridges.assistant.build import build_chat_assistant
+from bridges.assistant.build import build_assistant
 from bridges.presence import PresenceBridge
 from samtek.bus import Bus
 from samtek.config import Config
@@ -65,10 +65,16 @@ class Service:
 
             self.supervisor.add("http", self.web.run, self.web.health)
             if self.config.file.assistant.enabled:
-                assistant = build_chat_assistant(
-                    self.config, self.link, self.directory, self.presence, self.connectors
-                )
-                self.supervisor.add("assistant", assistant.run, assistant.health)
+                for name, run, health in build_assistant(
+                    self.config,
+                    self.link,
+                    self.directory,
+                    self.presence,
+                    self.connectors,
+                    self.bus,
+                    store,
+                ):
+                    self.supervisor.add(name, run, health)
 
             types = discover_connectors()
             for name, connector_config in self.config.connectors.items():

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from bridges.assistant.calendars import Calendars
 from bridges.assistant.chat import ChatAssistant
 from bridges.assistant.context import Deps, PresenceView
 from bridges.assistant.handler import CommandHandler
+from bridges.assistant.oof import OofAutoReply
 from bridges.assistant.ratelimit import RateLimiter
+from samtek.bus import Bus
 from samtek.config import Config
 from samtek.health import HealthReporter
 from samtek.plugin import Directory
+from samtek.store import Store
 from samtek.xmpp.link import XmppLink
 
 
@@ -31,6 +34,28 @@ def build_handler(
         settings=settings,
     )
     return CommandHandler(deps)
+
+
+Part = tuple[str, Callable[[], Awaitable[None]], HealthReporter]
+
+
+def build_assistant(
+    config: Config,
+    link: XmppLink,
+    directory: Directory,
+    presence: PresenceView | None,
+    connectors: Mapping[str, object],
+    bus: Bus,
+    store: Store,
+) -> list[Part]:
+    """The assistant's supervised parts, hooked to the link (call before the link runs)."""
+    chat = build_chat_assistant(config, link, directory, presence, connectors)
+    parts: list[Part] = [("assistant", chat.run, chat.health)]
+    if config.file.assistant.oof_autoreply:
+        oof = OofAutoReply(link, directory, bus, store, config.xmpp.domain)
+        oof.register()
+        parts.append(("assistant-oof", oof.run, oof.health))
+    return parts
 
 
 def build_chat_assistant(
