@@ -40,7 +40,9 @@ def _at(day: date, hour: float) -> datetime:
     return datetime.combine(day, time(0), OSLO) + timedelta(hours=hour)
 
 
-def write_region(directory: Path, prosody: ProsodyServer, rate_burst: int = 5) -> Region:
+def write_region(
+    directory: Path, prosody: ProsodyServer, rate_burst: int = 5, kari_extra: str = ""
+) -> Region:
     now = datetime.now(UTC).replace(microsecond=0)
     day = next_working_day(now.astimezone(OSLO).date())
     end = now + timedelta(hours=1)
@@ -88,7 +90,9 @@ calendars = [{{ source = "{source}", address = "{directory / f"{pid}.ics"}" }}]
             person("anna", "Anna Berg", "kongsberg", "cal_a", 'phones = ["1001"]'),
             person("nils", "Nils Vik", "notodden", "cal_b"),
             person("john", "John Smith", "kongsberg", "cal_c", _english()),
-            person("kari", "Kari Nordmann", "kongsberg", "cal_a", 'phones = ["1002"]'),
+            person(
+                "kari", "Kari Nordmann", "kongsberg", "cal_a", f'phones = ["1002"]\n{kari_extra}'
+            ),
             person("karin", "Kari Nordby", "notodden", "cal_b"),
             person("emma", "Emma Hansen", "kongsberg", "cal_c", "show_subject = true"),
             person("per", "Per Ås", "kongsberg", "cal_a"),
