@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+import structlog
 
 from bridges.assistant.calendars import Calendars
 from bridges.assistant.config import AssistantSection
@@ -17,7 +20,32 @@ from samtek.model import OutOfOffice, Person
 from samtek.plugin import Directory
 from samtek.presence.resolver import Resolution
 
+log = structlog.get_logger("samtek.assistant")
+
 Reply = Callable[[str], Awaitable[None]]
+
+
+class Background:
+    """Long waits (a phone ringing for 30 s) run here, not in a command worker; bounded."""
+
+    def __init__(self, limit: int = 100) -> None:
+        self._limit = limit
+        self._tasks: set[asyncio.Task[None]] = set()  # references keep tasks alive
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> bool:
+        if len(self._tasks) >= self._limit:
+            work.close()
+            log.warning("background work refused: limit reached", name=name, limit=self._limit)
+            return False
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return True
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background work failed", name=task.get_name(), exc_info=task.exception())
 
 
 class PresenceView(Protocol):
@@ -36,6 +64,7 @@ class Deps:
     connectors: Mapping[str, object]
     municipalities: Mapping[str, str]  # id -> display name
     settings: AssistantSection
+    background: Background = field(default_factory=Background)
 
     @property
     def working_hours(self) -> WorkingHours:

@@ -41,7 +41,11 @@ def _at(day: date, hour: float) -> datetime:
 
 
 def write_region(
-    directory: Path, prosody: ProsodyServer, rate_burst: int = 5, kari_extra: str = ""
+    directory: Path,
+    prosody: ProsodyServer,
+    rate_burst: int = 5,
+    kari_extra: str = "",
+    extra_config: str = "",
 ) -> Region:
     now = datetime.now(UTC).replace(microsecond=0)
     day = next_working_day(now.astimezone(OSLO).date())
@@ -130,6 +134,7 @@ id = "notodden"
 name = "Notodden"
 language = "nn"
 {connectors}
+{extra_config}
 {people}
 """
     )

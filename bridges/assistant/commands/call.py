@@ -1,7 +1,8 @@
 """`ring <person>` / `call <person>`: click-to-call through a telephony connector.
 
 The asker's phone rings first; `originate` returns when the call is connected (or raises),
-so the asker is told at once and again only if it fails.
+so the asker is told at once and again only if it fails. The wait runs in the background:
+a phone ringing for half a minute must not hold a command worker.
 """
 
 from __future__ import annotations
@@ -27,8 +28,12 @@ async def run(deps: Deps, ask: Ask) -> None:
         await ask.reply(texts("call_no_phone", name=person.name))
         return
     from_ext, to_ext = ask.asker.phones[0], person.phones[0]
+
+    async def connect() -> None:
+        try:
+            await telephony.originate(from_ext, to_ext)
+        except TelephonyError as exc:
+            await ask.reply(texts("call_failed", name=person.name, reason=str(exc)))
+
     await ask.reply(texts("call_started", from_ext=from_ext, to_ext=to_ext, name=person.name))
-    try:
-        await telephony.originate(from_ext, to_ext)
-    except TelephonyError as exc:
-        await ask.reply(texts("call_failed", name=person.name, reason=str(exc)))
+    deps.background.spawn(connect(), name=f"call {from_ext}->{to_ext}")
