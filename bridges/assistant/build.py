@@ -23,6 +23,7 @@ def build_handler(
     directory: Directory,
     presence: PresenceView | None,
     connectors: Mapping[str, object],
+    store: Store | None = None,
 ) -> CommandHandler:
     settings = config.file.assistant
     deps = Deps(
@@ -32,6 +33,7 @@ def build_handler(
         connectors=connectors,
         municipalities={m.id: m.name for m in config.file.municipalities},
         settings=settings,
+        store=store,
     )
     return CommandHandler(deps)
 
@@ -49,7 +51,7 @@ def build_assistant(
     store: Store,
 ) -> list[Part]:
     """The assistant's supervised parts, hooked to the link (call before the link runs)."""
-    chat = build_chat_assistant(config, link, directory, presence, connectors)
+    chat = build_chat_assistant(config, link, directory, presence, connectors, store)
     parts: list[Part] = [("assistant", chat.run, chat.health)]
     if config.file.assistant.oof_autoreply:
         oof = OofAutoReply(link, directory, bus, store, config.xmpp.domain)
@@ -64,11 +66,12 @@ def build_chat_assistant(
     directory: Directory,
     presence: PresenceView | None,
     connectors: Mapping[str, object],
+    store: Store | None = None,
 ) -> ChatAssistant:
     settings = config.file.assistant
     assistant = ChatAssistant(
         link,
-        build_handler(config, directory, presence, connectors),
+        build_handler(config, directory, presence, connectors, store),
         directory,
         settings.domains or [config.xmpp.domain],
         RateLimiter(settings.rate_burst, settings.rate_per_seconds, settings.max_senders),

@@ -19,6 +19,7 @@ from bridges.assistant.texts import Texts
 from samtek.model import OutOfOffice, Person
 from samtek.plugin import Directory
 from samtek.presence.resolver import Resolution
+from samtek.store import Store
 
 log = structlog.get_logger("samtek.assistant")
 
@@ -65,6 +66,7 @@ class Deps:
     municipalities: Mapping[str, str]  # id -> display name
     settings: AssistantSection
     background: Background = field(default_factory=Background)
+    store: Store | None = None  # manual dismissals ("status" says when a person's own wins)
 
     @property
     def working_hours(self) -> WorkingHours:

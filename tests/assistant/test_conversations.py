@@ -206,3 +206,25 @@ def _day(region: Region, language: str) -> str:
     from bridges.assistant.texts import Texts
 
     return Texts(language, "Europe/Oslo").day(region.day)
+
+
+async def test_status_says_when_the_persons_own_status_wins(
+    chat: Chat, prosody: ProsodyServer
+) -> None:
+    # Per is in a meeting; he logs in and sets his own status by hand, which dismisses the
+    # overlay on the server (reported to SAMTEK as a manual change).
+    per = ChatClient(prosody.jid("per"), "pw", prosody.c2s_port, prosody.component_jid)
+    await per.connect()
+    try:
+        per.set_presence(show="chat", status="Ledig likevel")
+        async with asyncio.timeout(15):  # hang guard while the dismissal travels
+            while True:
+                answer = await chat.anna.ask("status per")
+                if len(answer.splitlines()) > 1:
+                    break
+                await asyncio.sleep(0.2)
+        first, note = answer.splitlines()
+        assert first.startswith("Per Ås: I møte til ")
+        assert note == "Per Ås har selv satt en annen status i chatten, og den vises nå."
+    finally:
+        await per.disconnect()

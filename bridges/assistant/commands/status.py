@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from bridges.assistant.commands.common import one_person
 from bridges.assistant.context import Ask, Deps
-from samtek.model import ClaimSource, OutOfOffice
+from samtek.model import ClaimSource, OutOfOffice, Person
+from samtek.presence.resolver import Resolution, transition_id
 from samtek.presence.texts import status_text
 
 _WHY = {
@@ -40,6 +41,8 @@ async def run(deps: Deps, ask: Ask) -> None:
         )
         why = texts(_WHY[resolution.winner.source])
         lines.append(texts("status_line", name=person.name, status=status, why=why))
+        if await _dismissed_by_hand(deps, person, resolution, ask):
+            lines.append(texts("manual_note", name=person.name))
     oof = deps.presence.out_of_office(person.id) if deps.presence else None
     if oof is not None and oof.enabled and oof.message and _oof_active(oof, ask):
         lines.append(texts("oof_message", message=oof.message.strip()))
@@ -48,3 +51,15 @@ async def run(deps: Deps, ask: Ask) -> None:
 
 def _oof_active(oof: OutOfOffice, ask: Ask) -> bool:
     return (oof.start is None or oof.start <= ask.now) and (oof.end is None or ask.now < oof.end)
+
+
+async def _dismissed_by_hand(deps: Deps, person: Person, resolution: Resolution, ask: Ask) -> bool:
+    """The person changed their status by hand during this transition: theirs is shown."""
+    if deps.store is None:
+        return False
+    dismissal = (await deps.store.load_dismissals(ask.now)).get(person.id)
+    return (
+        dismissal is not None
+        and dismissal.until > ask.now
+        and dismissal.transition == transition_id(person.id, resolution)
+    )
