@@ -26,3 +26,9 @@ def tokens(text: str) -> list[str]:
     """Folded words; commas and '&' become tokens of their own (they separate people)."""
     spaced = re.sub(r"([,;&+])", r" \1 ", fold(text))
     return spaced.split()
+
+
+def spellings(text: str) -> dict[str, str]:
+    """Folded word -> the word as written, to quote people's words back unchanged."""
+    written = re.sub(r"([,;&+])", r" \1 ", text).split()
+    return {fold(word): word for word in reversed(written) if fold(word)}

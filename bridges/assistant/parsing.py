@@ -8,10 +8,10 @@ case and letters survive; everything else is matched in folded form.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bridges.assistant.normalize import tokens
+from bridges.assistant.normalize import spellings, tokens
 
 
 class Command(StrEnum):
@@ -72,6 +72,10 @@ class Parsed:
     command: Command | None
     words: tuple[str, ...]  # folded argument words
     subject: str | None = None  # original spelling
+    spelling: dict[str, str] = field(default_factory=dict)  # folded word -> as written
+
+    def as_written(self, folded: str) -> str:
+        return " ".join(self.spelling.get(word, word) for word in folded.split())
 
 
 def split_subject(text: str) -> tuple[str, str | None]:
@@ -93,5 +97,6 @@ def parse(text: str) -> Parsed:
     for length in range(min(_LONGEST, len(words)), 0, -1):
         command = PHRASES.get(tuple(words[:length]))
         if command is not None:
-            return Parsed(command, tuple(w for w in words[length:] if w), subject)
-    return Parsed(None, tuple(words), subject)
+            rest = tuple(w for w in words[length:] if w)
+            return Parsed(command, rest, subject, spellings(head))
+    return Parsed(None, tuple(words), subject, spellings(head))

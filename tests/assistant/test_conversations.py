@@ -78,7 +78,7 @@ async def test_bokmal_conversation(chat: Chat) -> None:
     assert await anna.ask("status kari") == (
         "Mente du Kari Nordby (Notodden) eller Kari Nordmann (Kongsberg)?"
     )
-    assert await anna.ask("status Ingen Slik") == "Jeg finner ingen som heter «ingen slik»."
+    assert await anna.ask("status Ingen Slik") == "Jeg finner ingen som heter «Ingen Slik»."
 
     free = await anna.ask(f"LEDIG kari nordmann {dm(region)}")
     lines = free.splitlines()

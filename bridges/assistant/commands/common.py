@@ -21,7 +21,7 @@ async def explain_lookup(deps: Deps, ask: Ask, result: Lookup) -> None:
         options = [label(deps, p) for p in result.candidates]
         await ask.reply(ask.texts("ambiguous", options=ask.texts.either(options)))
     elif isinstance(result, NotFound):
-        await ask.reply(ask.texts("not_found", query=result.query))
+        await ask.reply(ask.texts("not_found", query=ask.parsed.as_written(result.query)))
 
 
 async def one_person(deps: Deps, ask: Ask, words: Sequence[str], usage: str) -> Person | None:
