@@ -12,6 +12,8 @@ import unicodedata
 # Letters that NFKD does not decompose into a base letter plus a combining mark.
 _LETTERS = str.maketrans({"ø": "o", "æ": "ae", "đ": "d", "ð": "d", "þ": "th", "ß": "ss"})
 _SPACE = re.compile(r"\s+")
+# Commas separate people, except inside a number ("1,5 t").
+_SEPARATOR = re.compile(r"([;&+]|,(?!\d)|(?<!\d),)")
 
 
 def fold(text: str) -> str:
@@ -24,11 +26,11 @@ def fold(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Folded words; commas and '&' become tokens of their own (they separate people)."""
-    spaced = re.sub(r"([,;&+])", r" \1 ", fold(text))
+    spaced = _SEPARATOR.sub(r" \1 ", fold(text))
     return spaced.split()
 
 
 def spellings(text: str) -> dict[str, str]:
     """Folded word -> the word as written, to quote people's words back unchanged."""
-    written = re.sub(r"([,;&+])", r" \1 ", text).split()
+    written = _SEPARATOR.sub(r" \1 ", text).split()
     return {fold(word): word for word in reversed(written) if fold(word)}

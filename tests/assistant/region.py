@@ -46,7 +46,9 @@ def write_region(
     rate_burst: int = 5,
     kari_extra: str = "",
     extra_config: str = "",
+    calendars: dict[str, tuple[str, str]] | None = None,
 ) -> Region:
+    """`calendars` replaces people's (source, address), e.g. a CalDAV calendar for anna."""
     now = datetime.now(UTC).replace(microsecond=0)
     day = next_working_day(now.astimezone(OSLO).date())
     end = now + timedelta(hours=1)
@@ -78,6 +80,7 @@ def write_region(
     secret.write_text(prosody.component_secret)
 
     def person(pid: str, name: str, muni: str, source: str, extra: str = "") -> str:
+        source, address = (calendars or {}).get(pid, (source, str(directory / f"{pid}.ics")))
         return f"""
 [[people]]
 id = "{pid}"
@@ -85,7 +88,7 @@ jid = "{prosody.jid(pid)}"
 name = "{name}"
 municipality = "{muni}"
 email = "{pid}@kommune.test"
-calendars = [{{ source = "{source}", address = "{directory / f"{pid}.ics"}" }}]
+calendars = [{{ source = "{source}", address = "{address}" }}]
 {extra}
 """
 
