@@ -1,7 +1,7 @@
 """Benchmark: the chat assistant under a flood, through a real Prosody.
 
 F flooders each send M commands as fast as they can (rate-limited: 5 answered, one "slow
-down", the rest dropped); meanwhile one other user asks `help` Q times, one at a time. We
+down", the rest dropped); meanwhile one other user asks `help` Q times (Q <= burst), one at a time. We
 print the other user's answer latency (median, max), the flooders' answers received and the
 commands/s the assistant answers when it is not rate-limited (a burst-100 run of `status`).
 
@@ -85,9 +85,8 @@ async def measure(server: ProsodyServer, names: list[str], messages: int, questi
         for _ in range(count):
             await anna.next_reply()
         elapsed = time.monotonic() - started
-        print(
-            f"find time over 3 sources: {count / elapsed:.1f} answers/s ({elapsed / count * 1e3:.0f} ms each)"
-        )
+        each = elapsed / count * 1e3
+        print(f"find time over 3 sources: {count / elapsed:.1f} answers/s ({each:.0f} ms each)")
     finally:
         for c in (anna, john, *floods):
             await c.disconnect()
@@ -97,7 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flooders", type=int, default=10)
     parser.add_argument("--messages", type=int, default=100)
-    parser.add_argument("--questions", type=int, default=20)
+    parser.add_argument("--questions", type=int, default=5)  # <= burst
     parser.add_argument("--burst", type=int, default=5)
     args = parser.parse_args()
     asyncio.run(run(args.flooders, args.messages, args.questions, args.burst))
