@@ -132,6 +132,11 @@ async def test_nynorsk_conversation(chat: Chat) -> None:
         "Kalenderen din er skriveverna for SAMTEK (cal_b)"
     )
     assert await nils.ask("ring emma") == "Ringing via SAMTEK er ikkje sett opp i denne regionen."
+    # A calendar that cannot be read is named, not guessed at.
+    (region.config.parent / "karin.ics").unlink()
+    assert await nils.ask("ledig kari nordby") == (
+        "Kalenderen til Kari Nordby svarar ikkje akkurat no. Prøv igjen litt seinare."
+    )
 
 
 async def test_english_conversation_in_the_askers_timezone(chat: Chat) -> None:
