@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Letters that NFKD does not decompose into a base letter plus a combining mark.
 _LETTERS = str.maketrans({"ø": "o", "æ": "ae", "đ": "d", "ð": "d", "þ": "th", "ß": "ss"})
@@ -16,6 +17,7 @@ _SPACE = re.compile(r"\s+")
 _SEPARATOR = re.compile(r"([;&+]|,(?!\d)|(?<!\d),)")
 
 
+@lru_cache(maxsize=65_536)  # people's names are folded again on every lookup
 def fold(text: str) -> str:
     """Lower case, without accents, with single spaces and no leading/trailing space."""
     lowered = text.casefold().translate(_LETTERS)

@@ -32,6 +32,10 @@ PHRASES: dict[tuple[str, ...], Command] = {
     ("kommandoer",): Command.HELP,
     ("kommandoar",): Command.HELP,
     ("commands",): Command.HELP,
+    ("hei",): Command.HELP,  # a greeting gets the list of what the assistant can do
+    ("hallo",): Command.HELP,
+    ("hello",): Command.HELP,
+    ("hi",): Command.HELP,
     ("status",): Command.STATUS,
     ("hvor", "er"): Command.STATUS,
     ("kvar", "er"): Command.STATUS,

@@ -39,7 +39,8 @@ WED = date(2026, 11, 25)  # a Wednesday
         ("meetings", Command.MEETINGS, ()),
         ("ring Kåre", Command.CALL, ("kare",)),
         ("call 1001", Command.CALL, ("1001",)),
-        ("hei på deg", None, ("hei", "pa", "deg")),
+        ("Hei!", Command.HELP, ()),
+        ("hva er klokka", None, ("hva", "er", "klokka")),
     ],
 )
 def test_commands_in_three_languages(
