@@ -56,11 +56,13 @@ def lookup(query: str, people: Iterable[Person]) -> Lookup:
     if not folded:
         return NotFound(query)
     everyone = list(people)
+    digits = _digits(folded)
+    number = digits if digits.isdigit() else None
     exact = [
         p
         for p in everyone
         if folded in (p.jid, fold(p.email or ""), fold(p.name))
-        or (_digits(folded).isdigit() and _digits(folded) in {_digits(x) for x in p.phones})
+        or (number is not None and any(_digits(x) == number for x in p.phones))
     ]
     if len(exact) == 1:
         return Found(exact[0])
