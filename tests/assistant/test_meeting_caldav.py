@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bridges.assistant.texts import Texts
 from samtek.calendar import CalendarSource
 from samtek.devserver.prosody import ProsodyServer
 from samtek.model import TimeWindow
@@ -24,7 +25,7 @@ SERVICE_USER, SERVICE_PASSWORD = "samtek", "service-secret-1"
 
 @pytest.fixture
 async def radicale() -> AsyncIterator[RadicaleServer]:
-    users = {"anna": "anna-secret-1", SERVICE_USER: SERVICE_PASSWORD}
+    users = {"anna": "anna-secret-1", "john": "john-secret-1", SERVICE_USER: SERVICE_PASSWORD}
     async with RadicaleServer.running(users, service_user=SERVICE_USER) as server:
         yield server
 
@@ -50,6 +51,7 @@ async def test_meeting_is_booked_in_the_organisers_caldav_calendar(
         prosody.add_user(name, "pw")
     await prosody.start()
     calendar = await radicale.make_calendar("anna")
+    john_calendar = await radicale.make_calendar("john")
     secret = tmp_path / "dav.secret"
     secret.write_text(SERVICE_PASSWORD)
     region = write_region(
@@ -57,19 +59,18 @@ async def test_meeting_is_booked_in_the_organisers_caldav_calendar(
         prosody,
         rate_burst=50,
         extra_config=dav_section(radicale, secret),
-        calendars={"anna": ("dav", calendar)},
+        calendars={"anna": ("dav", calendar), "john": ("dav", john_calendar)},
     )
     service = await samtek_service(region.config).start()
     anna = ChatClient(prosody.jid("anna"), "pw", prosody.c2s_port, prosody.component_jid)
     nils = ChatClient(prosody.jid("nils"), "pw", prosody.c2s_port, prosody.component_jid)
-    await anna.connect()
-    await nils.connect()
+    john = ChatClient(prosody.jid("john"), "pw", prosody.c2s_port, prosody.component_jid)
+    for client in (anna, nils, john):
+        await client.connect()
     try:
         day = region.day
         when = f"{day.day}.{day.month}.{day.year}"
         answer = await anna.ask(f"Møte kari nordmann og emma {when} kl 10.30 1,5 t: Budsjett 2027")
-        from bridges.assistant.texts import Texts
-
         pretty = Texts("nb", "Europe/Oslo").day(day)
         assert answer == (
             f"Booket «Budsjett 2027» {pretty} 10:30–12:00 med Kari Nordmann, Emma Hansen."
@@ -95,6 +96,14 @@ async def test_meeting_is_booked_in_the_organisers_caldav_calendar(
         assert (await nils.ask(f"møte emma {when} kl 9")).startswith(
             "Kalenderen din er skriveverna for SAMTEK (cal_b)"
         )
+        # John books on his own (London) clock: 14:00 London is 15:00 in Oslo.
+        english = await john.ask(f"Meeting kari nordmann {day.isoformat()} at 14 45 min: Plan B")
+        pretty_en = Texts("en", "Europe/London").day(day)
+        assert english == f"Booked “Plan B” {pretty_en} 14:00–14:45 with Kari Nordmann."
+        johns = await source.events(
+            service.config.people["john"], TimeWindow(start, start + timedelta(days=1))
+        )
+        assert [(e.subject, e.start) for e in johns] == [("Plan B", start + timedelta(hours=15))]
     finally:
-        await anna.disconnect()
-        await nils.disconnect()
+        for client in (anna, nils, john):
+            await client.disconnect()
