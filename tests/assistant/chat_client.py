@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from slixmpp import JID
 from slixmpp.stanza import Message
@@ -21,10 +22,13 @@ class ChatClient(TestClient):
         self.assistant = assistant
         self.inbox: asyncio.Queue[tuple[str, str, float]] = asyncio.Queue()
 
-    async def connect(self) -> None:
-        await super().connect()
-        assert self.xmpp is not None
-        self.xmpp.add_event_handler("message", self._on_message)
+    async def connect(self, on_message: Callable[[Message], None] | None = None) -> None:
+        def both(message: Message) -> None:
+            self._on_message(message)
+            if on_message is not None:
+                on_message(message)
+
+        await super().connect(on_message=both)
 
     def _on_message(self, message: Message) -> None:
         if message["type"] in ("chat", "normal") and message["body"]:
