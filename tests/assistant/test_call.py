@@ -5,6 +5,7 @@ Anna has extension 1001 (phone "a"), Kari Nordmann 1002 (phone "b").
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -73,6 +74,11 @@ async def test_call_rings_the_askers_phone_then_connects(
         assert "1001" in incoming["peeruri"]
         await b.accept()
         await b.wait_event("CALL_ESTABLISHED")
+        # Kari is on the phone now: status says so, and why (hang guard while it travels).
+        async with asyncio.timeout(15):
+            while "telefonen" not in (status := await anna.ask("status kari nordmann")):
+                await asyncio.sleep(0.2)
+        assert status == "Kari Nordmann: På telefonen (fra telefonen)."
         await b.hangup()
         assert (await anna.ask("hjelp")).startswith("Dette kan jeg")  # nothing else came first
     finally:
