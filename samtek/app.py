@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack
 import structlog
 from slixmpp.stanza import Message
 
+from bridges.assistant.build import build_assistant
 from bridges.presence import PresenceBridge
 from bridges.telephony import MissedCallNotifier
 from samtek.bus import Bus
@@ -21,7 +22,7 @@ from samtek.directory import StaticDirectory
 from samtek.events import ManualPresenceChange
 from samtek.health import HealthReporter
 from samtek.model import Show
-from samtek.plugin import ConnectorContext, discover_connectors
+from samtek.plugin import Connector, ConnectorContext, discover_connectors
 from samtek.runtime.supervisor import Supervisor
 from samtek.store import open_store
 from samtek.web import WebServer
@@ -42,6 +43,7 @@ class Service:
         self.supervisor = Supervisor()
         self.presence: PresenceBridge | None = None
         self.link: XmppLink | None = None
+        self.connectors: dict[str, Connector] = {}  # running instances by config name
         self.missed_calls: MissedCallNotifier | None = None
         self.web = WebServer(config.file.http, HealthReporter("http"))
 
@@ -69,12 +71,24 @@ class Service:
             self.supervisor.add("missed-calls", self.missed_calls.run, self.missed_calls.health)
 
             self.supervisor.add("http", self.web.run, self.web.health)
+            if self.config.file.assistant.enabled:
+                for name, run, health in build_assistant(
+                    self.config,
+                    self.link,
+                    self.directory,
+                    self.presence,
+                    self.connectors,
+                    self.bus,
+                    store,
+                ):
+                    self.supervisor.add(name, run, health)
 
             types = discover_connectors()
             for name, connector_config in self.config.connectors.items():
                 health = HealthReporter(f"connector:{name}")
                 ctx = ConnectorContext(name, self.directory, self.bus, health, store, self.web)
                 connector = types[connector_config.type](connector_config, ctx)
+                self.connectors[name] = connector
                 self.supervisor.add(f"connector:{name}", connector.run, health)
 
             await self.supervisor.start()

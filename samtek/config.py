@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from bridges.assistant.config import AssistantSection
 from samtek.model import CalendarRef, Person
 from samtek.plugin import Connector, ConnectorConfig
 from samtek.secrets import Secret
@@ -103,6 +104,7 @@ class ConfigFile(_Section):
     store: StoreSection = StoreSection()
     presence: PresenceSection = PresenceSection()
     http: HttpSection = HttpSection()
+    assistant: AssistantSection = AssistantSection()
     municipalities: list[MunicipalitySection] = []
     people: list[PersonSection] = []
     connectors: dict[str, dict[str, Any]] = {}

@@ -17,7 +17,7 @@ from slixmpp import JID, ComponentXMPP
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.stanza import Iq, Message
 from slixmpp.xmlstream import StanzaBase
-from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.handler import Callback, CoroutineCallback
 from slixmpp.xmlstream.matcher import MatchXPath
 from slixmpp.xmlstream.matcher.base import MatcherBase
 
@@ -91,8 +91,9 @@ class XmppLink:
             Callback("samtek iq replies", _PendingReply(self._pending), self._on_iq_reply)  # type: ignore[arg-type]
         )
         for tag, hook in self._message_hooks:
+            # CoroutineCallback: a plain Callback would call the async hook without awaiting it.
             xmpp.register_handler(
-                Callback(
+                CoroutineCallback(
                     f"samtek message {tag}",
                     MatchXPath(f"{{{xmpp.default_ns}}}message/{tag}"),
                     self._guarded(hook),  # type: ignore[arg-type]
