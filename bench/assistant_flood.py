@@ -1,8 +1,8 @@
 """Benchmark: the chat assistant under a flood, through a real Prosody.
 
 F flooders each send M commands as fast as they can (rate-limited: 5 answered, one "slow
-down", the rest dropped); meanwhile one other user asks `help` Q times (Q <= burst), one at a time. We
-print the other user's answer latency (median, max), the flooders' answers received and the
+down", the rest dropped); meanwhile one other user asks `help` Q times (Q <= burst), one
+at a time. We print the other user's answer latency (median, max), the flooders' answers received and the
 commands/s the assistant answers when it is not rate-limited (a burst-100 run of `status`).
 
     /work/main/.venv/bin/python bench/assistant_flood.py --flooders 10 --messages 100
