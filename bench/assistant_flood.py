@@ -3,7 +3,8 @@
 F flooders each send M commands as fast as they can (rate-limited: 5 answered, one "slow
 down", the rest dropped); meanwhile one other user asks `help` Q times (Q <= burst), one
 at a time. We print the other user's answer latency (median, max), the flooders' answers
-received and the commands/s the assistant answers when it is not rate-limited (a burst-100 run of `status`).
+received and the commands/s the assistant answers when it is not rate-limited (a
+burst-100 run of `status`).
 
     /work/main/.venv/bin/python bench/assistant_flood.py --flooders 10 --messages 100
 """
