@@ -39,7 +39,7 @@ module:hook("iq-set/host/" .. xmlns .. ":bookmark", function(event)
 	local service = mod_pep.get_pep_service(user);
 	local ok, err;
 	if request.attr.remove == "true" then
-		ok, err = service:retract(xmlns_bookmarks, true, room, true);
+		ok, err = service:retract(xmlns_bookmarks, true, room, st.stanza("retract", { id = room }));
 		if not ok and err == "item-not-found" then ok = true; end
 	else
 		local conference = request:get_child("conference", xmlns_bookmarks);
