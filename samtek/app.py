@@ -14,13 +14,14 @@ import structlog
 from slixmpp.stanza import Message
 
 from bridges.presence import PresenceBridge
+from bridges.rooms.bridge import RoomsBridge
 from samtek.bus import Bus
 from samtek.config import Config
 from samtek.directory import StaticDirectory
 from samtek.events import ManualPresenceChange
 from samtek.health import HealthReporter
 from samtek.model import Show
-from samtek.plugin import ConnectorContext, discover_connectors
+from samtek.plugin import Connector, ConnectorContext, discover_connectors
 from samtek.runtime.supervisor import Supervisor
 from samtek.store import open_store
 from samtek.web import WebServer
@@ -41,6 +42,8 @@ class Service:
         self.supervisor = Supervisor()
         self.presence: PresenceBridge | None = None
         self.link: XmppLink | None = None
+        self.rooms: RoomsBridge | None = None
+        self.connectors: dict[str, Connector] = {}  # running instances (room calendars use them)
         self.web = WebServer(config.file.http, HealthReporter("http"))
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
@@ -61,6 +64,15 @@ class Service:
             self.supervisor.add("xmpp", self.link.run, self.link.health)
             self.supervisor.add("presence", self.presence.run, self.presence._health)
 
+            if self.config.file.rooms is not None:
+                self.rooms = RoomsBridge(
+                    self.config.file.rooms, self.config.people, self.link, store,
+                    self.config.xmpp.domain, HealthReporter("rooms"), self.connectors,
+                    base_dir=self.config.path.parent,
+                )  # fmt: skip
+                self.link.on_ready(self.rooms.on_xmpp_ready)
+                self.web.mount("/rooms", self.rooms.feeds.app)
+                self.supervisor.add("rooms", self.rooms.run, self.rooms.health)
             self.supervisor.add("http", self.web.run, self.web.health)
 
             types = discover_connectors()
@@ -68,6 +80,7 @@ class Service:
                 health = HealthReporter(f"connector:{name}")
                 ctx = ConnectorContext(name, self.directory, self.bus, health, store)
                 connector = types[connector_config.type](connector_config, ctx)
+                self.connectors[name] = connector
                 self.supervisor.add(f"connector:{name}", connector.run, health)
 
             await self.supervisor.start()

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from bridges.rooms.settings import RoomsSection
 from samtek.model import CalendarRef, Person
 from samtek.plugin import Connector, ConnectorConfig
 from samtek.secrets import Secret
@@ -106,6 +107,7 @@ class ConfigFile(_Section):
     municipalities: list[MunicipalitySection] = []
     people: list[PersonSection] = []
     connectors: dict[str, dict[str, Any]] = {}
+    rooms: RoomsSection | None = None
 
 
 class Config:

@@ -11,6 +11,7 @@ from xml.etree import ElementTree as ET
 
 import structlog
 
+from bridges.rooms.video import VideoLinks
 from samtek.xmpp.muc import MucClient
 
 log = structlog.get_logger("samtek.rooms")
@@ -20,12 +21,17 @@ NS_BOOKMARKS = "urn:xmpp:bookmarks:1"
 
 
 class Inviter:
-    def __init__(self, muc: MucClient, domain: str) -> None:
+    def __init__(self, muc: MucClient, domain: str, video: VideoLinks | None = None) -> None:
         self.muc = muc
         self.domain = domain
+        self.video = video
 
-    async def invite(self, room: str, jid: str, name: str) -> None:
-        self.muc.invite(room, jid, reason=f"Du er lagt til i prosjektrommet «{name}»")
+    async def invite(self, room: str, jid: str, name: str, video: bool = True) -> None:
+        reason = f"Du er lagt til i prosjektrommet «{name}»"
+        if self.video is not None and video:
+            # personal link: signed for this member when Jitsi tokens are configured
+            reason += f". Video: {self.video.member_url(room.split('@', 1)[0], jid, jid)}"
+        self.muc.invite(room, jid, reason=reason)
         if jid.rpartition("@")[2] == self.domain:
             await self.bookmark(room, jid, name)
 

@@ -92,6 +92,7 @@ class Invite:
     room: str
     jid: str
     name: str
+    video: bool = True
 
     def describe(self) -> str:
         return f"> invite {self.jid} to {self.room} (direct invitation + bookmark)"
@@ -186,7 +187,11 @@ def plan_room(
     room: Room, observed: Observed, phase: Phase, component_jid: str, archive_text: str
 ) -> list[Item]:
     if phase is Phase.PENDING:
-        return [] if not observed.exists else [Note(room.jid, f"exists before its start {room.spec.start}")]
+        return (
+            []
+            if not observed.exists
+            else [Note(room.jid, f"exists before its start {room.spec.start}")]
+        )
     if phase is Phase.EXPIRED:
         if not observed.exists:
             return []
@@ -194,7 +199,12 @@ def plan_room(
             return [Destroy(room.jid, "retention over")]
         if observed.has_history is False:
             return [Destroy(room.jid, "retention over, no history")]
-        return [Note(room.jid, "retention over, kept: it has history (destroy_history_on_retention = false)")]
+        return [
+            Note(
+                room.jid,
+                "retention over, kept: it has history (destroy_history_on_retention = false)",
+            )
+        ]
 
     config = desired_config(room, phase)
     wanted = desired_affiliations(room, phase)
@@ -203,7 +213,10 @@ def plan_room(
         for jid, affiliation in sorted(wanted.items()):
             items.append(SetAffiliation(room.jid, jid, "none", affiliation))
         if phase is Phase.ACTIVE:
-            items += [Invite(room.jid, jid, room.spec.name) for jid in sorted(wanted)]
+            items += [
+                Invite(room.jid, jid, room.spec.name, room.spec.video.enabled)
+                for jid in sorted(wanted)
+            ]
         return items
 
     changes = tuple(
@@ -219,10 +232,12 @@ def plan_room(
         if old != new:
             affiliation_items.append(SetAffiliation(room.jid, jid, old, new))
             if old == "none" and phase is Phase.ACTIVE:
-                invites.append(Invite(room.jid, jid, room.spec.name))
+                invites.append(Invite(room.jid, jid, room.spec.name, room.spec.video.enabled))
 
     if room.spec.unmanaged:
-        drift = [c[0] for c in changes] + [i.jid for i in affiliation_items if isinstance(i, SetAffiliation)]
+        drift = [c[0] for c in changes] + [
+            i.jid for i in affiliation_items if isinstance(i, SetAffiliation)
+        ]
         return [Note(room.jid, f"unmanaged; drift left alone: {', '.join(drift)}")] if drift else []
 
     items = []
@@ -245,5 +260,8 @@ def make_plan(
     items: list[Item] = []
     for room in rooms:
         items += plan_room(room, observed[room.jid], phases[room.jid], component_jid, archive_text)
-    items += [Note(jid, "managed earlier, no longer declared: left as it is") for jid in sorted(undeclared)]
+    items += [
+        Note(jid, "managed earlier, no longer declared: left as it is")
+        for jid in sorted(undeclared)
+    ]
     return Plan(tuple(items))

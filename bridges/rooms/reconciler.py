@@ -103,7 +103,7 @@ class Reconciler:
                     await self._apply_room(room, actions)
                 except Exception as exc:  # one room must not stop the others; reported below
                     error = f"{type(exc).__name__}: {exc}"
-                    log.warning("room apply failed", room=room, error=error)
+                    log.warning("room apply failed", room=room, error=error, exc_info=True)
                     result.failed[room] = error
                     if self.health:
                         self.health.item_error(room, error)
@@ -124,12 +124,14 @@ class Reconciler:
             elif isinstance(action, Reconfigure):
                 await self.muc.set_config(room, {f: new for f, _, new in action.changes})
             elif isinstance(action, ArchiveNotice):
-                if self.store is None or await self.store.claim_notification(f"rooms:archived:{room}"):
+                if self.store is None or await self.store.claim_notification(
+                    f"rooms:archived:{room}"
+                ):
                     self.muc.say(room, action.text)
             elif isinstance(action, Destroy):
                 await self.muc.destroy(room, action.reason)
             elif isinstance(action, Invite):
-                await self.inviter.invite(room, action.jid, action.name)
+                await self.inviter.invite(room, action.jid, action.name, action.video)
             elif isinstance(action, SetAffiliation) and action is affiliations[0]:
                 await self.muc.set_affiliations(
                     room, [Affiliation(a.jid, a.new) for a in affiliations]

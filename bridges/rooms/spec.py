@@ -125,7 +125,10 @@ def read_specs(spec_dir: Path) -> SpecSet:
             continue
         single = "rooms" not in raw and "id" in raw
         if single:
-            raw = {"rooms": [{k: v for k, v in raw.items() if k != "groups"}], "groups": raw.get("groups", {})}
+            raw = {
+                "rooms": [{k: v for k, v in raw.items() if k != "groups"}],
+                "groups": raw.get("groups", {}),
+            }
         try:
             parsed = _File.model_validate(raw)
         except ValidationError as exc:
@@ -140,7 +143,10 @@ def read_specs(spec_dir: Path) -> SpecSet:
     seen: dict[str, Path] = {}
     for path, index, spec in rooms:
         if spec.id in seen:
-            errors.append(f"{path}: {_where(index, 'id')}: duplicate room id {spec.id!r} (also in {seen[spec.id]})")
+            errors.append(
+                f"{path}: {_where(index, 'id')}: duplicate room id {spec.id!r}"
+                f" (also in {seen[spec.id]})"
+            )
         seen.setdefault(spec.id, path)
     if errors:
         raise SpecError(errors)
@@ -205,7 +211,9 @@ def resolve(
                 errors.append(f"{path}: {_where(index, f'groups[{i}]')}: unknown group {group!r}")
         if not owners:
             errors.append(f"{path}: {_where(index, 'owners')}: a room needs at least one owner")
-        calendar = CalendarRef(spec.calendar.source, spec.calendar.address) if spec.calendar else None
+        calendar = (
+            CalendarRef(spec.calendar.source, spec.calendar.address) if spec.calendar else None
+        )
         rooms.append(
             Room(
                 spec=spec,

@@ -51,7 +51,9 @@ class MucClient:
 
     async def public_rooms(self) -> list[str]:
         """Rooms listed by disco#items (Prosody lists only non-hidden ones)."""
-        reply = await self.link.send_iq(self.service, "get", ET.Element(f"{{{NS_DISCO_ITEMS}}}query"))
+        reply = await self.link.send_iq(
+            self.service, "get", ET.Element(f"{{{NS_DISCO_ITEMS}}}query")
+        )
         query = reply.xml.find(f"{{{NS_DISCO_ITEMS}}}query")
         items = [] if query is None else query.findall(f"{{{NS_DISCO_ITEMS}}}item")
         return [item.attrib["jid"] for item in items if "jid" in item.attrib]
@@ -166,8 +168,10 @@ def parse_form(form: ET.Element) -> dict[str, FormValue]:
         if not var or var == "FORM_TYPE":
             continue
         found = [v.text or "" for v in field.iterfind(f"{{{NS_DATA}}}value")]
-        values[var] = found if field.attrib.get("type", "").endswith("-multi") else (
-            found[0] if found else ""
+        values[var] = (
+            found
+            if field.attrib.get("type", "").endswith("-multi")
+            else (found[0] if found else "")
         )
     return values
 

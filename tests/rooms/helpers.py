@@ -82,7 +82,9 @@ class Person:
 
         xmpp.add_event_handler("session_start", on_start)
         # every message, also those without a body (slixmpp's "message" event needs one)
-        xmpp.register_handler(Callback("all messages", MatchXPath("{jabber:client}message"), self._record))
+        xmpp.register_handler(
+            Callback("all messages", MatchXPath("{jabber:client}message"), self._record)
+        )
         xmpp.connect("127.0.0.1", self.port)
         await asyncio.wait_for(started, WAIT)
         self.xmpp = xmpp
@@ -124,7 +126,8 @@ class Person:
         query = ET.Element(f"{{{NS_OWNER}}}query")
         form = ET.SubElement(query, f"{{{NS_DATA}}}x", type="submit")
         for var, value in {
-            "FORM_TYPE": "http://jabber.org/protocol/muc#roomconfig", **values
+            "FORM_TYPE": "http://jabber.org/protocol/muc#roomconfig",
+            **values,
         }.items():
             field = ET.SubElement(form, f"{{{NS_DATA}}}field", var=var)
             ET.SubElement(field, f"{{{NS_DATA}}}value").text = value
@@ -148,7 +151,9 @@ class Person:
     async def bookmarks(self) -> dict[str, ET.Element]:
         """This account's XEP-0402 bookmarks: room JID -> <conference/>."""
         pubsub = ET.Element("{http://jabber.org/protocol/pubsub}pubsub")
-        ET.SubElement(pubsub, "{http://jabber.org/protocol/pubsub}items", node="urn:xmpp:bookmarks:1")
+        ET.SubElement(
+            pubsub, "{http://jabber.org/protocol/pubsub}items", node="urn:xmpp:bookmarks:1"
+        )
         reply = await self.iq(self.jid, "get", pubsub)
         return {
             item.attrib["id"]: item[0]

@@ -86,7 +86,9 @@ async def reconciler(prosody: ProsodyServer, tmp: Path) -> AsyncIterator[Reconci
             await task
 
 
-async def test_apply_creates_repairs_and_is_idempotent(server: ProsodyServer, tmp_path: Path) -> None:
+async def test_apply_creates_repairs_and_is_idempotent(
+    server: ProsodyServer, tmp_path: Path
+) -> None:
     kari = Person(server.jid("kari"), server.c2s_port)
     ola = Person(server.jid("ola"), server.c2s_port)
     await kari.connect()
@@ -106,7 +108,9 @@ async def test_apply_creates_repairs_and_is_idempotent(server: ProsodyServer, tm
         assert config["muc#roomconfig_membersonly"] == "1"
         assert config["muc#roomconfig_publicroom"] in ("0", "")
         assert config["muc#roomconfig_enablearchiving"] == "1"
-        assert (await kari.room_config(f"apen@{server.muc_domain}"))["muc#roomconfig_publicroom"] == "1"
+        assert (await kari.room_config(f"apen@{server.muc_domain}"))[
+            "muc#roomconfig_publicroom"
+        ] == "1"
         nn = await kari.room_config(f"kommuneplan@{server.muc_domain}")
         assert nn["muc#roomconfig_lang"] == "nn"
         affiliations = await kari.affiliations(e134)
@@ -118,8 +122,10 @@ async def test_apply_creates_repairs_and_is_idempotent(server: ProsodyServer, tm
 
         # the member's client: a direct invitation and a bookmark
         invite = await ola.wait_message(
-            lambda m: m.xml.find("{jabber:x:conference}x") is not None
-            and m.xml.find("{jabber:x:conference}x").attrib.get("jid") == e134,
+            lambda m: (
+                m.xml.find("{jabber:x:conference}x") is not None
+                and m.xml.find("{jabber:x:conference}x").attrib.get("jid") == e134
+            ),
             "direct invitation to e134",
         )
         assert "E134" in invite.xml.find("{jabber:x:conference}x").attrib["reason"]
@@ -131,7 +137,11 @@ async def test_apply_creates_repairs_and_is_idempotent(server: ProsodyServer, tm
         assert second.empty, second.render()
 
         # per is removed from the spec: he loses the affiliation (and the bookmark)
-        rooms = load(server, tmp_path / "specs", SPECS.replace('members = ["ola", "per"]', 'members = ["ola"]'))
+        rooms = load(
+            server,
+            tmp_path / "specs",
+            SPECS.replace('members = ["ola", "per"]', 'members = ["ola"]'),
+        )
         plan = await rec.plan(rooms, TODAY)
         assert [i for i in plan.actions if isinstance(i, SetAffiliation)] == [
             SetAffiliation(e134, server.jid("per"), "member", "none")
