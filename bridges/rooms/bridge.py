@@ -57,7 +57,7 @@ class RoomsBridge:
         self.link = link
         self.store = store
         self.health = health
-        self.sources = sources or {}  # calendar connector instances by name
+        self.sources = sources if sources is not None else {}  # connectors by name, filled later
         self.groups = groups
         self.muc = MucClient(link, settings.muc_service or f"conference.{domain}", settings.nick)
         self.video = VideoLinks(settings)
