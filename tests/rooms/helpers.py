@@ -25,9 +25,18 @@ NS_ADMIN = "http://jabber.org/protocol/muc#admin"
 NS_DATA = "jabber:x:data"
 
 
+class RoomsProsody(ProsodyServer):
+    """The harness's Prosody with a MUC room cache that holds every room (deploy/rooms.md):
+    with the default of 100, each query to a room outside the cache reloads it from disk."""
+
+    def _config(self) -> str:
+        # the MUC component is the last section of the harness config: this line joins it
+        return super()._config() + "\tmuc_room_cache_size = 10000\n"
+
+
 def rooms_prosody() -> ProsodyServer:
     """Prosody as the harness starts it, plus the bookmarks module for the component."""
-    server = ProsodyServer()
+    server = RoomsProsody()
     server.extra_host_config = (
         '\tmodules_enabled = { "samtek_overlay"; "samtek_rooms" }\n'
         f'\tsamtek_rooms_trusted = {{ "{server.component_jid}" }}\n'
