@@ -47,8 +47,9 @@ def write_specs(directory: Path, rooms: int, users: int, members: int) -> None:
     (directory / "portfolio.toml").write_text("\n".join(lines))
 
 
-async def run(rooms: int, users: int, members: int) -> None:
-    server = rooms_prosody()
+async def run(rooms: int, users: int, members: int, muc_sql: bool) -> None:
+    server = rooms_prosody(muc_sql)
+    print(f"MUC storage: {'sql (SQLite)' if muc_sql else 'internal (files)'}")
     for u in range(users):
         server.add_user(f"u{u}", PASSWORD)
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +78,7 @@ async def run(rooms: int, users: int, members: int) -> None:
                     f" {time.process_time() - py0:.2f} s,"
                     f" Prosody CPU {cpu1 - cpu0:.2f} s"
                 )
-                for attempt in range(3):
+                for attempt in range(5):
                     sets_before = muc.iq_sets
                     t0, py0 = time.perf_counter(), time.process_time()
                     noop = await reconciler.plan(specs, today)
@@ -100,8 +101,11 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=1000)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--members", type=int, default=3, help="members per room (+1 owner)")
+    parser.add_argument(
+        "--muc-sql", action="store_true", help="rooms in SQLite (needs apt lua-dbi-sqlite3)"
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.rooms, args.users, args.members))
+    asyncio.run(run(args.rooms, args.users, args.members, args.muc_sql))
 
 
 if __name__ == "__main__":

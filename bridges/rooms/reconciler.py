@@ -36,7 +36,7 @@ from samtek.xmpp.muc import Affiliation, MucClient, RoomGone
 
 log = structlog.get_logger("samtek.rooms")
 
-CONCURRENCY = 64  # rooms observed/applied at once: bounds memory and outstanding IQs
+CONCURRENCY = 200  # rooms observed/applied at once: bounds memory and outstanding IQs
 ARCHIVE_TEXT = (
     "Prosjektet er avsluttet. Rommet er arkivert: bare eierne har tilgang videre, "
     "historikken er bevart."
@@ -78,14 +78,20 @@ class Reconciler:
             if phases[room.jid] is Phase.PENDING:
                 return room.jid, Observed(exists=False)  # not looked at before its start
             async with limit:
-                try:
-                    config = await self.muc.get_config(room.jid)
-                except RoomGone:
-                    return room.jid, Observed(exists=False)
                 if phases[room.jid] is Phase.EXPIRED:
+                    try:
+                        config = await self.muc.room_info(room.jid)
+                    except RoomGone:
+                        return room.jid, Observed(exists=False)
                     history = await self.muc.has_history(room.jid)
                     return room.jid, Observed(True, config, {}, history)
-                affiliations = await self.muc.affiliations(room.jid)
+                # both at once: one round trip per room instead of two
+                try:
+                    config, affiliations = await asyncio.gather(
+                        self.muc.room_info(room.jid), self.muc.affiliations(room.jid)
+                    )
+                except RoomGone:
+                    return room.jid, Observed(exists=False)
                 return room.jid, Observed(True, config, affiliations)
 
         return dict(await asyncio.gather(*(one(r) for r in rooms)))
