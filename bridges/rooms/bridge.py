@@ -96,7 +96,7 @@ class RoomsBridge:
             log.warning("room specs invalid; keeping the last good ones", errors=exc.errors)
             rooms = self.rooms
         self.rooms = rooms
-        await self._index_feeds(rooms)
+        await self.index_feeds(rooms)
         plan = await self.reconciler.plan(rooms, self.today().date())
         if not plan.empty:
             log.info("rooms plan", changes=len(plan.actions), plan=plan.render())
@@ -154,7 +154,7 @@ class RoomsBridge:
             log.info("room specs changed", path=str(spec_dir))
             self._wake.set()
 
-    async def _index_feeds(self, rooms: Sequence[Room]) -> None:
+    async def index_feeds(self, rooms: Sequence[Room]) -> None:
         if self._secret is None:
             self._secret = await self._feed_secret()
         self._tokens = {feed_token(self._secret, r.id): r for r in rooms if r.calendar}

@@ -1,4 +1,4 @@
-"""`samtek rooms plan|apply --config`: one reconciliation pass from the command line.
+"""`samtek rooms plan|apply|feeds --config`: one reconciliation pass, or the feed URLs.
 
 It connects as the component itself, so run it while the service is stopped (Prosody refuses
 a second connection of the same component) — the running service applies on its own anyway.
@@ -18,6 +18,38 @@ from samtek.store import open_store
 from samtek.xmpp.link import XmppLink
 
 CONNECT_WAIT = 20.0
+
+
+async def feeds_command(config: Config) -> int:
+    """Print each room's ICS feed URL (needs no XMPP connection)."""
+    settings = config.file.rooms
+    if settings is None:
+        print(f"{config.path}: no [rooms] section", file=sys.stderr)
+        return 2
+    http = config.file.http
+    base = (http.public_url or f"http://{http.host}:{http.port}").rstrip("/")
+    async with open_store(config.store.url) as store:
+        bridge = RoomsBridge(
+            settings,
+            config.people,
+            XmppLink(config.xmpp, HealthReporter("xmpp")),
+            store,
+            config.xmpp.domain,
+            HealthReporter("rooms"),
+            base_dir=config.path.parent,
+        )
+        try:
+            rooms = bridge.load_rooms()
+        except SpecError as exc:
+            for error in exc.errors:
+                print(error, file=sys.stderr)
+            return 2
+        await bridge.index_feeds(rooms)
+        for room in rooms:
+            url = bridge.feed_url(room.id)
+            if room.calendar is not None and url is not None:
+                print(f"{room.id}\t{base}{url}")
+    return 0
 
 
 async def rooms_command(config: Config, apply: bool) -> int:

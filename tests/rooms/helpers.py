@@ -41,14 +41,18 @@ class RoomsProsody(ProsodyServer):
         extra = "\tmuc_room_cache_size = 10000\n"
         if self.muc_sql:
             database = self.dir / "muc.sqlite"
-            extra += f'\tstorage = "sql"\n\tsql = {{ driver = "SQLite3", database = "{database}" }}\n'
+            extra += (
+                f'\tstorage = "sql"\n\tsql = {{ driver = "SQLite3", database = "{database}" }}\n'
+            )
         return super()._config() + extra
 
 
 def rooms_prosody(muc_sql: bool = False) -> ProsodyServer:
     """Prosody as the harness starts it, plus the bookmarks module for the component."""
-    if muc_sql and not Path("/usr/share/lua/5.4/DBI.lua").exists() and not list(
-        Path("/usr/share/lua").glob("*/DBI.lua")
+    if (
+        muc_sql
+        and not Path("/usr/share/lua/5.4/DBI.lua").exists()
+        and not list(Path("/usr/share/lua").glob("*/DBI.lua"))
     ):
         raise RuntimeError(f"SQL storage needs LuaDBI: apt-get install -y {SQL_APT_PACKAGE}")
     server = RoomsProsody()

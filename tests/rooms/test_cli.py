@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -35,6 +36,7 @@ async def test_plan_then_apply_then_nothing(tmp_path: Path) -> None:
         (tmp_path / "specs").mkdir()
         (tmp_path / "specs" / "r.toml").write_text(
             'id = "r"\nname = "R"\nowners = ["kari"]\nmembers = ["ola"]\n'
+            'calendar = { source = "feeds", address = "r.ics" }\n'
         )
         code, out, err = await samtek("rooms", "plan", "--config", str(config))
         assert code == 0, err
@@ -45,6 +47,10 @@ async def test_plan_then_apply_then_nothing(tmp_path: Path) -> None:
         assert "applied 5 change(s), 0 room(s) failed" in out
         code, out, err = await samtek("rooms", "plan", "--config", str(config))
         assert (code, out.strip()) == (0, "no changes"), err
+
+        code, out, err = await samtek("rooms", "feeds", "--config", str(config))
+        assert code == 0, err
+        assert re.fullmatch(r"r\thttp://127\.0\.0\.1:0/rooms/feed/[0-9a-f]{32}\.ics\n", out), out
 
         (tmp_path / "specs" / "r.toml").write_text('id = "r"\nname = "R"\nowners = ["nobody"]\n')
         code, out, err = await samtek("rooms", "plan", "--config", str(config))
