@@ -88,7 +88,7 @@ async def rooms_command(config: Config, apply: bool) -> int:
             )
             if waiter not in done:
                 waiter.cancel()
-                error = session.exception() if session.done() else "timed out"
+                error = str(session.exception()) if session.done() else "timed out"
                 print(f"cannot connect to the XMPP server: {error}", file=sys.stderr)
                 return 1
             plan = await bridge.reconciler.plan(rooms, bridge.today().date())

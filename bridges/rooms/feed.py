@@ -43,7 +43,7 @@ def build_ics(room: Room, events: Sequence[CalendarEvent], video: VideoLinks) ->
         if room.spec.video.enabled:
             item.add("url", video.room_url(room.id))
         calendar.add_component(item)
-    return calendar.to_ical()
+    return bytes(calendar.to_ical())
 
 
 class FeedApp:

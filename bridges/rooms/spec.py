@@ -141,10 +141,10 @@ def read_specs(spec_dir: Path) -> SpecSet:
         for name, entries in parsed.groups.items():
             groups.setdefault(name, set()).update(entries)
     seen: dict[str, Path] = {}
-    for path, index, spec in rooms:
+    for path, where, spec in rooms:
         if spec.id in seen:
             errors.append(
-                f"{path}: {_where(index, 'id')}: duplicate room id {spec.id!r}"
+                f"{path}: {_where(where, 'id')}: duplicate room id {spec.id!r}"
                 f" (also in {seen[spec.id]})"
             )
         seen.setdefault(spec.id, path)
@@ -161,7 +161,6 @@ def resolve(
     extra_groups: Mapping[str, list[str]] | None = None,
 ) -> list[Room]:
     """Person ids, JIDs and group names -> bare JIDs. `groups` overrides the static groups."""
-    by_jid = {p.jid.lower() for p in people.values()}
     errors: list[str] = []
 
     def jid_of(entry: str) -> str | None:
@@ -224,7 +223,6 @@ def resolve(
                 calendar=calendar,
             )
         )
-    del by_jid
     if errors:
         raise SpecError(errors)
     return rooms

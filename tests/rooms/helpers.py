@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Literal, cast
 from xml.etree import ElementTree as ET
 
 from slixmpp import ClientXMPP
@@ -112,7 +112,11 @@ class Person:
         xmpp.add_event_handler("session_start", on_start)
         # every message, also those without a body (slixmpp's "message" event needs one)
         xmpp.register_handler(
-            Callback("all messages", MatchXPath("{jabber:client}message"), self._record)
+            Callback(
+                "all messages",
+                MatchXPath("{jabber:client}message"),
+                lambda stanza: self._record(cast(Message, stanza)),
+            )
         )
         xmpp.connect("127.0.0.1", self.port)
         await asyncio.wait_for(started, WAIT)
@@ -137,7 +141,7 @@ class Person:
             got = "\n".join(str(m) for m in self.messages) or "(nothing)"
             raise AssertionError(f"{self.jid}: no {what} within {WAIT}s; got:\n{got}") from None
 
-    async def iq(self, to: str, kind: str, payload: ET.Element) -> Iq:
+    async def iq(self, to: str, kind: Literal["get", "set"], payload: ET.Element) -> Iq:
         assert self.xmpp is not None
         iq = self.xmpp.make_iq(ito=to, itype=kind)
         iq.append(payload)

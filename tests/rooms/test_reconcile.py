@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from slixmpp.stanza import Message
 
 from bridges.rooms.invites import Inviter
 from bridges.rooms.plan import Reconfigure, SetAffiliation
@@ -74,6 +75,12 @@ def load(prosody: ProsodyServer, spec_dir: Path, text: str) -> list[Room]:
     return resolve(read_specs(spec_dir), people(prosody), prosody.muc_domain)
 
 
+def invitation(message: Message) -> dict[str, str]:
+    """The XEP-0249 <x/> attributes of a message, empty if it has none."""
+    x = message.xml.find("{jabber:x:conference}x")
+    return dict(x.attrib) if x is not None else {}
+
+
 @contextlib.asynccontextmanager
 async def reconciler(prosody: ProsodyServer, tmp: Path) -> AsyncIterator[Reconciler]:
     link, task = await connected_link(xmpp_section(prosody, tmp))
@@ -122,13 +129,9 @@ async def test_apply_creates_repairs_and_is_idempotent(
 
         # the member's client: a direct invitation and a bookmark
         invite = await ola.wait_message(
-            lambda m: (
-                m.xml.find("{jabber:x:conference}x") is not None
-                and m.xml.find("{jabber:x:conference}x").attrib.get("jid") == e134
-            ),
-            "direct invitation to e134",
+            lambda m: invitation(m).get("jid") == e134, "direct invitation to e134"
         )
-        assert "E134" in invite.xml.find("{jabber:x:conference}x").attrib["reason"]
+        assert "E134" in invitation(invite)["reason"]
         bookmarks = await ola.bookmarks()
         assert bookmarks[e134].attrib["name"] == "E134 Damåsen–Saggrenda"
         assert bookmarks[e134].attrib["autojoin"] == "true"
