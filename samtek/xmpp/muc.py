@@ -148,17 +148,29 @@ class MucClient:
         ET.SubElement(muc, f"{{{NS_MUC}}}history", maxstanzas="0")
         presence.send()
 
+    def leave(self, room: str) -> None:
+        xmpp = self.link._require()
+        xmpp.make_presence(
+            pto=f"{room}/{self.nick}", pfrom=f"{self.link.jid}/rooms", ptype="unavailable"
+        ).send()
+
     async def create(self, room: str, values: Mapping[str, FormValue]) -> None:
-        """Create by joining (XEP-0045 §10.1), then unlock it with the full config."""
+        """Create by joining (XEP-0045 §10.1), unlock it with the full config, and leave.
+
+        Leaving matters: an occupant receives every message of the room, and SAMTEK has no
+        use for the chat traffic of all project rooms.
+        """
         self.join(room)
-        # The join and the form travel on one stream in order: Prosody creates the locked
+        # Join, form and leave travel on one stream in order: Prosody creates the locked
         # room before it sees the form, so no wait for the self-presence is needed.
         await self.set_config(room, values)
+        self.leave(room)
 
     def say(self, room: str, body: str) -> None:
-        """Post a groupchat message (joins first: a no-op presence if already inside)."""
+        """Post a groupchat message: enter, post, leave (in order on one stream)."""
         self.join(room)
         self.link.send_message(room, body, mfrom=f"{self.link.jid}/rooms", mtype="groupchat")
+        self.leave(room)
 
     def invite(self, room: str, jid: str, reason: str) -> None:
         """XEP-0249 direct invitation, from the component."""
