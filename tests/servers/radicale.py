@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+
+from tests.fakes.tls import make_cert
 
 RADICALE_MODULE = "radicale"
 START_TIMEOUT = 20.0
@@ -40,13 +42,11 @@ def free_port() -> int:
 
 
 def _check_installed() -> None:
-    probe = subprocess.run(
-        [sys.executable, "-c", "import radicale"], capture_output=True, text=True, check=False
-    )
-    if probe.returncode != 0:
+    # Radicale runs as `sys.executable -m radicale`, so this interpreter must have it.
+    if importlib.util.find_spec(RADICALE_MODULE) is None:
         raise RadicaleMissing(
-            "Radicale is not installed in this venv: `pip install 'radicale>=3.2'` "
-            f"(PyPI package 'radicale'); import said: {probe.stderr.strip()}"
+            f"Radicale is not installed for {sys.executable}: `pip install 'radicale>=3.2'` "
+            "(PyPI package 'radicale', in the project's test extras)"
         )
 
 
@@ -88,8 +88,7 @@ class RadicaleServer:
     ) -> AsyncIterator[RadicaleServer]:
         _check_installed()
         root = Path(tempfile.mkdtemp(prefix="radicale-"))
-        server = cls(root=root, port=free_port(), users=users, service_user=service_user,
-                     tls=tls)
+        server = cls(root=root, port=free_port(), users=users, service_user=service_user, tls=tls)
         try:
             if tls:
                 server._make_certificate()
@@ -101,14 +100,9 @@ class RadicaleServer:
             shutil.rmtree(root, ignore_errors=True)
 
     def _make_certificate(self) -> None:
-        if shutil.which("openssl") is None:
-            raise RadicaleMissing("openssl is needed for TLS tests: apt-get install openssl")
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-             "-keyout", str(self.root / "key.pem"), "-out", str(self.certificate)],
-            check=True, capture_output=True,
-        )
+        cert, key = make_cert(self.root)
+        cert.rename(self.certificate)
+        key.rename(self.root / "key.pem")
 
     def _write_config(self) -> None:
         (self.root / "users").write_text(
@@ -193,8 +187,10 @@ class RadicaleServer:
                 except aiohttp.ClientConnectionError:
                     pass  # not listening yet
                 if loop.time() > deadline:
-                    raise RuntimeError(f"radicale did not answer on {self.url} within "
-                                       f"{START_TIMEOUT}s; log in {self.log_path}")
+                    raise RuntimeError(
+                        f"radicale did not answer on {self.url} within "
+                        f"{START_TIMEOUT}s; log in {self.log_path}"
+                    )
                 await asyncio.sleep(0.1)
 
     async def _stop(self) -> None:
@@ -220,22 +216,23 @@ class RadicaleServer:
             '<?xml version="1.0" encoding="utf-8"?>'
             '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
             f"<D:set><D:prop><D:displayname>{calendar}</D:displayname>"
-            "<C:supported-calendar-component-set><C:comp name=\"VEVENT\"/>"
+            '<C:supported-calendar-component-set><C:comp name="VEVENT"/>'
             "</C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>"
         )
-        await self._request("MKCALENDAR", url, user, body, {"Content-Type": "application/xml"},
-                            expect=(201,))
+        await self._request(
+            "MKCALENDAR", url, user, body, {"Content-Type": "application/xml"}, expect=(201,)
+        )
         return url
 
     async def put_event(self, user: str, calendar_url: str, uid: str, ics: str) -> str:
         url = f"{calendar_url}{uid}.ics"
-        await self._request("PUT", url, user, ics, {"Content-Type": "text/calendar"},
-                            expect=(201, 204))
+        await self._request(
+            "PUT", url, user, ics, {"Content-Type": "text/calendar"}, expect=(201, 204)
+        )
         return url
 
     async def delete_event(self, user: str, calendar_url: str, uid: str) -> None:
-        await self._request("DELETE", f"{calendar_url}{uid}.ics", user, None, {},
-                            expect=(200, 204))
+        await self._request("DELETE", f"{calendar_url}{uid}.ics", user, None, {}, expect=(200, 204))
 
     async def get(self, user: str, url: str) -> str:
         return await self._request("GET", url, user, None, {}, expect=(200,))
@@ -261,8 +258,9 @@ class RadicaleServer:
             return text
 
 
-def simple_event(uid: str, start: str, end: str, summary: str = "Meeting", tz: str = "UTC",
-                 extra: str = "") -> str:
+def simple_event(
+    uid: str, start: str, end: str, summary: str = "Meeting", tz: str = "UTC", extra: str = ""
+) -> str:
     """A one-VEVENT calendar; start/end as 'YYYYMMDDTHHMMSS' (UTC if tz == 'UTC')."""
     if tz == "UTC":
         dtstart, dtend = f"DTSTART:{start}Z", f"DTEND:{end}Z"
