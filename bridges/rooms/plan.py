@@ -8,7 +8,7 @@ destroyed, but a room with history only if the spec says destroy_history_on_rete
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -255,13 +255,8 @@ def make_plan(
     phases: Mapping[str, Phase],
     component_jid: str,
     archive_text: str,
-    undeclared: Iterable[str] = (),
 ) -> Plan:
     items: list[Item] = []
     for room in rooms:
         items += plan_room(room, observed[room.jid], phases[room.jid], component_jid, archive_text)
-    items += [
-        Note(jid, "managed earlier, no longer declared: left as it is")
-        for jid in sorted(undeclared)
-    ]
     return Plan(tuple(items))

@@ -21,7 +21,6 @@ NS_MUC = "http://jabber.org/protocol/muc"
 NS_OWNER = "http://jabber.org/protocol/muc#owner"
 NS_ADMIN = "http://jabber.org/protocol/muc#admin"
 NS_DATA = "jabber:x:data"
-NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 NS_CONFERENCE = "jabber:x:conference"
 ROOMCONFIG = "http://jabber.org/protocol/muc#roomconfig"
@@ -49,15 +48,6 @@ class MucClient:
 
     def room_jid(self, room_id: str) -> str:
         return f"{room_id}@{self.service}"
-
-    async def public_rooms(self) -> list[str]:
-        """Rooms listed by disco#items (Prosody lists only non-hidden ones)."""
-        reply = await self.link.send_iq(
-            self.service, "get", ET.Element(f"{{{NS_DISCO_ITEMS}}}query")
-        )
-        query = reply.xml.find(f"{{{NS_DISCO_ITEMS}}}query")
-        items = [] if query is None else query.findall(f"{{{NS_DISCO_ITEMS}}}item")
-        return [item.attrib["jid"] for item in items if "jid" in item.attrib]
 
     async def get_config(self, room: str) -> dict[str, FormValue]:
         """The owner configuration form's current values; RoomGone if there is no room."""

@@ -151,6 +151,11 @@ async def test_apply_creates_repairs_and_is_idempotent(
         ], plan.render()
         assert not (await rec.apply(plan)).failed
         assert server.jid("per") not in await kari.affiliations(e134)
+        per = Person(server.jid("per"), server.c2s_port)
+        await per.connect()
+        assert e134 not in await per.bookmarks()  # the bookmark went with the membership
+        assert f"apen@{server.muc_domain}" in await per.bookmarks()
+        await per.disconnect()
 
         # drift by hand: kari makes the room public and adds an admin
         await kari.set_room_config(e134, {"muc#roomconfig_publicroom": "1"})
