@@ -22,7 +22,7 @@ import watchfiles
 from bridges.rooms.feed import FeedApp, feed_token
 from bridges.rooms.invites import Inviter
 from bridges.rooms.meetings import MeetingScheduler
-from bridges.rooms.plan import Plan
+from bridges.rooms.plan import Phase, Plan, phase_of
 from bridges.rooms.reconciler import Reconciler
 from bridges.rooms.settings import RoomsSection
 from bridges.rooms.spec import Room, SpecError, read_specs, resolve
@@ -102,7 +102,11 @@ class RoomsBridge:
             log.info("rooms plan", changes=len(plan.actions), plan=plan.render())
         if apply and not plan.empty:
             await self.reconciler.apply(plan)
-        await self.meetings.refresh(rooms, self.sources)
+        today = self.today().date()
+        active = [
+            r for r in rooms if phase_of(r, today, self.settings.retention_days) is Phase.ACTIVE
+        ]
+        await self.meetings.refresh(active, self.sources)  # no reminders in closed rooms
         self.last_plan = plan
         self.passes += 1
         return plan
