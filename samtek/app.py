@@ -15,6 +15,7 @@ from slixmpp.stanza import Message
 
 from bridges.assistant.build import build_assistant
 from bridges.presence import PresenceBridge
+from bridges.rooms.bridge import RoomsBridge
 from bridges.telephony import MissedCallNotifier
 from samtek.bus import Bus
 from samtek.config import Config
@@ -43,6 +44,7 @@ class Service:
         self.supervisor = Supervisor()
         self.presence: PresenceBridge | None = None
         self.link: XmppLink | None = None
+        self.rooms: RoomsBridge | None = None
         self.connectors: dict[str, Connector] = {}  # running instances by config name
         self.missed_calls: MissedCallNotifier | None = None
         self.web = WebServer(config.file.http, HealthReporter("http"))
@@ -70,6 +72,15 @@ class Service:
             self.link.on_ready(self.missed_calls.on_xmpp_ready)
             self.supervisor.add("missed-calls", self.missed_calls.run, self.missed_calls.health)
 
+            if self.config.file.rooms is not None:
+                self.rooms = RoomsBridge(
+                    self.config.file.rooms, self.config.people, self.link, store,
+                    self.config.xmpp.domain, HealthReporter("rooms"), self.connectors,
+                    base_dir=self.config.path.parent,
+                )  # fmt: skip
+                self.link.on_ready(self.rooms.on_xmpp_ready)
+                self.web.mount("/rooms", self.rooms.feeds.app)
+                self.supervisor.add("rooms", self.rooms.run, self.rooms.health)
             self.supervisor.add("http", self.web.run, self.web.health)
             if self.config.file.assistant.enabled:
                 for name, run, health in build_assistant(

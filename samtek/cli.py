@@ -1,4 +1,4 @@
-"""`samtek` command line: run, check-config, presence explain, demo, version."""
+"""`samtek` command line: run, check-config, presence explain, rooms plan/apply, demo, version."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     explain = presence_commands.add_parser("explain", help="which claims are active and why")
     explain.add_argument("person", help="person id or JID")
     explain.add_argument("--config", type=Path, required=True)
+    rooms = commands.add_parser("rooms", help="project rooms: plan or apply the room specs")
+    rooms.add_argument("rooms_command", choices=["plan", "apply", "feeds"])
+    rooms.add_argument("--config", type=Path, required=True)
     demo = commands.add_parser("demo", help="run a local demo region (Prosody + ICS files)")
     demo.add_argument("--dir", type=Path, default=Path("demo-data"))
     commands.add_parser("version", help="print the version")
@@ -55,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         print(asyncio.run(explain_offline(config, args.person)))
         return 0
     configure_logging(config.file.service.log_level)
+    if args.command == "rooms":
+        from bridges.rooms.cli import feeds_command, rooms_command
+
+        if args.rooms_command == "feeds":
+            return asyncio.run(feeds_command(config))
+        return asyncio.run(rooms_command(config, apply=args.rooms_command == "apply"))
     return asyncio.run(_run(config))
 
 

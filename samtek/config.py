@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from bridges.assistant.config import AssistantSection
+from bridges.rooms.settings import RoomsSection
 from samtek.model import CalendarRef, Person
 from samtek.plugin import Connector, ConnectorConfig
 from samtek.secrets import Secret
@@ -108,6 +109,7 @@ class ConfigFile(_Section):
     municipalities: list[MunicipalitySection] = []
     people: list[PersonSection] = []
     connectors: dict[str, dict[str, Any]] = {}
+    rooms: RoomsSection | None = None
 
 
 class Config:
