@@ -74,6 +74,8 @@ class MunicipalitySection(_Section):
     id: str
     name: str
     calendar: str | None = None  # default calendar connector for its people
+    # The default calendar's address for people from a directory: {email}, {id} or {jid}.
+    calendar_address: str = "{email}"
     language: Language = "nb"
     timezone: TimeZoneName = "Europe/Oslo"
 
