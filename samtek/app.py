@@ -14,19 +14,20 @@ import structlog
 from slixmpp.stanza import Message
 
 from bridges.presence import PresenceBridge
+from samtek.admin.metrics import MeteredLink, MeteredOverlays, ServiceMetrics
+from samtek.admin.wiring import mount_admin
 from samtek.bus import Bus
 from samtek.config import Config
-from samtek.directory import StaticDirectory
+from samtek.directory import DirectoryService
 from samtek.events import ManualPresenceChange
 from samtek.health import HealthReporter
 from samtek.model import Show
-from samtek.plugin import ConnectorContext, discover_connectors
+from samtek.plugin import Connector, ConnectorContext, discover_connectors
 from samtek.runtime.supervisor import Supervisor
 from samtek.store import open_store
 from samtek.web import WebServer
 from samtek.xmpp.link import XmppLink
 from samtek.xmpp.overlay import NS as OVERLAY_NS
-from samtek.xmpp.overlay import PresenceOverlays
 
 log = structlog.get_logger("samtek.app")
 
@@ -37,7 +38,9 @@ class Service:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.bus = Bus()
-        self.directory = StaticDirectory(config.people)
+        self.metrics = ServiceMetrics()  # per Service: no global registry
+        self.directory = DirectoryService(config.people, config.file.municipalities, self.bus)
+        self.connectors: dict[str, Connector] = {}
         self.supervisor = Supervisor()
         self.presence: PresenceBridge | None = None
         self.link: XmppLink | None = None
@@ -46,8 +49,9 @@ class Service:
     async def run(self, ready: asyncio.Event | None = None) -> None:
         async with AsyncExitStack() as stack:
             store = await stack.enter_async_context(open_store(self.config.store.url))
-            self.link = XmppLink(self.config.xmpp, HealthReporter("xmpp"))
-            overlays = PresenceOverlays(self.link, self.config.xmpp.domain)
+            await self.directory.restore(store)
+            self.link = MeteredLink(self.config.xmpp, HealthReporter("xmpp"), self.metrics)
+            overlays = MeteredOverlays(self.link, self.config.xmpp.domain, self.metrics)
             self.presence = PresenceBridge(
                 self.directory,
                 self.bus,
@@ -56,25 +60,28 @@ class Service:
                 self.config.presence,
                 HealthReporter("presence"),
             )
-            self.link.on_ready(self.presence.on_xmpp_ready)
+            self.link.on_ready(self.metrics.timed_reconcile(self.presence.on_xmpp_ready))
             self.link.on_message(f"{{{OVERLAY_NS}}}dismissed", self._on_dismissed)
             self.supervisor.add("xmpp", self.link.run, self.link.health)
             self.supervisor.add("presence", self.presence.run, self.presence._health)
 
             self.supervisor.add("http", self.web.run, self.web.health)
+            self.supervisor.add("directory", self.directory.run, self.directory.health)
 
             types = discover_connectors()
             for name, connector_config in self.config.connectors.items():
                 health = HealthReporter(f"connector:{name}")
                 ctx = ConnectorContext(name, self.directory, self.bus, health, store)
                 connector = types[connector_config.type](connector_config, ctx)
+                self.connectors[name] = connector
                 self.supervisor.add(f"connector:{name}", connector.run, health)
 
+            await mount_admin(self, store)
             await self.supervisor.start()
             stack.push_async_callback(self.supervisor.stop)
             log.info(
                 "samtek running",
-                people=len(self.config.people),
+                people=len(self.directory.people()),
                 connectors=len(self.config.connectors),
             )
             if ready is not None:

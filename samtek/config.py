@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from samtek.admin.config import AdminSection
 from samtek.model import CalendarRef, Person
 from samtek.plugin import Connector, ConnectorConfig
 from samtek.secrets import Secret
@@ -105,6 +106,7 @@ class ConfigFile(_Section):
     store: StoreSection = StoreSection()
     presence: PresenceSection = PresenceSection()
     http: HttpSection = HttpSection()
+    admin: AdminSection = AdminSection()
     municipalities: list[MunicipalitySection] = []
     people: list[PersonSection] = []
     connectors: dict[str, dict[str, Any]] = {}
