@@ -8,6 +8,7 @@ AsyncExitStack in reverse order.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 
 import structlog
@@ -35,8 +36,11 @@ log = structlog.get_logger("samtek.app")
 class Service:
     """What `samtek run` runs. Exposes its parts read-only for the admin side and tests."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self, config: Config, connector_types: Mapping[str, type[Connector]] | None = None
+    ) -> None:
         self.config = config
+        self._connector_types = connector_types  # None: the installed entry points
         self.bus = Bus()
         self.metrics = ServiceMetrics()  # per Service: no global registry
         self.directory = DirectoryService(config.people, config.file.municipalities, self.bus)
@@ -68,7 +72,7 @@ class Service:
             self.supervisor.add("http", self.web.run, self.web.health)
             self.supervisor.add("directory", self.directory.run, self.directory.health)
 
-            types = discover_connectors()
+            types = self._connector_types or discover_connectors()
             for name, connector_config in self.config.connectors.items():
                 health = HealthReporter(f"connector:{name}")
                 ctx = ConnectorContext(name, self.directory, self.bus, health, store)

@@ -98,11 +98,10 @@ class LdapConnector(Connector):
             executor.shutdown(wait=False)
 
     async def _sync(self, executor: ThreadPoolExecutor, full: bool) -> None:
-        try:
-            people = await self._search(executor, "people", full)
-            groups = await self._search(executor, "groups", full) if self.config.group_base else []
-        finally:
-            self._report_servers()
+        # When every server fails the raise says why; health items are for partial failure.
+        people = await self._search(executor, "people", full)
+        groups = await self._search(executor, "groups", full) if self.config.group_base else []
+        self._report_servers()
         self.last_read = (len(people), len(groups))
         if full:
             self._people, self._groups = {}, {}
