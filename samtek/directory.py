@@ -19,6 +19,7 @@ import structlog
 
 from samtek.bus import Bus
 from samtek.events import DirectoryPerson, DirectoryUpdate, PeopleChanged
+from samtek.groups import UnknownGroup
 from samtek.health import HealthReporter
 from samtek.model import CalendarRef, Person
 from samtek.plugin import Directory
@@ -78,8 +79,10 @@ class DirectoryService(Directory):
         return self._by_jid.get(jid.split("/", 1)[0].lower())
 
     def members(self, group: str) -> set[str]:
-        """Bare JIDs of the group's members that are known people."""
-        return {self._people[pid].jid for pid in self._groups.get(group, ()) if pid in self._people}
+        """Bare JIDs of the group's members that are known people (`GroupDirectory`)."""
+        if group not in self._groups:
+            raise UnknownGroup(group)
+        return {self._people[pid].jid for pid in self._groups[group] if pid in self._people}
 
     def groups(self) -> dict[str, set[str]]:
         return {name: self.members(name) for name in self._groups}

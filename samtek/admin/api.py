@@ -219,12 +219,13 @@ async def resync(request: web.Request) -> web.Response:
         )
     tasks: dict[str, asyncio.Task[None]] = {}
     for name in names:
-        target = ctx.connectors[name]
-        assert isinstance(target, Resyncable)
-        task = asyncio.create_task(target.resync(), name=f"resync:{name}")
-        ctx.background.add(task)
-        task.add_done_callback(ctx.background.discard)
-        task.add_done_callback(_log_failure)
+        task = ctx.resyncs.get(name)
+        if task is None or task.done():  # one resync per connector at a time, never a pile
+            target = ctx.connectors[name]
+            assert isinstance(target, Resyncable)
+            task = asyncio.create_task(target.resync(), name=f"resync:{name}")
+            task.add_done_callback(_log_failure)
+            ctx.resyncs[name] = task
         tasks[name] = task
     if tasks:
         await asyncio.wait(tasks.values(), timeout=body.wait_seconds)
@@ -306,4 +307,13 @@ def build_admin_app(ctx: AdminContext) -> web.Application:
     app[ENDPOINTS] = {e.handler: e for e in ENDPOINT_TABLE}
     for endpoint in ENDPOINT_TABLE:
         app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
+    app.on_cleanup.append(_stop_resyncs)
     return app
+
+
+async def _stop_resyncs(app: web.Application) -> None:
+    """Resyncs still waiting for their connector end with the server."""
+    tasks = list(app[CONTEXT].resyncs.values())
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

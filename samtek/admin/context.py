@@ -36,7 +36,7 @@ class AdminContext:
     connectors: Mapping[str, object] = field(default_factory=dict)  # by connector name
     presence: PresenceView | None = None
     core_parts: Sequence[str] = ("xmpp", "presence", "http", "directory")
-    background: set[asyncio.Task[None]] = field(default_factory=set)  # running resyncs
+    resyncs: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # running, by name
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

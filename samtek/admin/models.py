@@ -45,7 +45,7 @@ class ResyncRequest(_In):
     connectors: list[Text] | None = Field(
         None, max_length=100, description="connector names; all resyncable ones when omitted"
     )
-    wait_seconds: float = Field(30.0, ge=0, le=300, description="how long to wait for them")
+    wait_seconds: float = Field(10.0, ge=0, le=60, description="how long to wait for them")
 
 
 # -- outputs -------------------------------------------------------------------------------

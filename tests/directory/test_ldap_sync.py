@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import pytest
+
 from samtek.events import PeopleChanged
+from samtek.groups import GroupDirectory, UnknownGroup
 from samtek.health import HealthState
 from samtek.model import CalendarRef
 from tests.directory.conftest import Region, eventually
@@ -36,7 +39,9 @@ async def test_people_and_groups_sync(slapd: SlapdServer, region_factory: Region
 
     assert directory.members("planning") == {"kari@region.test", "ola@region.test"}
     assert directory.members("drift") == {"per@region.test"}
-    assert directory.members("nobody") == set()
+    with pytest.raises(UnknownGroup):
+        directory.members("nobody")
+    assert isinstance(directory, GroupDirectory)
     assert region.health.state is HealthState.OK
 
 
