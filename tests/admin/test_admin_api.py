@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -140,3 +142,32 @@ async def test_people_presence_connectors_and_resync(admin_region: AdminRegion) 
         assert "samtek_bus_queue_depth" in text and 'samtek_people{source="config"} 2.0' in text
         assert "samtek_reconcile_seconds_count 1.0" in text
         assert 'samtek_stanzas_sent_total{kind="iq"}' in text
+
+
+async def test_audit_cli_reads_the_same_log(admin_region: AdminRegion) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            admin_region.base + "/admin/resync",
+            json={"connectors": ["staff"], "wait_seconds": 0},
+            headers=admin_region.admin,
+        ) as response:
+            assert response.status == 202
+        async with http.delete(
+            admin_region.base + "/admin/rooms/x", headers=admin_region.reader
+        ) as response:
+            assert response.status == 403
+    # The CLI loads the config with the installed connector types only: drop the LDAP one.
+    config = (admin_region.directory / "samtek.toml").read_text()
+    cli_config = admin_region.directory / "cli.toml"
+    cli_config.write_text(config.split("[connectors.staff]")[0])
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "samtek.cli", "audit", "--config", str(cli_config), "--json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    entries = [json.loads(line) for line in out.decode().splitlines()]
+    assert [(e["actor"], e["action"], e["outcome"]) for e in entries] == [
+        ("viewer", "DELETE /admin/rooms/{id}", "denied"),
+        ("ops", "POST /admin/resync", "202"),
+    ]
