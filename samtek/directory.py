@@ -67,6 +67,7 @@ class DirectoryService(Directory):
         # Subscribe now, before connectors start, so no early update is missed.
         self._updates = bus.subscribe(DirectoryUpdate, maxsize=64)
         self._people: Mapping[str, Person] = MappingProxyType(dict(self._static))
+        self._failing: set[str] = set()  # "source/person id" reported as item errors
         self._by_jid: dict[str, Person] = {}
         self._groups: dict[str, frozenset[str]] = {}
         self._rebuild()
@@ -157,22 +158,27 @@ class DirectoryService(Directory):
     def _rebuild(self) -> None:
         people = dict(self._static)
         groups: dict[str, set[str]] = {}
+        failing: set[str] = set()
         for source in sorted(self._sources):
             update = self._sources[source]
             for entry in update.people:
                 item = f"{source}/{entry.id}"
                 if entry.id in people:
                     if entry.id not in self._static:
+                        failing.add(item)
                         self.health.item_error(item, "person id also published by another source")
                     continue  # the config file and earlier sources win
                 person = self._build(entry)
                 if person is None:
+                    failing.add(item)
                     self.health.item_error(item, f"unknown municipality {entry.municipality!r}")
                     continue
                 people[person.id] = person
-                self.health.item_ok(item)
             for name, member_ids in update.groups.items():
                 groups.setdefault(name, set()).update(member_ids)
+        for item in self._failing - failing:  # fixed, or gone from its source
+            self.health.item_ok(item)
+        self._failing = failing
         self._people = MappingProxyType(people)
         self._by_jid = {p.jid.lower(): p for p in people.values()}
         self._groups = {name: frozenset(ids) for name, ids in groups.items()}
