@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -22,10 +23,10 @@ from samtek.app import Service
 from samtek.config import load_config
 from samtek.devserver.prosody import ProsodyServer, free_port
 from samtek.health import HealthState
-from samtek.plugin import discover_connectors
+from samtek.plugin import Connector, discover_connectors
 from tests.e2e.regions import ics_meeting, write_ics
 
-TYPES = {**discover_connectors(), "ldap": LdapConnector}
+TYPES: dict[str, type[Connector]] = {**discover_connectors(), "ldap": LdapConnector}
 
 
 @dataclass
@@ -148,6 +149,6 @@ async def wait_for_state(
 
 async def get_json(
     session: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, object]]:
+) -> tuple[int, Any]:
     async with session.get(url, headers=headers or {}) as response:
         return response.status, await response.json()

@@ -14,12 +14,12 @@ from samtek.app import Service
 from samtek.config import load_config
 from samtek.devserver.prosody import ProsodyServer
 from samtek.health import HealthState
-from samtek.plugin import discover_connectors
+from samtek.plugin import Connector, discover_connectors
 from tests.directory.conftest import eventually
 from tests.directory.seed import GROUPS, PEOPLE
 from tests.servers.ldap import ADMIN_DN, ADMIN_PASSWORD, SlapdServer
 
-TYPES = {**discover_connectors(), "ldap": LdapConnector}
+TYPES: dict[str, type[Connector]] = {**discover_connectors(), "ldap": LdapConnector}
 TOKEN = "directory-test-admin-token"
 
 
