@@ -21,7 +21,7 @@ def test_secrets_come_from_references(tmp_path: Path) -> None:
     secret.write_text("s3rvice-pass\n")
     parsed = config(auth={"type": "basic", "username": "samtek", "password": f"file:{secret}"})
     assert parsed.auth is not None and parsed.auth.type == "basic"
-    assert parsed.auth.password.get_secret_value() == "s3rvice-pass"  # type: ignore[union-attr]
+    assert parsed.auth.password.get_secret_value() == "s3rvice-pass"
     assert "s3rvice-pass" not in repr(parsed)
     assert parsed.verify_tls is True
     assert parsed.sync_interval == timedelta(minutes=5)

@@ -24,8 +24,8 @@ def load(name: str) -> bytes:
     return (CORPUS / name).read_bytes()
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def spans(events: list[CalendarEvent]) -> list[tuple[str, datetime, datetime]]:

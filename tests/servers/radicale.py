@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+
+from tests.fakes.tls import make_cert
 
 RADICALE_MODULE = "radicale"
 START_TIMEOUT = 20.0
@@ -40,13 +42,11 @@ def free_port() -> int:
 
 
 def _check_installed() -> None:
-    probe = subprocess.run(
-        [sys.executable, "-c", "import radicale"], capture_output=True, text=True, check=False
-    )
-    if probe.returncode != 0:
+    # Radicale runs as `sys.executable -m radicale`, so this interpreter must have it.
+    if importlib.util.find_spec(RADICALE_MODULE) is None:
         raise RadicaleMissing(
-            "Radicale is not installed in this venv: `pip install 'radicale>=3.2'` "
-            f"(PyPI package 'radicale'); import said: {probe.stderr.strip()}"
+            f"Radicale is not installed for {sys.executable}: `pip install 'radicale>=3.2'` "
+            "(PyPI package 'radicale', in the project's test extras)"
         )
 
 
@@ -101,14 +101,9 @@ class RadicaleServer:
             shutil.rmtree(root, ignore_errors=True)
 
     def _make_certificate(self) -> None:
-        if shutil.which("openssl") is None:
-            raise RadicaleMissing("openssl is needed for TLS tests: apt-get install openssl")
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-             "-keyout", str(self.root / "key.pem"), "-out", str(self.certificate)],
-            check=True, capture_output=True,
-        )
+        cert, key = make_cert(self.root)
+        cert.rename(self.certificate)
+        key.rename(self.root / "key.pem")
 
     def _write_config(self) -> None:
         (self.root / "users").write_text(
