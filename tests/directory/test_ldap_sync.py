@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
+from connectors.ldap import LdapConnector
+from samtek.bus import Bus
+from samtek.directory import DirectoryService
 from samtek.events import PeopleChanged
 from samtek.groups import GroupDirectory, UnknownGroup
-from samtek.health import HealthState
+from samtek.health import HealthReporter, HealthState
 from samtek.model import CalendarRef
-from tests.directory.conftest import Region, eventually
+from samtek.plugin import AuthFailed, ConnectorContext
+from samtek.secrets import resolve_secret
+from samtek.store import open_store
+from tests.directory.conftest import MUNICIPALITIES, Region, eventually, ldap_config
 from tests.directory.seed import group_dn, person_dn
 from tests.servers.ldap import SlapdServer
 
@@ -19,7 +26,7 @@ RegionFactory = Callable[..., Awaitable[Region]]
 
 
 async def test_people_and_groups_sync(slapd: SlapdServer, region_factory: RegionFactory) -> None:
-    region = await region_factory(slapd)
+    region = await region_factory(slapd, page_size=2)  # three people: two pages
     directory = region.directory
     await eventually(lambda: len(directory.people()) == 3)
 
@@ -123,3 +130,16 @@ async def test_unreachable_server_is_reported_per_server(
     snapshot = region.health.snapshot()
     assert snapshot.state is HealthState.DEGRADED
     assert f"server {dead}" in snapshot.item_errors
+
+
+async def test_refused_bind_is_auth_failed(slapd: SlapdServer, tmp_path: Path) -> None:
+    config = ldap_config(slapd, tmp_path / "pw")
+    (tmp_path / "wrong").write_text("not-the-password")
+    config = config.model_copy(update={"password": resolve_secret(f"file:{tmp_path / 'wrong'}")})
+    async with open_store(f"sqlite:///{tmp_path}/state.db") as store:
+        bus = Bus()
+        ctx = ConnectorContext(
+            "ldap", DirectoryService({}, MUNICIPALITIES, bus), bus, HealthReporter("x"), store
+        )
+        with pytest.raises(AuthFailed, match="refused"):
+            await asyncio.wait_for(LdapConnector(config, ctx).run(), 10)
