@@ -39,31 +39,47 @@ class LdapClient:
         self.server_errors: dict[str, str] = {}
 
     def search(self, base: str, search_filter: str, attributes: Sequence[str]) -> list[Entry]:
-        """A paged subtree search; fails over to the next server on connection errors."""
+        """A paged subtree search; fails over to the next server on connection errors.
+
+        A kept-open connection may have been dropped by the server while idle: that server
+        gets one more try on a fresh connection before it counts as failing.
+        """
         errors: list[str] = []
         for url in self._order():
-            try:
-                conn = self._connection(url)
-                entries = conn.extend.standard.paged_search(
-                    base,
-                    search_filter,
-                    search_scope=SUBTREE,
-                    attributes=list(attributes),
-                    paged_size=self.page_size,
-                    generator=False,
-                )
-            except LDAPInvalidCredentialsResult as exc:
-                self.close()
-                raise AuthFailed(f"{url}: bind as {self.bind_dn!r} refused ({exc})") from None
-            except LDAPException as exc:
-                self.close()
-                reason = f"{type(exc).__name__}: {exc}"
-                self.server_errors[url] = reason
-                errors.append(f"{url}: {reason}")
-                continue
-            self.server_errors.pop(url, None)
-            return [_entry(e) for e in entries if e.get("type") == "searchResEntry"]
+            fresh_retry = self._conn is not None and self.current == url
+            while True:
+                try:
+                    entries = self._paged(url, base, search_filter, attributes)
+                except LDAPInvalidCredentialsResult as exc:
+                    self.close()
+                    raise AuthFailed(f"{url}: bind as {self.bind_dn!r} refused ({exc})") from None
+                except LDAPException as exc:
+                    self.close()
+                    reason = f"{type(exc).__name__}: {exc}"
+                    if fresh_retry:
+                        fresh_retry = False
+                        log.info("ldap connection dropped; reconnecting", server=url, error=reason)
+                        continue
+                    self.server_errors[url] = reason
+                    errors.append(f"{url}: {reason}")
+                    break
+                self.server_errors.pop(url, None)
+                return entries
         raise AllServersFailed(f"search of {base!r} failed on every server: {'; '.join(errors)}")
+
+    def _paged(
+        self, url: str, base: str, search_filter: str, attributes: Sequence[str]
+    ) -> list[Entry]:
+        conn = self._connection(url)
+        entries = conn.extend.standard.paged_search(
+            base,
+            search_filter,
+            search_scope=SUBTREE,
+            attributes=list(attributes),
+            paged_size=self.page_size,
+            generator=False,
+        )
+        return [_entry(e) for e in entries if e.get("type") == "searchResEntry"]
 
     def close(self) -> None:
         if self._conn is not None:
