@@ -38,7 +38,25 @@ MIGRATIONS: list[str] = [
         sent_at TEXT NOT NULL
     );
     """,
-    # 2: audit log of admin actions (who/what/when/details JSON)
+    # 2: telephony: webhook event ids seen recently (replay protection; pruned by age) and
+    #    the last non-idle device state per phone (phone presence right at once after restart)
+    """
+    CREATE TABLE webhook_events (
+        source TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (source, event_id)
+    );
+    CREATE INDEX webhook_events_age ON webhook_events (source, seen_at);
+    CREATE TABLE phone_states (
+        source TEXT NOT NULL,
+        extension TEXT NOT NULL,
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (source, extension)
+    );
+    """,
+    # 3: audit log of admin actions (who/what/when/details JSON)
     """
     CREATE TABLE audit_log (
         id INTEGER PRIMARY KEY,
