@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack
 import structlog
 from slixmpp.stanza import Message
 
+from bridges.assistant.build import build_assistant
 from bridges.presence import PresenceBridge
 from bridges.telephony import MissedCallNotifier
 from samtek.admin.metrics import MeteredLink, MeteredOverlays, ServiceMetrics
@@ -45,10 +46,10 @@ class Service:
         self.bus = Bus()
         self.metrics = ServiceMetrics()  # per Service: no global registry
         self.directory = DirectoryService(config.people, config.file.municipalities, self.bus)
-        self.connectors: dict[str, Connector] = {}
         self.supervisor = Supervisor()
         self.presence: PresenceBridge | None = None
         self.link: XmppLink | None = None
+        self.connectors: dict[str, Connector] = {}  # running instances by config name
         self.missed_calls: MissedCallNotifier | None = None
         self.web = WebServer(config.file.http, HealthReporter("http"))
 
@@ -78,6 +79,17 @@ class Service:
 
             self.supervisor.add("http", self.web.run, self.web.health)
             self.supervisor.add("directory", self.directory.run, self.directory.health)
+            if self.config.file.assistant.enabled:
+                for name, run, health in build_assistant(
+                    self.config,
+                    self.link,
+                    self.directory,
+                    self.presence,
+                    self.connectors,
+                    self.bus,
+                    store,
+                ):
+                    self.supervisor.add(name, run, health)
 
             types = self._connector_types or discover_connectors()
             for name, connector_config in self.config.connectors.items():

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from bridges.assistant.config import AssistantSection
 from samtek.admin.config import AdminSection
 from samtek.model import CalendarRef, Person
 from samtek.plugin import Connector, ConnectorConfig
@@ -107,6 +108,7 @@ class ConfigFile(_Section):
     presence: PresenceSection = PresenceSection()
     http: HttpSection = HttpSection()
     admin: AdminSection = AdminSection()
+    assistant: AssistantSection = AssistantSection()
     municipalities: list[MunicipalitySection] = []
     people: list[PersonSection] = []
     connectors: dict[str, dict[str, Any]] = {}
@@ -182,7 +184,7 @@ def _validate_connectors(
             errors.append(f"{_dotted(where)}: expected a table")
             continue
         kind = section.get("type")
-        if kind not in types:
+        if not isinstance(kind, str) or kind not in types:
             known = ", ".join(sorted(types)) or "none installed"
             errors.append(f"{_dotted((*where, 'type'))}: unknown connector type {kind!r} ({known})")
             continue
