@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from bridges.assistant.config import AssistantSection
 from bridges.rooms.settings import RoomsSection
+from samtek.admin.config import AdminSection
 from samtek.model import CalendarRef, Person
 from samtek.plugin import Connector, ConnectorConfig
 from samtek.secrets import Secret
@@ -76,6 +77,8 @@ class MunicipalitySection(_Section):
     id: str
     name: str
     calendar: str | None = None  # default calendar connector for its people
+    # The default calendar's address for people from a directory: {email}, {id} or {jid}.
+    calendar_address: str = "{email}"
     language: Language = "nb"
     timezone: TimeZoneName = "Europe/Oslo"
 
@@ -105,6 +108,7 @@ class ConfigFile(_Section):
     store: StoreSection = StoreSection()
     presence: PresenceSection = PresenceSection()
     http: HttpSection = HttpSection()
+    admin: AdminSection = AdminSection()
     assistant: AssistantSection = AssistantSection()
     municipalities: list[MunicipalitySection] = []
     people: list[PersonSection] = []

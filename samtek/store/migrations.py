@@ -56,6 +56,19 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (source, extension)
     );
     """,
+    # 3: audit log of admin actions (who/what/when/details JSON)
+    """
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_at ON audit_log (at);
+    CREATE INDEX audit_log_actor ON audit_log (actor, at);
+    """,
 ]
 
 
