@@ -47,7 +47,7 @@ def run_demo(directory: Path) -> int:
 
 async def _demo(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    prosody = ProsodyServer(c2s_port=5222)
+    prosody = ProsodyServer(c2s_port=5222, oof=True)
     for pid, _name, *_ in PEOPLE:
         prosody.add_user(pid, PASSWORD)
     for pid, *_ in PEOPLE:

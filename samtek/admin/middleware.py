@@ -22,6 +22,8 @@ from samtek.admin.models import ErrorOut, FieldError
 log = structlog.get_logger("samtek.admin")
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+AUDIT_DETAILS = web.RequestKey("audit", dict[str, Any])
+ACTOR = web.RequestKey("actor", str)
 
 
 def error(status: int, message: str, fields: list[FieldError] | None = None) -> web.Response:
@@ -39,14 +41,14 @@ def unprocessable(exc: ValidationError, where: str) -> web.Response:
 
 
 def actor_of(request: web.Request) -> str:
-    return str(request.get("actor", "anonymous"))
+    return str(request.get(ACTOR, "anonymous"))
 
 
 def audit_details(request: web.Request) -> dict[str, Any]:
     """Handlers add what they did; recorded with the request's outcome."""
-    details = request.get("audit")
+    details = request.get(AUDIT_DETAILS)
     if details is None:
-        details = request["audit"] = {}
+        details = request[AUDIT_DETAILS] = {}
     return details
 
 
@@ -58,7 +60,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     open_route = endpoint is not None and (
         endpoint.public or (endpoint.status_page and ctx.settings.public_status)
     )
-    request["actor"] = token.name if token else "anonymous"
+    request[ACTOR] = token.name if token else "anonymous"
     if token is None and not open_route:
         denied = error(401, "a bearer token is required (Authorization: Bearer <token>)")
         denied.headers["WWW-Authenticate"] = 'Bearer realm="samtek-admin"'
