@@ -81,7 +81,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.exception("admin request failed", path=request.path, method=request.method)
         response = error(500, "internal error (logged)")
     if writing:
-        details = {"path": request.path, **request.get("audit", {})}
+        details = {"path": request.path, **request.get(AUDIT_DETAILS, {})}
         await ctx.audit.record(actor_of(request), action, str(response.status), details)
     if isinstance(response, web.HTTPException):
         raise response
