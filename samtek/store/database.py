@@ -1,4 +1,4 @@
-"""A minimal async database interface with an SQLite backend.
+"""A minimal async database interface with an SQLite backend (PostgreSQL: store/postgres.py).
 
 SQL is written once, with `?` placeholders; a backend translates if its driver differs.
 """
@@ -38,6 +38,16 @@ class Database(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    @property
+    def shared(self) -> bool:
+        """True when several SAMTEK instances may use this database at once."""
+        return False
+
+    @asynccontextmanager
+    async def migration_lock(self) -> AsyncIterator[None]:
+        """Held while migrating, so instances starting together migrate one at a time."""
+        yield
 
 
 class SqliteDatabase(Database):
@@ -79,8 +89,19 @@ class SqliteDatabase(Database):
 @asynccontextmanager
 async def open_database(url: str) -> AsyncIterator[Database]:
     parsed = urlparse(url)
+    if parsed.scheme in ("postgresql", "postgres"):
+        from samtek.store.postgres import PostgresDatabase  # asyncpg only when used
+
+        pg = await PostgresDatabase.connect(url)
+        try:
+            yield pg
+        finally:
+            await pg.close()
+        return
     if parsed.scheme != "sqlite":
-        raise ValueError(f"unsupported store URL scheme {parsed.scheme!r} (expected sqlite://)")
+        raise ValueError(
+            f"unsupported store URL scheme {parsed.scheme!r} (expected sqlite:// or postgresql://)"
+        )
     # sqlite:///relative/or/absolute -> path after the third slash; sqlite:///:memory: too.
     path = url.removeprefix("sqlite://").removeprefix("/") if parsed.path != "/:memory:" else ""
     db = await SqliteDatabase.connect(path or ":memory:")
