@@ -21,6 +21,7 @@ from samtek.events import ManualPresenceChange
 from samtek.health import HealthReporter
 from samtek.model import Show
 from samtek.plugin import ConnectorContext, discover_connectors
+from samtek.runtime.leases import LeaseManager
 from samtek.runtime.supervisor import Supervisor
 from samtek.store import open_store
 from samtek.web import WebServer
@@ -41,11 +42,15 @@ class Service:
         self.supervisor = Supervisor()
         self.presence: PresenceBridge | None = None
         self.link: XmppLink | None = None
+        self.leases: LeaseManager | None = None
         self.web = WebServer(config.file.http, HealthReporter("http"))
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         async with AsyncExitStack() as stack:
             store = await stack.enter_async_context(open_store(self.config.store.url))
+            # Several instances on one PostgreSQL share people by partition; alone, owns all.
+            self.leases = LeaseManager(store.db, self.config.file.cluster, HealthReporter("leases"))
+            self.supervisor.add("leases", self.leases.run, self.leases.health)
             self.link = XmppLink(self.config.xmpp, HealthReporter("xmpp"))
             overlays = PresenceOverlays(self.link, self.config.xmpp.domain)
             self.presence = PresenceBridge(

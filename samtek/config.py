@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from samtek.model import CalendarRef, Person
 from samtek.plugin import Connector, ConnectorConfig
+from samtek.runtime.leases import ClusterSection
 from samtek.secrets import Secret
 from samtek.web import HttpSection
 
@@ -103,6 +104,7 @@ class ConfigFile(_Section):
     store: StoreSection = StoreSection()
     presence: PresenceSection = PresenceSection()
     http: HttpSection = HttpSection()
+    cluster: ClusterSection = ClusterSection()
     municipalities: list[MunicipalitySection] = []
     people: list[PersonSection] = []
     connectors: dict[str, dict[str, Any]] = {}

@@ -5,6 +5,7 @@ SQL is written once, with `?` placeholders; a backend translates if its driver d
 
 from __future__ import annotations
 
+import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -18,6 +19,9 @@ Row = tuple[Any, ...]
 
 
 class Database(ABC):
+    # What the driver raises when the database is unreachable or a statement fails.
+    errors: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
+
     @abstractmethod
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement in its own transaction; returns the affected row count."""

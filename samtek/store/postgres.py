@@ -48,6 +48,8 @@ def affected_rows(status: str) -> int:
 
 
 class PostgresDatabase(Database):
+    errors = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
