@@ -14,8 +14,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 import aiosqlite
+import structlog
 
 Row = tuple[Any, ...]
+log = structlog.get_logger("samtek.store")
 
 
 class Database(ABC):
@@ -70,13 +72,29 @@ class SqliteDatabase(Database):
         return cls(conn)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cursor = await self._conn.execute(sql, tuple(params))
-        await self._conn.commit()
+        try:
+            cursor = await self._conn.execute(sql, tuple(params))
+            await self._conn.commit()
+        except sqlite3.Error:
+            await self._rollback()
+            raise
         return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self._conn.executemany(sql, [tuple(r) for r in rows])
-        await self._conn.commit()
+        try:
+            await self._conn.executemany(sql, [tuple(r) for r in rows])
+            await self._conn.commit()
+        except sqlite3.Error:
+            await self._rollback()
+            raise
+
+    async def _rollback(self) -> None:
+        """A failed write (e.g. disk full) must not leave a transaction open that the next,
+        unrelated statement would silently join."""
+        try:
+            await self._conn.rollback()
+        except sqlite3.Error as exc:
+            log.warning("rollback after a failed statement failed too", error=str(exc))
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         async with self._conn.execute(sql, tuple(params)) as cursor:
