@@ -1,8 +1,9 @@
 """Benchmark: N people whose meetings all start (and end) in the same second.
 
-Measures, at a real subscribed contact's client, the delay from the boundary until the
-presence arrived, and the presence stanzas per second, against a real Prosody with the
-overlay module. SAMTEK runs as its own process (`samtek run`), as in production.
+Measures, at a subscribed contact's connection (a minimal client that timestamps stanzas as
+they come off the socket, so a slow client library does not hide the server path), the
+delay from the boundary until the presence arrived, and the presence stanzas per second,
+against a real Prosody with the overlay module. SAMTEK runs as its own process (`samtek run`).
 
     .venv/bin/python bench/presence_boundary.py --people 2000
 """
@@ -13,6 +14,7 @@ import argparse
 import asyncio
 import base64
 import os
+import re
 import statistics
 import sys
 import time
@@ -23,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from samtek.devserver.prosody import ProsodyServer
 from tests.e2e.regions import ics_meeting, write_ics
-from tests.xmpp_clients import TestClient
 
 NS_STREAM = "http://etherx.jabber.org/streams"
 
@@ -59,7 +60,13 @@ class RawClient:
         await _read_until(reader, b"</iq>")
         writer.write(b"<presence><status>Ledig</status></presence>")
         await writer.drain()
+        self._reader = reader
         self._drain_task = asyncio.create_task(_discard(reader))
+
+    async def observe(self, sink: asyncio.Queue[tuple[float, str, str]]) -> None:
+        """Instead of discarding: timestamp every presence off the socket (sender, show)."""
+        self._drain_task.cancel()
+        self._drain_task = asyncio.create_task(_observe(self._reader, sink))
 
     async def close(self) -> None:
         if self.writer is not None:
@@ -80,6 +87,25 @@ async def _read_until(reader: asyncio.StreamReader, marker: bytes) -> None:
 async def _discard(reader: asyncio.StreamReader) -> None:
     while await reader.read(65536):
         pass
+
+
+_PRESENCE = re.compile(rb"<presence\b[^>]*?from=['\"]([^/'\"]+)[^>]*>(.*?)</presence>", re.S)
+_SHOW = re.compile(rb"<show>([a-z]+)</show>")
+
+
+async def _observe(
+    reader: asyncio.StreamReader, sink: asyncio.Queue[tuple[float, str, str]]
+) -> None:
+    buffer = b""
+    while chunk := await reader.read(262144):
+        now = time.time()
+        buffer += chunk
+        end = 0
+        for match in _PRESENCE.finditer(buffer):
+            show = _SHOW.search(match.group(2))
+            sink.put_nowait((now, match.group(1).decode(), show.group(1).decode() if show else ""))
+            end = match.end()
+        buffer = buffer[end:]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -105,8 +131,10 @@ async def main(people: int, lead: float, length: float, workdir: Path) -> None:
     for i in range(0, len(clients), 100):
         await asyncio.gather(*(c.login() for c in clients[i : i + 100]))
     print(f"{people} people online in {time.perf_counter() - t:.2f} s")
-    observer = TestClient(prosody.jid("observer"), "pw", prosody.c2s_port)
-    await observer.connect()
+    observer = RawClient(prosody.jid("observer"), "pw", prosody.c2s_port)
+    await observer.login()
+    seen: asyncio.Queue[tuple[float, str, str]] = asyncio.Queue()
+    await observer.observe(seen)
 
     feeds = workdir / "feeds"
     feeds.mkdir(parents=True, exist_ok=True)
@@ -128,10 +156,11 @@ async def main(people: int, lead: float, length: float, workdir: Path) -> None:
         stderr=open(workdir / "samtek.log", "wb"),
     )
     await asyncio.sleep(0.5)
-    observer.drain()
+    while not seen.empty():
+        seen.get_nowait()
     try:
         for label, boundary, want in (("start", start, "dnd"), ("end", end, "")):
-            delays = await _collect(observer, people, boundary, want, timeout=lead + length + 30)
+            delays = await _collect(seen, people, boundary, want, timeout=lead + length + 30)
             span = max(delays) - min(delays) if len(delays) > 1 else 0.0
             rate = len(delays) / span if span > 0 else float("inf")
             print(
@@ -143,26 +172,30 @@ async def main(people: int, lead: float, length: float, workdir: Path) -> None:
     finally:
         samtek.terminate()
         await samtek.wait()
-        await observer.disconnect()
+        await observer.close()
         await asyncio.gather(*(c.close() for c in clients))
         await prosody.stop()
         prosody.cleanup()
 
 
 async def _collect(
-    observer: TestClient, people: int, boundary: datetime, show: str, timeout: float
+    seen: asyncio.Queue[tuple[float, str, str]],
+    people: int,
+    boundary: datetime,
+    show: str,
+    timeout: float,
 ) -> list[float]:
     delays: dict[str, float] = {}
     deadline = time.monotonic() + timeout
     while len(delays) < people and time.monotonic() < deadline:
         try:
-            seen = await asyncio.wait_for(
-                observer.seen.get(), max(0.1, deadline - time.monotonic())
+            at, sender, got = await asyncio.wait_for(
+                seen.get(), max(0.1, deadline - time.monotonic())
             )
         except TimeoutError:
             break
-        if seen.show == show and seen.at >= boundary.timestamp() - 0.1:
-            delays.setdefault(seen.sender.split("/")[0], seen.at - boundary.timestamp())
+        if got == show and at >= boundary.timestamp() - 0.1:
+            delays.setdefault(sender, at - boundary.timestamp())
     return list(delays.values())
 
 
@@ -179,7 +212,7 @@ def _write_config(workdir: Path, prosody: ProsodyServer, names: list[str], feeds
         f'[service]\nlog_level = "warning"\n[xmpp]\ndomain = "{prosody.domain}"\n'
         f'component_jid = "{prosody.component_jid}"\ncomponent_secret = "file:{secret}"\n'
         f'port = {prosody.component_port}\n[store]\nurl = "sqlite:///{workdir}/state.db"\n'
-        '[http]\nport = 0\n'
+        "[http]\nport = 0\n"
         f'[[municipalities]]\nid = "m"\nname = "M"\ncalendar = "feeds"\n'
         f'[connectors.feeds]\ntype = "ical"\n{people}'
     )

@@ -1,0 +1,237 @@
+"""EWS connector: on-premises Exchange calendars via exchangelib, one service account with
+ApplicationImpersonation for all mailboxes.
+
+run(): per mailbox a pull subscription on the calendar (made *before* the full read, so no
+change falls between read and subscription), a full read of the window published as a
+complete `CalendarUpdate`, then GetEvents polling; any calendar event triggers a re-read and,
+if the set changed, a new complete update. A lost subscription or watermark means:
+resubscribe, re-read, publish. Subscriptions are kept in the store, so a restart resumes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from exchangelib import Account, Attendee, Body, CalendarItem, Mailbox
+
+from connectors.ews.client import FREE_BUSY_CHUNK, EwsClient, Subscription, SubscriptionLost
+from connectors.ews.config import EwsConfig
+from connectors.ews.mapping import to_blocks, to_event, to_oof
+from samtek.calendar import CalendarError, MeetingRequest
+from samtek.events import CalendarUpdate, OutOfOfficeUpdate
+from samtek.model import BusyBlock, CalendarEvent, OutOfOffice, Person, TimeWindow
+from samtek.plugin import AuthFailed, Connector, ConnectorContext
+from samtek.runtime.bounded import for_each
+
+log = structlog.get_logger("samtek.connectors.ews")
+
+
+@dataclass
+class _Mailbox:
+    person: Person
+    address: str
+    subscription: Subscription | None = None
+    published: tuple[CalendarEvent, ...] | None = None
+    oof: OutOfOffice | None = None
+
+
+_Step = Callable[[_Mailbox, TimeWindow], Awaitable[None]]
+
+
+class EwsConnector(Connector):
+    config_model = EwsConfig
+
+    def __init__(self, config: EwsConfig, ctx: ConnectorContext) -> None:
+        super().__init__(config, ctx)
+        self.cfg = config
+        self.client = EwsClient(config)
+        self._state_ns = f"ews:{ctx.name}"
+
+    # -- CalendarSource / MeetingWriter / OOF ------------------------------------------------
+    def window(self, now: datetime | None = None) -> TimeWindow:
+        return TimeWindow.around(
+            now or datetime.now(UTC),
+            timedelta(days=self.cfg.window_back_days),
+            timedelta(days=self.cfg.window_ahead_days),
+        )
+
+    def address_of(self, person: Person) -> str:
+        for ref in person.calendars:
+            if ref.source == self.name:
+                return ref.address
+        if person.email:
+            return person.email
+        raise CalendarError(f"{person.id} has no mailbox on {self.name} and no e-mail address")
+
+    async def events(self, person: Person, window: TimeWindow) -> list[CalendarEvent]:
+        items = await self.client.calendar_view(self.address_of(person), window.start, window.end)
+        return sorted((to_event(i, person.timezone) for i in items), key=lambda e: e.start)
+
+    async def free_busy(
+        self, people: Sequence[Person], window: TimeWindow
+    ) -> dict[str, list[BusyBlock]]:
+        by_address = {self.address_of(p).lower(): p.id for p in people}
+        addresses = list(by_address)
+        size = FREE_BUSY_CHUNK
+        chunks = [addresses[i:i + size] for i in range(0, len(addresses), size)]
+        result: dict[str, list[BusyBlock]] = {}
+
+        async def one(chunk: list[str]) -> None:
+            views = await self.client.free_busy_chunk(chunk, window.start, window.end)
+            for address, view in zip(chunk, views, strict=True):
+                if isinstance(view, Exception):
+                    log.warning("free/busy failed", mailbox=address, error=str(view))
+                    continue
+                result[by_address[address]] = to_blocks(view)
+
+        await for_each(chunks, one, self.cfg.max_concurrency)
+        return result
+
+    async def out_of_office(self, person: Person) -> OutOfOffice:
+        return to_oof(await self.client.oof(self.address_of(person)))
+
+    async def create_meeting(self, request: MeetingRequest) -> str:
+        uid = str(uuid.uuid4())
+        text = "\n\n".join(t for t in (request.body, request.online_meeting_url) if t)
+
+        def build(account: Account) -> CalendarItem:
+            return CalendarItem(
+                account=account,
+                uid=uid,
+                subject=request.subject,
+                start=request.start,
+                end=request.end,
+                body=Body(text) if text else None,
+                location=request.location,
+                samtek_online_url=request.online_meeting_url,
+                required_attendees=[
+                    Attendee(mailbox=Mailbox(email_address=self.address_of(p)))
+                    for p in request.attendees
+                ],
+            )
+
+        await self.client.create(self.address_of(request.organiser), build)
+        return uid
+
+    # -- run ---------------------------------------------------------------------------------
+    async def run(self) -> None:
+        mailboxes = [_Mailbox(p, a) for p, a in self.ctx.directory.served_by(self.name)]
+        try:
+            if not mailboxes:
+                log.info("no mailboxes served", connector=self.name)
+                await asyncio.Event().wait()
+            try:
+                await self.client.check_credentials(mailboxes[0].address)
+            except AuthFailed as e:
+                self.ctx.health.auth_failed(str(e))
+                raise
+            except CalendarError as e:
+                # Credentials were accepted (or the server is down); the sync will tell.
+                log.warning("credential check inconclusive", error=str(e))
+            await self._loop(mailboxes)
+        finally:
+            self.client.close()
+
+    async def _loop(self, mailboxes: list[_Mailbox]) -> None:
+        while True:
+            window = self.window()
+            anchored = time.monotonic()
+            await self._each(mailboxes, self._start, window)
+            self.ctx.health.success()
+            last_oof = time.monotonic()
+            while time.monotonic() - anchored < self.cfg.full_resync_hours * 3600:
+                await asyncio.sleep(self.cfg.poll_interval_seconds)
+                await self._each(mailboxes, self._poll, window)
+                if time.monotonic() - last_oof >= self.cfg.oof_poll_minutes * 60:
+                    await self._each(mailboxes, self._read_oof, window)
+                    last_oof = time.monotonic()
+                self.ctx.health.success()
+
+    async def _each(self, mailboxes: list[_Mailbox], step: _Step, window: TimeWindow) -> None:
+        async def one(box: _Mailbox) -> None:
+            await self._guard(box, step, window)
+
+        await for_each(mailboxes, one, self.cfg.max_concurrency)
+
+    async def _guard(self, box: _Mailbox, step: _Step, window: TimeWindow) -> None:
+        """One mailbox's failure is an item error; only AuthFailed stops the connector."""
+        try:
+            await step(box, window)
+        except AuthFailed as e:
+            self.ctx.health.auth_failed(str(e))
+            raise
+        except CalendarError as e:
+            self.ctx.health.item_error(box.address, str(e))
+        except Exception as e:  # one mailbox's surprise must not stop 10,000
+            log.error("unexpected failure for one mailbox", mailbox=box.address, exc_info=True)
+            self.ctx.health.item_error(box.address, f"{type(e).__name__}: {e}")
+        else:
+            self.ctx.health.item_ok(box.address)
+
+    async def _start(self, box: _Mailbox, window: TimeWindow) -> None:
+        if box.subscription is None:
+            box.subscription = await self._restore(box.address)
+        if box.subscription is None:
+            await self._subscribe(box)
+        await self._read(box, window)
+        await self._read_oof(box, window)
+
+    async def _poll(self, box: _Mailbox, window: TimeWindow) -> None:
+        if box.subscription is None:  # an earlier subscribe failed
+            await self._subscribe(box)
+            await self._read(box, window)
+            return
+        if box.published is None:  # the first read failed after subscribing
+            await self._read(box, window)
+        try:
+            changed, sub = await self.client.poll(box.address, box.subscription)
+        except SubscriptionLost as e:
+            log.info("subscription lost, resyncing", mailbox=box.address, reason=str(e))
+            await self._subscribe(box)
+            await self._read(box, window)
+            return
+        if sub.watermark != box.subscription.watermark:
+            box.subscription = sub
+            await self._save(box.address, sub)
+        if changed:
+            await self._read(box, window)
+
+    async def _read(self, box: _Mailbox, window: TimeWindow) -> None:
+        events = tuple(await self.events(box.person, window))
+        self.ctx.health.item_ok(box.address)  # before publishing: consumers see fresh health
+        if events != box.published:
+            box.published = events
+            await self.ctx.bus.publish(CalendarUpdate(self.name, box.person.id, window, events))
+
+    async def _read_oof(self, box: _Mailbox, _window: TimeWindow) -> None:
+        oof = await self.out_of_office(box.person)
+        if oof != box.oof:
+            box.oof = oof
+            await self.ctx.bus.publish(OutOfOfficeUpdate(self.name, box.person.id, oof))
+
+    async def _subscribe(self, box: _Mailbox) -> None:
+        box.subscription = await self.client.subscribe(
+            box.address, self.cfg.subscription_timeout_minutes)
+        await self._save(box.address, box.subscription)
+
+    async def _restore(self, address: str) -> Subscription | None:
+        raw = await self.ctx.store.get_state(self._state_ns, address.lower())
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+            return Subscription(str(data["id"]), str(data["watermark"]))
+        except (ValueError, KeyError, TypeError) as e:
+            log.warning("ignoring unreadable stored subscription", mailbox=address, error=repr(e))
+            return None
+
+    async def _save(self, address: str, sub: Subscription) -> None:
+        value = json.dumps({"id": sub.subscription_id, "watermark": sub.watermark})
+        await self.ctx.store.put_state(self._state_ns, address.lower(), value)

@@ -1,0 +1,145 @@
+"""exchangelib objects -> SAMTEK model.
+
+Sensitivity and location are read as MAPI extended properties: exchangelib turns a missing
+`Sensitivity` element into "Normal" (a privacy risk), while an absent extended property stays
+None, which we treat as private. Location as PidLidLocation also keeps the view to one FindItem
+round trip (exchangelib fetches `location` with an extra GetItem).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from exchangelib import CalendarItem, ExtendedProperty
+from exchangelib.settings import OofSettings
+
+from samtek.model import BusyBlock, BusyStatus, CalendarEvent, OutOfOffice, Sensitivity
+
+
+class SensitivityTag(ExtendedProperty):  # type: ignore[misc]
+    """PidTagSensitivity: 0 normal, 1 personal, 2 private, 3 confidential."""
+
+    property_tag = 0x0036
+    property_type = "Integer"
+
+
+class LocationProp(ExtendedProperty):  # type: ignore[misc]
+    """PidLidLocation (PSETID_Appointment 0x8208)."""
+
+    distinguished_property_set_id = "Appointment"
+    property_id = 0x8208
+    property_type = "String"
+
+
+class NetShowUrlProp(ExtendedProperty):  # type: ignore[misc]
+    """PidLidNetShowUrl (PSETID_Appointment 0x8248): the URL to join an online meeting."""
+
+    distinguished_property_set_id = "Appointment"
+    property_id = 0x8248
+    property_type = "String"
+
+
+# Registered once per process (module import): exchangelib's supported way to add fields.
+# EWS returns extended properties from FindItem, but exchangelib marks them all "complex",
+# which would add a GetItem round trip per mailbox; these three are plain scalars.
+for _name, _prop in (
+    ("samtek_sensitivity", SensitivityTag),
+    ("samtek_location", LocationProp),
+    ("samtek_online_url", NetShowUrlProp),
+):
+    CalendarItem.register(_name, _prop)
+    CalendarItem.get_field_by_fieldname(_name).is_complex = False
+
+# Only FindItem-able fields: one round trip per mailbox. The UID is "complex" in exchangelib
+# (a GetItem each), so the ItemId (stable while the item exists) identifies an occurrence.
+FIELDS = (
+    "subject",
+    "start",
+    "end",
+    "is_all_day",
+    "legacy_free_busy_status",
+    "recurrence_id",
+    "samtek_sensitivity",
+    "samtek_location",
+    "samtek_online_url",
+    "_start_timezone",
+    "_end_timezone",
+)
+
+BUSY = {
+    "Free": BusyStatus.FREE,
+    "Tentative": BusyStatus.TENTATIVE,
+    "Busy": BusyStatus.BUSY,
+    "OOF": BusyStatus.OOF,
+    "WorkingElsewhere": BusyStatus.ELSEWHERE,
+}
+SENSITIVITY = {
+    0: Sensitivity.NORMAL,
+    1: Sensitivity.PRIVATE,  # "personal": not for colleagues' eyes either
+    2: Sensitivity.PRIVATE,
+    3: Sensitivity.CONFIDENTIAL,
+}
+
+
+def busy_status(value: str | None) -> BusyStatus:
+    # NoData / missing: assume busy rather than showing someone as free by mistake.
+    return BUSY.get(value or "", BusyStatus.BUSY)
+
+
+def plain(value: datetime) -> datetime:
+    """exchangelib's EWSDateTime as a plain UTC datetime (comparable, picklable, JSON-able)."""
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError(f"EWS returned a naive time {value!r}")
+    naive = value.replace(tzinfo=None) - offset
+    return datetime(*naive.timetuple()[:6], naive.microsecond, tzinfo=UTC)
+
+
+def _aware(value: date | datetime, tz: ZoneInfo, *, end: bool) -> datetime:
+    if isinstance(value, datetime):
+        return plain(value)
+    # exchangelib gives all-day events as dates (end inclusive) in the event's own zone;
+    # the day starts at midnight in the mailbox owner's zone.
+    day = value + timedelta(days=1) if end else value
+    return datetime.combine(day, datetime.min.time(), tzinfo=tz)
+
+
+def to_event(item: Any, mailbox_tz: str) -> CalendarEvent:
+    tz = ZoneInfo(mailbox_tz)
+    start = _aware(item.start, tz, end=False)
+    end = _aware(item.end, tz, end=True)
+    raw_sensitivity = item.samtek_sensitivity
+    return CalendarEvent(
+        uid=item.id,
+        start=start,
+        end=max(end, start),
+        busy=busy_status(item.legacy_free_busy_status),
+        sensitivity=SENSITIVITY.get(raw_sensitivity, Sensitivity.PRIVATE),
+        all_day=bool(item.is_all_day),
+        subject=item.subject,
+        location=item.samtek_location or None,
+        online_meeting_url=item.samtek_online_url or None,
+        recurrence_id=plain(item.recurrence_id) if item.recurrence_id else None,
+    )
+
+
+def to_blocks(view: Any) -> list[BusyBlock]:
+    return [
+        BusyBlock(start=plain(e.start), end=plain(e.end), busy=busy_status(e.busy_type))
+        for e in (view.calendar_events or ())
+        if e.busy_type != "Free"
+    ]
+
+
+def to_oof(settings: OofSettings | None) -> OutOfOffice:
+    if settings is None or settings.state == OofSettings.DISABLED:
+        return OutOfOffice(enabled=False)
+    message = settings.internal_reply or settings.external_reply
+    if settings.state == OofSettings.SCHEDULED:
+        start = plain(settings.start) if settings.start else None
+        end = plain(settings.end) if settings.end else None
+        return OutOfOffice(enabled=True, start=start, end=end,
+                           message=str(message) if message else None)
+    return OutOfOffice(enabled=True, message=str(message) if message else None)
