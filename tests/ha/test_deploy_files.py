@@ -18,6 +18,8 @@ def test_example_config_passes_check_config() -> None:
         **os.environ,
         "SAMTEK_COMPONENT_SECRET": "component-secret",
         "SAMTEK_PBX_PASSWORD": "pbx-secret",
+        "SAMTEK_EWS_PASSWORD": "ews-secret",
+        "SAMTEK_GRAPH_CLIENT_SECRET": "graph-secret",
     }
     result = subprocess.run(
         [sys.executable, "-m", "samtek.cli", "check-config", str(EXAMPLE)],
