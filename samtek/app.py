@@ -14,6 +14,7 @@ import structlog
 from slixmpp.stanza import Message
 
 from bridges.presence import PresenceBridge
+from bridges.telephony import MissedCallNotifier
 from samtek.bus import Bus
 from samtek.config import Config
 from samtek.directory import StaticDirectory
@@ -43,6 +44,7 @@ class Service:
         self.presence: PresenceBridge | None = None
         self.link: XmppLink | None = None
         self.leases: LeaseManager | None = None
+        self.missed_calls: MissedCallNotifier | None = None
         self.web = WebServer(config.file.http, HealthReporter("http"))
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
@@ -65,13 +67,18 @@ class Service:
             self.link.on_message(f"{{{OVERLAY_NS}}}dismissed", self._on_dismissed)
             self.supervisor.add("xmpp", self.link.run, self.link.health)
             self.supervisor.add("presence", self.presence.run, self.presence._health)
+            self.missed_calls = MissedCallNotifier(
+                self.directory, self.bus, store, self.link, HealthReporter("missed-calls")
+            )
+            self.link.on_ready(self.missed_calls.on_xmpp_ready)
+            self.supervisor.add("missed-calls", self.missed_calls.run, self.missed_calls.health)
 
             self.supervisor.add("http", self.web.run, self.web.health)
 
             types = discover_connectors()
             for name, connector_config in self.config.connectors.items():
                 health = HealthReporter(f"connector:{name}")
-                ctx = ConnectorContext(name, self.directory, self.bus, health, store)
+                ctx = ConnectorContext(name, self.directory, self.bus, health, store, self.web)
                 connector = types[connector_config.type](connector_config, ctx)
                 self.supervisor.add(f"connector:{name}", connector.run, health)
 

@@ -22,6 +22,7 @@ from samtek.model import Person
 
 if TYPE_CHECKING:
     from samtek.store import Store
+    from samtek.web import WebServer
 
 ENTRY_POINT_GROUP = "samtek.connectors"
 
@@ -69,6 +70,9 @@ class ConnectorContext:
     bus: Bus
     health: HealthReporter
     store: Store
+    # The service's HTTP server, for connectors that receive callbacks (webhooks); routes
+    # must be mounted in the connector's __init__, before the server starts.
+    web: WebServer | None = None
 
 
 class Connector(ABC):

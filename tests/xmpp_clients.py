@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slixmpp import ClientXMPP
-from slixmpp.stanza import Presence
+from slixmpp.stanza import Message, Presence
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class TestClient:
         self.seen: asyncio.Queue[SeenPresence] = asyncio.Queue()
         self.xmpp: ClientXMPP | None = None
 
-    async def connect(self) -> None:
+    async def connect(self, on_message: Callable[[Message], None] | None = None) -> None:
+        """Log in; `on_message` sees every message from before the session starts."""
         xmpp = ClientXMPP(self.jid, self.password)
         xmpp.enable_plaintext = True  # loopback test server without TLS
         xmpp.plugin["feature_mechanisms"].unencrypted_plain = True
@@ -45,6 +47,8 @@ class TestClient:
 
         xmpp.add_event_handler("session_start", on_start)
         xmpp.add_event_handler("presence", self._on_presence)
+        if on_message is not None:
+            xmpp.add_event_handler("message", on_message)
         xmpp.connect("127.0.0.1", self.port)
         await asyncio.wait_for(started, 10)
         self.xmpp = xmpp

@@ -1,7 +1,8 @@
 """The presence bridge: keeps every person's overlay right at the exact boundary instants.
 
 - Claims arrive as bus events (calendar, out of office, phone) and replace that source's
-  previous claims for the person; the last calendars are persisted so a restart is right at once.
+  previous claims for the person; the last calendars and busy phones are persisted so a
+  restart is right at once.
 - One timer per person, at the next instant any of their claims starts or ends (loop.call_at):
   no polling. A firing timer only marks the person dirty; one applier sends what changed,
   many at a time, so 2,000 meetings starting in the same second go out together.
@@ -19,7 +20,9 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from bridges.presence.phone import phone_claims
 from bridges.presence.planner import desired_overlay
+from bridges.telephony.phonebook import PhoneBook
 from samtek.bus import Bus
 from samtek.config import PresenceSection
 from samtek.events import CalendarUpdate, ManualPresenceChange, OutOfOfficeUpdate
@@ -29,7 +32,9 @@ from samtek.plugin import Directory
 from samtek.presence.claims import calendar_claims, oof_claims
 from samtek.presence.resolver import Resolution, next_boundary, resolve
 from samtek.store import Store
+from samtek.store.phones import PhoneStates
 from samtek.store.store import Dismissal
+from samtek.telephony import DeviceStateUpdate
 from samtek.xmpp.link import NotConnected
 from samtek.xmpp.overlay import Overlay, OverlayRejected, PresenceOverlays
 
@@ -58,6 +63,9 @@ class PresenceBridge:
         self._calendar_updates = bus.subscribe(CalendarUpdate)
         self._oof_updates = bus.subscribe(OutOfOfficeUpdate)
         self._manual_changes = bus.subscribe(ManualPresenceChange)
+        self._device_updates = bus.subscribe(DeviceStateUpdate)
+        self._phonebook = PhoneBook(directory)
+        self._phones = PhoneStates(store.db)
         self._claims: dict[str, dict[SourceKey, list[PresenceClaim]]] = defaultdict(dict)
         self._oof: dict[str, OutOfOffice] = {}
         self._dismissed: dict[str, Dismissal] = {}
@@ -88,6 +96,10 @@ class PresenceBridge:
                 ("calendar", update.source),
                 calendar_claims(update.person_id, update.events),
             )
+        for phone in await self._phones.load():
+            person = self._phonebook.person_for(phone.extension)
+            if person is not None:
+                self._set_phone(person.id, phone)
         for person_id in self._claims:
             self._mark(person_id)
         try:
@@ -95,6 +107,7 @@ class PresenceBridge:
                 group.create_task(self._consume_calendars())
                 group.create_task(self._consume_oof())
                 group.create_task(self._consume_manual())
+                group.create_task(self._consume_phones())
                 group.create_task(self._apply_forever())
         finally:
             for timer in self._timers.values():
@@ -139,6 +152,31 @@ class PresenceBridge:
             )
             self._mark(update.person_id)
 
+    async def _consume_phones(self) -> None:
+        async for update in self._device_updates:
+            person = self._phonebook.person_for(update.extension)
+            if person is None:
+                log.debug("device state of an unknown extension", extension=update.extension)
+            elif self._set_phone(person.id, update):
+                self._mark(person.id)
+                await self._phones.save(update)
+
+    def _set_phone(self, person_id: str, update: DeviceStateUpdate) -> bool:
+        """Replace the extension's claim; False if the same state was only re-reported."""
+        # Keyed per extension: a desk phone going idle must not clear the mobile's call.
+        key = ("phone", f"{update.source}/{update.extension}")
+        claims = phone_claims(person_id, update)
+        current = self._claims.get(person_id, {}).get(key)
+        if (
+            claims
+            and current
+            and current[0].kind == claims[0].kind
+            and current[0].valid_until > update.at
+        ):
+            return False  # a reconnect or restart re-reports it: keep its transition
+        self._set_claims(person_id, key, claims)
+        return True
+
     async def _consume_manual(self) -> None:
         async for change in self._manual_changes:
             person = self._directory.by_jid(change.jid)
@@ -164,11 +202,13 @@ class PresenceBridge:
         self._dirty.add(person_id)
         self._wake.set()
 
-    def _schedule(self, person_id: str, after: datetime) -> None:
+    def _schedule(self, person_id: str, after: datetime, refresh: datetime | None = None) -> None:
         timer = self._timers.pop(person_id, None)
         if timer is not None:
             timer.cancel()
         boundary = next_boundary(self._all_claims(person_id), after)
+        if refresh is not None and refresh > after:
+            boundary = refresh if boundary is None else min(boundary, refresh)
         if boundary is None:
             return
         loop = asyncio.get_running_loop()
@@ -186,10 +226,12 @@ class PresenceBridge:
     async def _apply(self, person_id: str, now: datetime) -> None:
         person = self._directory.person(person_id)
         claims = self._all_claims(person_id)
-        self._schedule(person_id, now)
         if person is None or not self._synced:
+            self._schedule(person_id, now)
             return
         wanted = desired_overlay(person, claims, now, self._grace)
+        # A capped overlay (phone) ends before its claim does: wake up to extend it.
+        self._schedule(person_id, now, wanted.until - self._grace if wanted else None)
         dismissal = self._dismissed.get(person_id)
         if _dismissed(wanted, dismissal, now):
             wanted = None  # the person's own status wins for this transition

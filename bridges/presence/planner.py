@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from samtek.model import Person, PresenceClaim
+from bridges.presence.phone import cap_phone_until
+from samtek.model import ClaimSource, Person, PresenceClaim
 from samtek.presence.resolver import Resolution, boundaries, resolve, transition_id
 from samtek.presence.texts import status_text
 from samtek.xmpp.overlay import Overlay
@@ -38,13 +39,16 @@ def desired_overlay(
     if resolution is None:
         return None
     shown = render(person, resolution, at)
+    until = _shown_until(person, claims, at, shown)
+    if resolution.winner.source is ClaimSource.PHONE:
+        until = cap_phone_until(until, at)
     return Overlay(
         show=resolution.show,
         status=shown[1],
         transition=transition_id(person.id, resolution),
         # The server drops the overlay by itself at `until`, so a dead SAMTEK never leaves a
         # stale status; the grace avoids a flicker when we replace it right at the boundary.
-        until=_shown_until(person, claims, at, shown) + grace,
+        until=until + grace,
     )
 
 

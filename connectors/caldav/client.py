@@ -141,19 +141,22 @@ class DavClient:
                 allow_redirects=False,  # followed in request(), on this origin only
             ) as response:
                 data = await response.read()
-                return DavResponse(response.status, dict(response.headers), data,
-                                   str(response.url))
+                return DavResponse(response.status, dict(response.headers), data, str(response.url))
         except TimeoutError as exc:
             seconds = self._timeout.total
             raise CalDavTimeout(f"{method} {redact(url)} timed out after {seconds:g} s") from exc
         except aiohttp.ClientError as exc:
-            raise CalDavError(f"{method} {redact(url)} failed: {exc.__class__.__name__}: "
-                              f"{redact_text(str(exc))}") from exc
+            raise CalDavError(
+                f"{method} {redact(url)} failed: {exc.__class__.__name__}: {redact_text(str(exc))}"
+            ) from exc
 
     async def propfind(self, url: str, names: list[str], depth: int) -> davxml.Multistatus:
         response = await self.request(
-            "PROPFIND", url, davxml.propfind(names),
-            {"Depth": str(depth), "Content-Type": XML_TYPE}, ok=(207,),
+            "PROPFIND",
+            url,
+            davxml.propfind(names),
+            {"Depth": str(depth), "Content-Type": XML_TYPE},
+            ok=(207,),
         )
         return self._multistatus(response, "PROPFIND")
 
@@ -181,4 +184,3 @@ def _detail(body: bytes) -> str:
         return f"precondition {condition}"
     text = body[:200].decode("utf-8", "replace").strip()
     return " ".join(text.split())
-

@@ -126,8 +126,9 @@ class Collection:
         else:
             self.supports_sync = token is not None
         etags = await self._list_etags(window)
-        wanted = [h for h, e in etags.items() if not e or h not in self.items
-                  or self.items[h].etag != e]
+        wanted = [
+            h for h, e in etags.items() if not e or h not in self.items or self.items[h].etag != e
+        ]
         fetched = await self._multiget(wanted)
         before = {h: i.etag for h, i in self.items.items()}
         self.items = {
@@ -155,8 +156,11 @@ class Collection:
                     depth=1,
                 )
             except CalDavTimeout as exc:
-                log.warning("time-range query timed out; listing without server-side filter",
-                            collection=self.label, error=str(exc))
+                log.warning(
+                    "time-range query timed out; listing without server-side filter",
+                    collection=self.label,
+                    error=str(exc),
+                )
                 self.server_filter = False
             else:
                 return self._etags(listing)
@@ -194,8 +198,9 @@ class Collection:
             token = result.sync_token
             if not truncated:
                 break
-        wanted = [h for h, e in changed.items() if not e or h not in self.items
-                  or self.items[h].etag != e]
+        wanted = [
+            h for h, e in changed.items() if not e or h not in self.items or self.items[h].etag != e
+        ]
         fetched = await self._multiget(wanted)
         dirty = bool(fetched) or any(h in self.items for h in removed)
         for href in removed:

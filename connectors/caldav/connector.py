@@ -117,8 +117,10 @@ class CalDavConnector(Connector):
         refused = sum(o.auth_failed for o in outcomes)
         if total and refused == total:
             error = next(o.first_error for o in outcomes if o.first_error)
-            raise AuthFailed(f"CalDAV server {redact(str(self.config.url))} refused "
-                             f"the credentials for every calendar: {error}")
+            raise AuthFailed(
+                f"CalDAV server {redact(str(self.config.url))} refused "
+                f"the credentials for every calendar: {error}"
+            )
 
     def _reconcile(self, group: asyncio.TaskGroup) -> None:
         wanted = self._served()
@@ -135,8 +137,11 @@ class CalDavConnector(Connector):
         jitter = self.config.sync_jitter.total_seconds()
         while True:
             if failures:
-                delay = backoff_delay(failures, self.config.backoff_initial.total_seconds(),
-                                      self.config.backoff_max.total_seconds())
+                delay = backoff_delay(
+                    failures,
+                    self.config.backoff_initial.total_seconds(),
+                    self.config.backoff_max.total_seconds(),
+                )
             else:
                 delay = interval + random.uniform(-jitter, jitter)
             wake = self._wake[pid]
@@ -178,8 +183,9 @@ class CalDavConnector(Connector):
     def _window(self) -> TimeWindow:
         # Anchored to the hour: the listing is redone when the anchor moves, not every poll.
         anchor = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        return TimeWindow.around(anchor, self.config.window_back,
-                                 self.config.window_ahead + timedelta(hours=1))
+        return TimeWindow.around(
+            anchor, self.config.window_back, self.config.window_ahead + timedelta(hours=1)
+        )
 
     async def _calendars(self, address: str, outcome: SyncOutcome | None = None) -> list[str]:
         """Calendars behind an address, rediscovered now and then (new calendars appear)."""
@@ -280,8 +286,15 @@ class CalDavConnector(Connector):
     ) -> tuple[list[CalendarEvent], list[str]]:
         """Events and problems of one resource; a broken resource costs only itself."""
         problems: list[str] = []
-        call = functools.partial(parse_events, ics, window, person.timezone, person.email,
-                                 DEFAULT_MAX_INSTANCES, problems)
+        call = functools.partial(
+            parse_events,
+            ics,
+            window,
+            person.timezone,
+            person.email,
+            DEFAULT_MAX_INSTANCES,
+            problems,
+        )
         try:
             events = await asyncio.get_running_loop().run_in_executor(self._executor, call)
         except CalendarError as exc:
@@ -313,8 +326,9 @@ class CalDavConnector(Connector):
     ) -> tuple[CalendarEvent, ...]:
         """Outside the mirrored window: a one-off calendar-query, not cached."""
         client = self._require_client()
-        body = davxml.calendar_query(window.start, window.end, [davxml.GETETAG,
-                                                                davxml.CALENDAR_DATA])
+        body = davxml.calendar_query(
+            window.start, window.end, [davxml.GETETAG, davxml.CALENDAR_DATA]
+        )
         found: dict[str, CalendarEvent] = {}
         for url in urls:
             collection = self.collection(url)
@@ -332,8 +346,9 @@ class CalDavConnector(Connector):
                     continue
                 events, problems = await self._parse(data.encode(), window, person)
                 if problems:
-                    log.warning("event partly unreadable", event=redact(resource.url),
-                                problems=problems)
+                    log.warning(
+                        "event partly unreadable", event=redact(resource.url), problems=problems
+                    )
                 for event in events:
                     found.setdefault(event.key, event)
         return tuple(sorted(found.values(), key=lambda e: (e.start, e.end, e.key)))
@@ -344,8 +359,11 @@ class CalDavConnector(Connector):
         results = await asyncio.gather(
             *(self._free_busy_one(p, window) for p in people), return_exceptions=True
         )
-        errors = [f"{p.id}: {r}" for p, r in zip(people, results, strict=True)
-                  if isinstance(r, BaseException)]
+        errors = [
+            f"{p.id}: {r}"
+            for p, r in zip(people, results, strict=True)
+            if isinstance(r, BaseException)
+        ]
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, Exception):
                 raise result  # cancellation and the like
@@ -363,15 +381,21 @@ class CalDavConnector(Connector):
             try:
                 async with self._semaphore:
                     response = await client.request(
-                        "REPORT", url, davxml.free_busy_query(window.start, window.end),
-                        {"Depth": "1", "Content-Type": XML_TYPE}, ok=(200,),
+                        "REPORT",
+                        url,
+                        davxml.free_busy_query(window.start, window.end),
+                        {"Depth": "1", "Content-Type": XML_TYPE},
+                        ok=(200,),
                     )
             except (CalDavHttpError, CalDavTimeout) as exc:
                 # A timeout too: a server expanding a recurrence bomb must not be asked again.
                 if isinstance(exc, CalDavHttpError) and exc.status not in _NO_FREE_BUSY:
                     raise
-                log.info("free-busy-query refused, computing from events", collection=redact(url),
-                         error=str(exc))
+                log.info(
+                    "free-busy-query refused, computing from events",
+                    collection=redact(url),
+                    error=str(exc),
+                )
                 self.collection(url).supports_free_busy = False
                 break
             blocks.extend(parse_vfreebusy(response.body, window))
@@ -386,13 +410,16 @@ class CalDavConnector(Connector):
         outcome = SyncOutcome()
         urls = await self._person_calendars(organiser.id, outcome)
         if not urls:
-            raise CalendarError(outcome.first_error
-                                or f"{organiser.id} has no calendar on {self.name}")
+            raise CalendarError(
+                outcome.first_error or f"{organiser.id} has no calendar on {self.name}"
+            )
         uid, ics = meeting_ics(request)
         target = f"{urls[0]}{quote(uid, safe='@')}.ics"
         async with self._semaphore:
             await self._require_client().request(
-                "PUT", target, ics,
+                "PUT",
+                target,
+                ics,
                 {"Content-Type": "text/calendar; charset=utf-8", "If-None-Match": "*"},
                 ok=(200, 201, 204),
             )

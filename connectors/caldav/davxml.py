@@ -106,9 +106,7 @@ def calendar_query(start: datetime, end: datetime, names: Iterable[str]) -> byte
     filt = ET.SubElement(root, clark(CALDAV, "filter"))
     vcal = ET.SubElement(filt, clark(CALDAV, "comp-filter"), name="VCALENDAR")
     vevent = ET.SubElement(vcal, clark(CALDAV, "comp-filter"), name="VEVENT")
-    ET.SubElement(
-        vevent, clark(CALDAV, "time-range"), start=utc_stamp(start), end=utc_stamp(end)
-    )
+    ET.SubElement(vevent, clark(CALDAV, "time-range"), start=utc_stamp(start), end=utc_stamp(end))
     return _serialise(root)
 
 

@@ -44,8 +44,12 @@ def meeting_ics(request: MeetingRequest, uid: str | None = None) -> tuple[str, b
     for person in request.attendees:
         attendee = _address(person)
         attendee.params.update(
-            {"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "NEEDS-ACTION", "RSVP": "TRUE",
-             "CUTYPE": "INDIVIDUAL"}
+            {
+                "ROLE": "REQ-PARTICIPANT",
+                "PARTSTAT": "NEEDS-ACTION",
+                "RSVP": "TRUE",
+                "CUTYPE": "INDIVIDUAL",
+            }
         )
         event.add("ATTENDEE", attendee)
     calendar = icalendar.Calendar()

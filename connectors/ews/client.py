@@ -153,8 +153,7 @@ class EwsClient:
             self._accounts[key] = (account, calendar)
         return self._accounts[key]
 
-    async def call(self, what: str, fn: Callable[..., T], *args: Any,
-                   idempotent: bool = True) -> T:
+    async def call(self, what: str, fn: Callable[..., T], *args: Any, idempotent: bool = True) -> T:
         """Run one exchangelib call with throttling, retries and error translation.
 
         ServerBusy is always retried (the server refused before doing anything); other
@@ -169,8 +168,9 @@ class EwsClient:
                 async with self._slots:
                     return await loop.run_in_executor(self._executor(), fn, *args)
             except UnauthorizedError as e:
-                raise AuthFailed(f"EWS refused the credentials of {self.config.username!r}"
-                                 f" ({what}): {e}") from e
+                raise AuthFailed(
+                    f"EWS refused the credentials of {self.config.username!r} ({what}): {e}"
+                ) from e
             except SUBSCRIPTION_LOST as e:
                 raise SubscriptionLost(f"{what}: {type(e).__name__}: {e}") from e
             except ErrorServerBusy as e:
@@ -184,8 +184,10 @@ class EwsClient:
                 failure: Exception = e
             except _TRANSIENT as e:
                 if not idempotent:
-                    raise CalendarError(f"EWS {what} failed and is not retried (it may have "
-                                        f"been carried out): {type(e).__name__}: {e}") from e
+                    raise CalendarError(
+                        f"EWS {what} failed and is not retried (it may have "
+                        f"been carried out): {type(e).__name__}: {e}"
+                    ) from e
                 delay = backoff.next_delay()
                 log.info("EWS transient error, retrying", what=what, error=repr(e), seconds=delay)
                 failure = e
@@ -193,8 +195,10 @@ class EwsClient:
                 # Other response errors (no such mailbox, access denied) will not heal by retrying.
                 raise CalendarError(f"EWS {what} failed: {type(e).__name__}: {e}") from e
             if attempt >= self.config.max_retries:
-                raise CalendarError(f"EWS {what} failed after {attempt + 1} attempts: "
-                                    f"{type(failure).__name__}: {failure}") from failure
+                raise CalendarError(
+                    f"EWS {what} failed after {attempt + 1} attempts: "
+                    f"{type(failure).__name__}: {failure}"
+                ) from failure
             attempt += 1
             self.requests_retried += 1
             if not isinstance(failure, ErrorServerBusy):
@@ -232,13 +236,15 @@ class EwsClient:
         return account.oof_settings
 
     async def subscribe(self, address: str, timeout_minutes: int) -> Subscription:
-        return await self.call(f"pull subscription for {address}", self._subscribe_sync,
-                               address, timeout_minutes)
+        return await self.call(
+            f"pull subscription for {address}", self._subscribe_sync, address, timeout_minutes
+        )
 
     def _subscribe_sync(self, address: str, timeout_minutes: int) -> Subscription:
         _, calendar = self._mailbox(address)
-        sub_id, watermark = FolderCollection(account=calendar.account, folders=[calendar]) \
-            .subscribe_to_pull(event_types=SubscribeToPull.EVENT_TYPES, timeout=timeout_minutes)
+        sub_id, watermark = FolderCollection(
+            account=calendar.account, folders=[calendar]
+        ).subscribe_to_pull(event_types=SubscribeToPull.EVENT_TYPES, timeout=timeout_minutes)
         return Subscription(sub_id, watermark)
 
     async def poll(self, address: str, sub: Subscription) -> tuple[bool, Subscription]:
@@ -262,8 +268,13 @@ class EwsClient:
     ) -> list[FreeBusyView | Exception]:
         if len(addresses) > FREE_BUSY_CHUNK:
             raise ValueError(f"EWS takes at most {FREE_BUSY_CHUNK} mailboxes per request")
-        return await self.call(f"free/busy of {len(addresses)} mailboxes",
-                               self._free_busy_sync, list(addresses), start, end)
+        return await self.call(
+            f"free/busy of {len(addresses)} mailboxes",
+            self._free_busy_sync,
+            list(addresses),
+            start,
+            end,
+        )
 
     def _free_busy_sync(
         self, addresses: list[str], start: datetime, end: datetime
@@ -273,23 +284,26 @@ class EwsClient:
         utc = EWSTimeZone("UTC")
         start = EWSDateTime.from_datetime(start).astimezone(utc)
         end = EWSDateTime.from_datetime(end).astimezone(utc)
-        return list(service.call(
-            tzinfo=utc,
-            mailbox_data=[
-                MailboxData(email=a, attendee_type="Required", exclude_conflicts=False)
-                for a in addresses
-            ],
-            timezone=_utc_timezone(),
-            free_busy_view_options=FreeBusyViewOptions(
-                time_window=EwsTimeWindow(start=start, end=end),
-                merged_free_busy_interval=30,
-                requested_view="FreeBusy",
-            ),
-        ))
+        return list(
+            service.call(
+                tzinfo=utc,
+                mailbox_data=[
+                    MailboxData(email=a, attendee_type="Required", exclude_conflicts=False)
+                    for a in addresses
+                ],
+                timezone=_utc_timezone(),
+                free_busy_view_options=FreeBusyViewOptions(
+                    time_window=EwsTimeWindow(start=start, end=end),
+                    merged_free_busy_interval=30,
+                    requested_view="FreeBusy",
+                ),
+            )
+        )
 
     async def create(self, organiser: str, build: Callable[[Account], CalendarItem]) -> str:
-        return await self.call(f"create meeting for {organiser}", self._create_sync,
-                               organiser, build, idempotent=False)
+        return await self.call(
+            f"create meeting for {organiser}", self._create_sync, organiser, build, idempotent=False
+        )
 
     def _create_sync(self, organiser: str, build: Callable[[Account], CalendarItem]) -> str:
         account, calendar = self._mailbox(organiser)

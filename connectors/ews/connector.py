@@ -80,7 +80,7 @@ class EwsConnector(Connector):
         by_address = {self.address_of(p).lower(): p.id for p in people}
         addresses = list(by_address)
         size = FREE_BUSY_CHUNK
-        chunks = [addresses[i:i + size] for i in range(0, len(addresses), size)]
+        chunks = [addresses[i : i + size] for i in range(0, len(addresses), size)]
         result: dict[str, list[BusyBlock]] = {}
 
         async def one(chunk: list[str]) -> None:
@@ -218,7 +218,8 @@ class EwsConnector(Connector):
 
     async def _subscribe(self, box: _Mailbox) -> None:
         box.subscription = await self.client.subscribe(
-            box.address, self.cfg.subscription_timeout_minutes)
+            box.address, self.cfg.subscription_timeout_minutes
+        )
         await self._save(box.address, box.subscription)
 
     async def _restore(self, address: str) -> Subscription | None:

@@ -140,6 +140,7 @@ def to_oof(settings: OofSettings | None) -> OutOfOffice:
     if settings.state == OofSettings.SCHEDULED:
         start = plain(settings.start) if settings.start else None
         end = plain(settings.end) if settings.end else None
-        return OutOfOffice(enabled=True, start=start, end=end,
-                           message=str(message) if message else None)
+        return OutOfOffice(
+            enabled=True, start=start, end=end, message=str(message) if message else None
+        )
     return OutOfOffice(enabled=True, message=str(message) if message else None)

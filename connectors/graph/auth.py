@@ -20,8 +20,14 @@ from samtek.calendar import CalendarError
 from samtek.plugin import AuthFailed
 
 # Token endpoint errors that retrying cannot fix (RFC 6749 §5.2).
-_PERMANENT = {"invalid_client", "unauthorized_client", "invalid_grant", "invalid_scope",
-              "invalid_request", "unsupported_grant_type"}
+_PERMANENT = {
+    "invalid_client",
+    "unauthorized_client",
+    "invalid_grant",
+    "invalid_scope",
+    "invalid_request",
+    "unsupported_grant_type",
+}
 _EARLY_REFRESH = 300.0  # seconds before expiry
 
 
@@ -66,7 +72,8 @@ class TokenSource:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(1, thread_name_prefix="graph-token")
                 result = await asyncio.get_running_loop().run_in_executor(
-                    self._pool, self._acquire, refresh)
+                    self._pool, self._acquire, refresh
+                )
                 self._token = str(result["access_token"])
                 lifetime = float(result.get("expires_in", 3600))
                 self._expires = time.monotonic() + max(lifetime - _EARLY_REFRESH, lifetime / 2)
@@ -95,6 +102,7 @@ class TokenSource:
         error = str(result.get("error"))
         text = f"{error}: {result.get('error_description', '')}".strip()
         if error in _PERMANENT:
-            raise AuthFailed(f"Entra ID refused client {cfg.client_id!r} of tenant "
-                             f"{cfg.tenant_id!r}: {text}")
+            raise AuthFailed(
+                f"Entra ID refused client {cfg.client_id!r} of tenant {cfg.tenant_id!r}: {text}"
+            )
         raise CalendarError(f"token request to {authority} failed: {text}")

@@ -34,8 +34,10 @@ from samtek.runtime.bounded import for_each
 log = structlog.get_logger("samtek.connectors.graph")
 SCHEDULES_PER_REQUEST = 20  # getSchedule limit
 UTC_PREFER = 'outlook.timezone="UTC"'
-SELECT = ("subject,start,end,isAllDay,showAs,sensitivity,location,onlineMeeting,"
-          "onlineMeetingUrl,iCalUId,type,originalStart,isCancelled")
+SELECT = (
+    "subject,start,end,isAllDay,showAs,sensitivity,location,onlineMeeting,"
+    "onlineMeetingUrl,iCalUId,type,originalStart,isCancelled"
+)
 
 
 def _iso(value: datetime) -> str:
@@ -96,12 +98,16 @@ class GraphConnector(Connector):
         address = self.address_of(person)
         url: str | None = (
             f"{self._user(address)}/calendarView?startDateTime={_iso(window.start)}"
-            f"&endDateTime={_iso(window.end)}&$top={self.cfg.page_size}&$select={SELECT}")
+            f"&endDateTime={_iso(window.end)}&$top={self.cfg.page_size}&$select={SELECT}"
+        )
         found: list[CalendarEvent] = []
         while url:
             page = await self.http.request("GET", url, mailbox=address, prefer=(UTC_PREFER,))
-            found.extend(to_event(e, person.timezone) for e in page.get("value", [])
-                         if not e.get("isCancelled"))
+            found.extend(
+                to_event(e, person.timezone)
+                for e in page.get("value", [])
+                if not e.get("isCancelled")
+            )
             url = page.get("@odata.nextLink")
         return sorted(found, key=lambda e: e.start)
 
@@ -114,13 +120,20 @@ class GraphConnector(Connector):
         addresses = list(by_address)
         asker = addresses[0]  # any mailbox may ask for others' schedules with app permissions
         calls = [
-            {"id": str(n), "method": "POST", "url": f"{self._user(asker)}/calendar/getSchedule",
-             "body": {"schedules": addresses[i:i + SCHEDULES_PER_REQUEST],
-                      "startTime": _graph_time(window.start), "endTime": _graph_time(window.end),
-                      "availabilityViewInterval": 30}}
+            {
+                "id": str(n),
+                "method": "POST",
+                "url": f"{self._user(asker)}/calendar/getSchedule",
+                "body": {
+                    "schedules": addresses[i : i + SCHEDULES_PER_REQUEST],
+                    "startTime": _graph_time(window.start),
+                    "endTime": _graph_time(window.end),
+                    "availabilityViewInterval": 30,
+                },
+            }
             for n, i in enumerate(range(0, len(addresses), SCHEDULES_PER_REQUEST))
         ]
-        batches = [calls[i:i + BATCH_LIMIT] for i in range(0, len(calls), BATCH_LIMIT)]
+        batches = [calls[i : i + BATCH_LIMIT] for i in range(0, len(calls), BATCH_LIMIT)]
         result: dict[str, list[BusyBlock]] = {}
 
         async def one(batch: list[dict[str, Any]]) -> None:
@@ -130,8 +143,11 @@ class GraphConnector(Connector):
                     continue
                 for schedule in body.get("value", []):
                     if "error" in schedule:
-                        log.warning("free/busy failed", mailbox=schedule.get("scheduleId"),
-                                    error=schedule["error"].get("message"))
+                        log.warning(
+                            "free/busy failed",
+                            mailbox=schedule.get("scheduleId"),
+                            error=schedule["error"].get("message"),
+                        )
                         continue
                     result[by_address[schedule["scheduleId"].lower()]] = to_blocks(schedule)
 
@@ -140,8 +156,9 @@ class GraphConnector(Connector):
 
     async def out_of_office(self, person: Person) -> OutOfOffice:
         address = self.address_of(person)
-        settings = await self.http.request("GET", f"{self._user(address)}/mailboxSettings",
-                                           mailbox=address, prefer=(UTC_PREFER,))
+        settings = await self.http.request(
+            "GET", f"{self._user(address)}/mailboxSettings", mailbox=address, prefer=(UTC_PREFER,)
+        )
         return to_oof(settings.get("automaticRepliesSetting"))
 
     async def create_meeting(self, request: MeetingRequest) -> str:
@@ -151,8 +168,10 @@ class GraphConnector(Connector):
             "start": _graph_time(request.start),
             "end": _graph_time(request.end),
             "attendees": [
-                {"emailAddress": {"address": self.address_of(p), "name": p.name},
-                 "type": "required"}
+                {
+                    "emailAddress": {"address": self.address_of(p), "name": p.name},
+                    "type": "required",
+                }
                 for p in request.attendees
             ],
             # Makes a retried POST idempotent: Graph drops a second event with the same id.
@@ -164,8 +183,13 @@ class GraphConnector(Connector):
             body["location"] = {"displayName": request.location}
         if request.online_meeting_url:
             body["onlineMeetingUrl"] = request.online_meeting_url
-        created = await self.http.request("POST", f"{self._user(organiser)}/events",
-                                          mailbox=organiser, json=body, prefer=(UTC_PREFER,))
+        created = await self.http.request(
+            "POST",
+            f"{self._user(organiser)}/events",
+            mailbox=organiser,
+            json=body,
+            prefer=(UTC_PREFER,),
+        )
         return str(created.get("iCalUId") or created["id"])
 
     # -- run ---------------------------------------------------------------------------------
@@ -208,8 +232,7 @@ class GraphConnector(Connector):
             except CalendarError as e:
                 self.ctx.health.item_error(box.address, str(e))
             except Exception as e:  # one mailbox's surprise must not stop all
-                log.error("unexpected failure for one mailbox", mailbox=box.address,
-                          exc_info=True)
+                log.error("unexpected failure for one mailbox", mailbox=box.address, exc_info=True)
                 self.ctx.health.item_error(box.address, f"{type(e).__name__}: {e}")
             else:
                 self.ctx.health.item_ok(box.address)
@@ -222,8 +245,10 @@ class GraphConnector(Connector):
 
     async def _full(self, box: _Mailbox, window: TimeWindow) -> None:
         box.events = {}
-        first = (f"{self._user(box.address)}/calendarView/delta?"
-                 f"startDateTime={_iso(window.start)}&endDateTime={_iso(window.end)}")
+        first = (
+            f"{self._user(box.address)}/calendarView/delta?"
+            f"startDateTime={_iso(window.start)}&endDateTime={_iso(window.end)}"
+        )
         await self._delta_round(box, first)
         await self._publish(box, window)
 
@@ -256,13 +281,17 @@ class GraphConnector(Connector):
                 box.delta_link = page.get("@odata.deltaLink")
                 if box.delta_link is None:
                     raise GraphError(f"delta round for {box.address} ended without a deltaLink")
-        await self.ctx.store.put_state(self._state_ns, box.address.lower(),
-                                       json.dumps({"deltaLink": box.delta_link}))
+        await self.ctx.store.put_state(
+            self._state_ns, box.address.lower(), json.dumps({"deltaLink": box.delta_link})
+        )
 
     async def _publish(self, box: _Mailbox, window: TimeWindow) -> None:
-        events = tuple(sorted(
-            (e for e in box.events.values() if window.overlaps(e.start, e.end)),
-            key=lambda e: (e.start, e.uid)))
+        events = tuple(
+            sorted(
+                (e for e in box.events.values() if window.overlaps(e.start, e.end)),
+                key=lambda e: (e.start, e.uid),
+            )
+        )
         self.ctx.health.item_ok(box.address)  # before publishing: consumers see fresh health
         if events != box.published:
             box.published = events

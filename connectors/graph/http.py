@@ -93,8 +93,15 @@ class GraphHttp:
             async with self._mailbox_slots.setdefault(mailbox, asyncio.Semaphore(limit)):
                 yield
 
-    async def request(self, method: str, url: str, *, mailbox: str | None = None,
-                      json: Any = None, prefer: tuple[str, ...] = ()) -> Any:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        mailbox: str | None = None,
+        json: Any = None,
+        prefer: tuple[str, ...] = (),
+    ) -> Any:
         full = url if url.startswith("https://") or url.startswith("http://") else self.base + url
         what = f"{method} {url.removeprefix(self.base)}"
         attempt, refreshed, backoff = 0, False, self._backoff()
@@ -106,9 +113,10 @@ class GraphHttp:
             if prefer:
                 headers["Prefer"] = ", ".join(prefer)
             try:
-                async with self._slot(mailbox), self._client().request(
-                    method, full, json=json, headers=headers
-                ) as resp:
+                async with (
+                    self._slot(mailbox),
+                    self._client().request(method, full, json=json, headers=headers) as resp,
+                ):
                     status, retry_after = resp.status, _retry_after(resp.headers)
                     body = await resp.json(content_type=None) if resp.content_length != 0 else {}
             except (aiohttp.ClientError, TimeoutError) as e:
@@ -157,12 +165,21 @@ class GraphHttp:
         results: dict[str, Any] = {}
         attempt, backoff = 0, self._backoff()
         while pending:
-            payload = {"requests": [
-                {"id": r["id"], "method": r["method"], "url": r["url"],
-                 **({"body": r["body"], "headers": {"Content-Type": "application/json"}}
-                    if "body" in r else {})}
-                for r in pending.values()
-            ]}
+            payload = {
+                "requests": [
+                    {
+                        "id": r["id"],
+                        "method": r["method"],
+                        "url": r["url"],
+                        **(
+                            {"body": r["body"], "headers": {"Content-Type": "application/json"}}
+                            if "body" in r
+                            else {}
+                        ),
+                    }
+                    for r in pending.values()
+                ]
+            }
             answer = await self.request("POST", "/$batch", json=payload)
             wait: float | None = None
             for sub in answer.get("responses", []):
@@ -178,7 +195,9 @@ class GraphHttp:
                     code, message = _error_text(status, sub.get("body"))
                     results[sub["id"]] = GraphError(
                         f"Graph batch item {sub['id']} failed: {status} {code}: {message}",
-                        status, code)
+                        status,
+                        code,
+                    )
                     pending.pop(sub["id"], None)
             if pending:
                 attempt = self._next_attempt(attempt, "$batch", f"{len(pending)} throttled")

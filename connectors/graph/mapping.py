@@ -38,8 +38,9 @@ def parse_time(value: dict[str, str]) -> datetime:
     try:
         return local.replace(tzinfo=ZoneInfo(zone))
     except (ZoneInfoNotFoundError, ValueError) as e:
-        raise CalendarError(f"Graph returned time zone {zone!r}, which is not an IANA name "
-                            "(requests ask for UTC)") from e
+        raise CalendarError(
+            f"Graph returned time zone {zone!r}, which is not an IANA name (requests ask for UTC)"
+        ) from e
 
 
 def _day(value: dict[str, str]) -> date:
@@ -58,7 +59,8 @@ def to_event(data: dict[str, Any], mailbox_tz: str) -> CalendarEvent:
     original = data.get("originalStart")
     recurrence_id = (
         datetime.fromisoformat(original.replace("Z", "+00:00"))
-        if original and data.get("type") in ("occurrence", "exception") else None
+        if original and data.get("type") in ("occurrence", "exception")
+        else None
     )
     online = (data.get("onlineMeeting") or {}).get("joinUrl") or data.get("onlineMeetingUrl")
     return CalendarEvent(
@@ -78,8 +80,9 @@ def to_event(data: dict[str, Any], mailbox_tz: str) -> CalendarEvent:
 
 def to_blocks(schedule: dict[str, Any]) -> list[BusyBlock]:
     return [
-        BusyBlock(parse_time(item["start"]), parse_time(item["end"]),
-                  busy_status(item.get("status")))
+        BusyBlock(
+            parse_time(item["start"]), parse_time(item["end"]), busy_status(item.get("status"))
+        )
         for item in schedule.get("scheduleItems", [])
         if item.get("status") != "free"
     ]

@@ -38,7 +38,25 @@ MIGRATIONS: list[str] = [
         sent_at TEXT NOT NULL
     );
     """,
-    # 2: leases shared by several instances (samtek/runtime/leases.py); expires_at is a
+    # 2: telephony: webhook event ids seen recently (replay protection; pruned by age) and
+    #    the last non-idle device state per phone (phone presence right at once after restart)
+    """
+    CREATE TABLE webhook_events (
+        source TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (source, event_id)
+    );
+    CREATE INDEX webhook_events_age ON webhook_events (source, seen_at);
+    CREATE TABLE phone_states (
+        source TEXT NOT NULL,
+        extension TEXT NOT NULL,
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (source, extension)
+    );
+    """,
+    # 3: leases shared by several instances (samtek/runtime/leases.py); expires_at is a
     # PostgreSQL timestamptz set from the database's clock. With SQLite (one instance) the
     # lease manager never touches it, so the type only has to be accepted there.
     """

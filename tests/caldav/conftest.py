@@ -75,8 +75,9 @@ async def radicale() -> AsyncIterator[RadicaleServer]:
         yield server
 
 
-def make_config(server: RadicaleServer, password: str = SERVICE_PASSWORD,
-                **overrides: Any) -> CalDavConfig:
+def make_config(
+    server: RadicaleServer, password: str = SERVICE_PASSWORD, **overrides: Any
+) -> CalDavConfig:
     values: dict[str, Any] = {
         "type": "caldav",
         "url": server.url + "/",
@@ -95,7 +96,10 @@ async def run_connector(
     config: CalDavConfig, people: list[Person], store: MemoryStateStore | None = None
 ) -> AsyncIterator[Running]:
     ctx = ConnectorContext(
-        SOURCE, StaticDirectory(people), bus=Bus(), health=HealthReporter(SOURCE),
+        SOURCE,
+        StaticDirectory(people),
+        bus=Bus(),
+        health=HealthReporter(SOURCE),
         store=store or MemoryStateStore(),  # type: ignore[arg-type]
     )
     connector = CalDavConnector(config, ctx)

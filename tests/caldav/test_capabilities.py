@@ -59,14 +59,34 @@ async def test_free_busy_from_free_busy_query(radicale: RadicaleServer) -> None:
     alice_cal = await radicale.make_calendar("alice")
     bob_cal = await radicale.make_calendar("bob")
     start = tomorrow(9)
-    await radicale.put_event("alice", alice_cal, "busy", simple_event(
-        "busy", stamp(start), stamp(start + timedelta(hours=1))))
-    await radicale.put_event("alice", alice_cal, "maybe", simple_event(
-        "maybe", stamp(start + timedelta(hours=2)), stamp(start + timedelta(hours=3)),
-        extra="STATUS:TENTATIVE"))
-    await radicale.put_event("alice", alice_cal, "free", simple_event(
-        "free", stamp(start + timedelta(hours=4)), stamp(start + timedelta(hours=5)),
-        extra="TRANSP:TRANSPARENT"))
+    await radicale.put_event(
+        "alice",
+        alice_cal,
+        "busy",
+        simple_event("busy", stamp(start), stamp(start + timedelta(hours=1))),
+    )
+    await radicale.put_event(
+        "alice",
+        alice_cal,
+        "maybe",
+        simple_event(
+            "maybe",
+            stamp(start + timedelta(hours=2)),
+            stamp(start + timedelta(hours=3)),
+            extra="STATUS:TENTATIVE",
+        ),
+    )
+    await radicale.put_event(
+        "alice",
+        alice_cal,
+        "free",
+        simple_event(
+            "free",
+            stamp(start + timedelta(hours=4)),
+            stamp(start + timedelta(hours=5)),
+            extra="TRANSP:TRANSPARENT",
+        ),
+    )
     alice, bob = person("alice", alice_cal), person("bob", bob_cal)
     async with run_connector(make_config(radicale), [alice, bob]) as run:
         await run.next_update("alice")
@@ -79,20 +99,27 @@ async def test_free_busy_from_free_busy_query(radicale: RadicaleServer) -> None:
     assert (start + timedelta(hours=2), start + timedelta(hours=3), BusyStatus.TENTATIVE) in spans
     assert all(b.start != start + timedelta(hours=4) for b in result["alice"])
     # it came from the server's free-busy-query, not from our own events
-    assert any("REPORT response status for '/alice/calendar/'" in line and "200 OK" in line
-               for line in radicale.log_lines())
+    assert any(
+        "REPORT response status for '/alice/calendar/'" in line and "200 OK" in line
+        for line in radicale.log_lines()
+    )
 
 
 async def test_events_outside_the_mirrored_window_are_queried(radicale: RadicaleServer) -> None:
     cal = await radicale.make_calendar("alice")
     far = tomorrow(9) + timedelta(days=60)
-    await radicale.put_event("alice", cal, "far", simple_event(
-        "far", stamp(far), stamp(far + timedelta(hours=1)), "Far away"))
+    await radicale.put_event(
+        "alice",
+        cal,
+        "far",
+        simple_event("far", stamp(far), stamp(far + timedelta(hours=1)), "Far away"),
+    )
     alice = person("alice", cal)
     async with run_connector(make_config(radicale), [alice]) as run:
         assert (await run.next_update("alice")).events == ()
         events = await run.connector.events(
-            alice, TimeWindow(far - timedelta(days=1), far + timedelta(days=1)))
+            alice, TimeWindow(far - timedelta(days=1), far + timedelta(days=1))
+        )
     assert [(e.uid, e.start) for e in events] == [("far", far)]
 
 
@@ -106,14 +133,23 @@ async def test_create_meeting_puts_vevent_with_organizer_and_attendees(
     async with run_connector(make_config(radicale), [alice, bob]) as run:
         await run.next_update("alice")
         assert isinstance(run.connector, MeetingWriter)
-        uid = await run.connector.create_meeting(MeetingRequest(
-            organiser=alice, attendees=(bob,), subject="Prosjektmøte, fase 2",
-            start=start, end=start + timedelta(hours=1), location="Rom 3; 2. etg",
-        ))
+        uid = await run.connector.create_meeting(
+            MeetingRequest(
+                organiser=alice,
+                attendees=(bob,),
+                subject="Prosjektmøte, fase 2",
+                start=start,
+                end=start + timedelta(hours=1),
+                location="Rom 3; 2. etg",
+            )
+        )
         update = await run.next_update("alice", lambda u: any(e.uid == uid for e in u.events))
         [event] = [e for e in update.events if e.uid == uid]
         assert (event.start, event.end, event.subject) == (
-            start, start + timedelta(hours=1), "Prosjektmøte, fase 2")
+            start,
+            start + timedelta(hours=1),
+            "Prosjektmøte, fase 2",
+        )
         stored = await radicale.get("alice", f"{alice_cal}{uid}.ics")
         with pytest.raises(Exception, match="412"):  # If-None-Match: a uid is never overwritten
             await radicale_put_again(run.connector, alice_cal, uid)
@@ -125,8 +161,13 @@ async def test_create_meeting_puts_vevent_with_organizer_and_attendees(
 
 async def radicale_put_again(connector: CalDavConnector, calendar: str, uid: str) -> None:
     client = connector._require_client()
-    await client.request("PUT", f"{calendar}{uid}.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
-                         {"If-None-Match": "*", "Content-Type": "text/calendar"}, ok=(201,))
+    await client.request(
+        "PUT",
+        f"{calendar}{uid}.ics",
+        b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+        {"If-None-Match": "*", "Content-Type": "text/calendar"},
+        ok=(201,),
+    )
 
 
 async def test_an_address_on_another_origin_never_gets_the_credentials(

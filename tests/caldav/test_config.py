@@ -12,8 +12,9 @@ from connectors.caldav import CalDavConfig
 
 
 def config(**values: object) -> CalDavConfig:
-    return CalDavConfig.model_validate({"type": "caldav", "url": "https://dav.example.test/",
-                                        **values})
+    return CalDavConfig.model_validate(
+        {"type": "caldav", "url": "https://dav.example.test/", **values}
+    )
 
 
 def test_secrets_come_from_references(tmp_path: Path) -> None:
@@ -27,7 +28,10 @@ def test_secrets_come_from_references(tmp_path: Path) -> None:
     assert parsed.sync_interval == timedelta(minutes=5)
     toml_like = config(sync_interval=120, sync_jitter="PT10S", window_ahead="P30D")
     assert (toml_like.sync_interval, toml_like.sync_jitter, toml_like.window_ahead) == (
-        timedelta(minutes=2), timedelta(seconds=10), timedelta(days=30))
+        timedelta(minutes=2),
+        timedelta(seconds=10),
+        timedelta(days=30),
+    )
 
 
 @pytest.mark.parametrize(

@@ -27,17 +27,29 @@ async def test_create_move_delete_each_published_within_one_cycle(
 ) -> None:
     cal = await radicale.make_calendar("alice")
     start = tomorrow(9)
-    await radicale.put_event("alice", cal, "standup", simple_event(
-        "standup", stamp(start), stamp(start + timedelta(minutes=15)), "Standup"))
+    await radicale.put_event(
+        "alice",
+        cal,
+        "standup",
+        simple_event("standup", stamp(start), stamp(start + timedelta(minutes=15)), "Standup"),
+    )
     async with run_connector(make_config(radicale), [person("alice", cal)]) as run:
         first = await run.next_update("alice")
         assert uids(first) == {"standup"}
 
         # create
         before = run.connector.sync_cycles("alice")
-        await radicale.put_event("alice", cal, "review", simple_event(
-            "review", stamp(start + timedelta(hours=2)), stamp(start + timedelta(hours=3)),
-            "Review"))
+        await radicale.put_event(
+            "alice",
+            cal,
+            "review",
+            simple_event(
+                "review",
+                stamp(start + timedelta(hours=2)),
+                stamp(start + timedelta(hours=3)),
+                "Review",
+            ),
+        )
         created = await run.next_update("alice", lambda u: "review" in uids(u))
         assert uids(created) == {"standup", "review"}
         assert run.connector.published_in_cycle("alice") in (before, before + 1)
@@ -45,10 +57,17 @@ async def test_create_move_delete_each_published_within_one_cycle(
         # move: same UID, new time; the complete set carries only the new occurrence
         before = run.connector.sync_cycles("alice")
         new_start = start + timedelta(hours=5)
-        await radicale.put_event("alice", cal, "review", simple_event(
-            "review", stamp(new_start), stamp(new_start + timedelta(hours=1)), "Review"))
+        await radicale.put_event(
+            "alice",
+            cal,
+            "review",
+            simple_event(
+                "review", stamp(new_start), stamp(new_start + timedelta(hours=1)), "Review"
+            ),
+        )
         moved = await run.next_update(
-            "alice", lambda u: any(e.uid == "review" and e.start == new_start for e in u.events))
+            "alice", lambda u: any(e.uid == "review" and e.start == new_start for e in u.events)
+        )
         assert [e.start for e in moved.events if e.uid == "review"] == [new_start]
         assert run.connector.published_in_cycle("alice") in (before, before + 1)
 
@@ -66,9 +85,13 @@ async def test_create_move_delete_each_published_within_one_cycle(
         assert run.ctx.health.snapshot().item_errors == {}
 
     # Radicale saw the sync-collection REPORTs on the calendar (its log flags them).
-    reports = [line for line in radicale.log_lines()
-               if "REPORT response status for '/alice/calendar/'" in line
-               and "sync-collection" in line and "207 Multi-Status" in line]
+    reports = [
+        line
+        for line in radicale.log_lines()
+        if "REPORT response status for '/alice/calendar/'" in line
+        and "sync-collection" in line
+        and "207 Multi-Status" in line
+    ]
     assert len(reports) >= 3
 
 
@@ -76,17 +99,31 @@ async def test_discovery_from_principal_finds_every_calendar(radicale: RadicaleS
     home = await radicale.make_calendar("alice", "calendar")
     work = await radicale.make_calendar("alice", "work")
     start = tomorrow(10)
-    await radicale.put_event("alice", home, "dentist", simple_event(
-        "dentist", stamp(start), stamp(start + timedelta(hours=1))))
-    await radicale.put_event("alice", work, "board", simple_event(
-        "board", stamp(start + timedelta(hours=3)), stamp(start + timedelta(hours=4))))
+    await radicale.put_event(
+        "alice",
+        home,
+        "dentist",
+        simple_event("dentist", stamp(start), stamp(start + timedelta(hours=1))),
+    )
+    await radicale.put_event(
+        "alice",
+        work,
+        "board",
+        simple_event("board", stamp(start + timedelta(hours=3)), stamp(start + timedelta(hours=4))),
+    )
     principal = radicale.principal_url("alice")
     async with run_connector(make_config(radicale), [person("alice", principal)]) as run:
         update = await run.next_update("alice")
         assert uids(update) == {"dentist", "board"}
         # a later change in the second calendar arrives by its own sync-token
-        await radicale.put_event("alice", work, "late", simple_event(
-            "late", stamp(start + timedelta(hours=6)), stamp(start + timedelta(hours=7))))
+        await radicale.put_event(
+            "alice",
+            work,
+            "late",
+            simple_event(
+                "late", stamp(start + timedelta(hours=6)), stamp(start + timedelta(hours=7))
+            ),
+        )
         update = await run.next_update("alice", lambda u: "late" in uids(u))
         assert uids(update) == {"dentist", "board", "late"}
 
@@ -96,14 +133,19 @@ async def test_relative_address_and_restart_resumes_from_saved_sync_token(
 ) -> None:
     cal = await radicale.make_calendar("bob")
     start = tomorrow(8)
-    await radicale.put_event("bob", cal, "one", simple_event(
-        "one", stamp(start), stamp(start + timedelta(hours=1))))
+    await radicale.put_event(
+        "bob", cal, "one", simple_event("one", stamp(start), stamp(start + timedelta(hours=1)))
+    )
     store = MemoryStateStore()
     config = make_config(radicale)
     async with run_connector(config, [person("bob", "/bob/calendar/")], store) as run:
         assert uids(await run.next_update("bob")) == {"one"}
-    await radicale.put_event("bob", cal, "two", simple_event(
-        "two", stamp(start + timedelta(hours=2)), stamp(start + timedelta(hours=3))))
+    await radicale.put_event(
+        "bob",
+        cal,
+        "two",
+        simple_event("two", stamp(start + timedelta(hours=2)), stamp(start + timedelta(hours=3))),
+    )
     async with run_connector(config, [person("bob", "/bob/calendar/")], store) as run:
         assert uids(await run.next_update("bob")) == {"one", "two"}
         stats = run.connector.collection(cal).stats
@@ -117,22 +159,38 @@ async def test_a_recurrence_bomb_costs_only_itself_and_shows_in_health(
 ) -> None:
     cal = await radicale.make_calendar("alice")
     start = tomorrow(9)
-    await radicale.put_event("alice", cal, "ok", simple_event(
-        "ok", stamp(start), stamp(start + timedelta(hours=1))))
+    await radicale.put_event(
+        "alice", cal, "ok", simple_event("ok", stamp(start), stamp(start + timedelta(hours=1)))
+    )
     # Every minute from yesterday on: cheap for the server to match (a FREQ=SECONDLY rule
     # from 2000 would make Radicale itself spin on the time-range query), refused by us.
     yesterday = start - timedelta(days=2)
-    await radicale.put_event("alice", cal, "bomb", simple_event(
-        "bomb", stamp(yesterday), stamp(yesterday + timedelta(seconds=30)), "Bomb",
-        extra="RRULE:FREQ=MINUTELY"))
+    await radicale.put_event(
+        "alice",
+        cal,
+        "bomb",
+        simple_event(
+            "bomb",
+            stamp(yesterday),
+            stamp(yesterday + timedelta(seconds=30)),
+            "Bomb",
+            extra="RRULE:FREQ=MINUTELY",
+        ),
+    )
     async with run_connector(make_config(radicale), [person("alice", cal)]) as run:
         assert uids(await run.next_update("alice")) == {"ok"}
         errors = run.ctx.health.snapshot().item_errors
         assert [k for k in errors if k.endswith("/alice/calendar/bomb.ics")]
         assert "recurrence refused" in "".join(errors.values())
         await radicale.delete_event("alice", cal, "bomb")
-        await radicale.put_event("alice", cal, "ok2", simple_event(
-            "ok2", stamp(start + timedelta(hours=2)), stamp(start + timedelta(hours=3))))
+        await radicale.put_event(
+            "alice",
+            cal,
+            "ok2",
+            simple_event(
+                "ok2", stamp(start + timedelta(hours=2)), stamp(start + timedelta(hours=3))
+            ),
+        )
         await run.next_update("alice", lambda u: "ok2" in uids(u))
         assert run.ctx.health.snapshot().item_errors == {}
 
@@ -144,10 +202,17 @@ async def test_server_spinning_on_a_bomb_is_listed_without_its_time_range_filter
     2000 keeps it busy for hours. After one timeout the connector lists without a filter."""
     cal = await radicale.make_calendar("alice")
     start = tomorrow(9)
-    await radicale.put_event("alice", cal, "ok", simple_event(
-        "ok", stamp(start), stamp(start + timedelta(hours=1))))
-    await radicale.put_event("alice", cal, "bomb", simple_event(
-        "bomb", "20000101T000000", "20000101T000001", "Bomb", extra="RRULE:FREQ=SECONDLY"))
+    await radicale.put_event(
+        "alice", cal, "ok", simple_event("ok", stamp(start), stamp(start + timedelta(hours=1)))
+    )
+    await radicale.put_event(
+        "alice",
+        cal,
+        "bomb",
+        simple_event(
+            "bomb", "20000101T000000", "20000101T000001", "Bomb", extra="RRULE:FREQ=SECONDLY"
+        ),
+    )
     config = make_config(radicale, request_timeout=2)
     async with run_connector(config, [person("alice", cal)]) as run:
         assert uids(await run.next_update("alice")) == {"ok"}
@@ -156,8 +221,14 @@ async def test_server_spinning_on_a_bomb_is_listed_without_its_time_range_filter
         errors = run.ctx.health.snapshot().item_errors
         assert any("bomb.ics" in k and "recurrence refused" in v for k, v in errors.items())
         # changes still arrive by sync-token
-        await radicale.put_event("alice", cal, "ok2", simple_event(
-            "ok2", stamp(start + timedelta(hours=2)), stamp(start + timedelta(hours=3))))
+        await radicale.put_event(
+            "alice",
+            cal,
+            "ok2",
+            simple_event(
+                "ok2", stamp(start + timedelta(hours=2)), stamp(start + timedelta(hours=3))
+            ),
+        )
         assert uids(await run.next_update("alice", lambda u: "ok2" in uids(u))) == {"ok", "ok2"}
 
 
@@ -166,8 +237,12 @@ async def test_discovery_from_the_server_root_follows_current_user_principal(
 ) -> None:
     cal = await radicale.make_calendar(SERVICE_USER, "rooms")
     start = tomorrow(11)
-    await radicale.put_event(SERVICE_USER, cal, "room", simple_event(
-        "room", stamp(start), stamp(start + timedelta(hours=1))))
+    await radicale.put_event(
+        SERVICE_USER,
+        cal,
+        "room",
+        simple_event("room", stamp(start), stamp(start + timedelta(hours=1))),
+    )
     async with run_connector(make_config(radicale), [person("alice", "/")]) as run:
         assert uids(await run.next_update("alice")) == {"room"}
         assert run.connector.collection(cal).stats.full_refreshes >= 1

@@ -67,7 +67,10 @@ def test_sections_load_with_resolved_secrets(tmp_path: Path, secrets: None) -> N
     ews, graph = config.connectors["ews1"], config.connectors["m365"]
     assert isinstance(ews, EwsConfig) and isinstance(graph, GraphConfig)
     assert (ews.password.get_secret_value(), ews.max_concurrency, ews.auth_type) == (
-        "ews-pw", 12, "ntlm")
+        "ews-pw",
+        12,
+        "ntlm",
+    )
     assert graph.client_secret.get_secret_value() == "graph-secret"
     assert graph.per_mailbox_concurrency == 4
     assert config.people["alice"].calendars == (CalendarRef("ews1", "alice@kongsberg.test"),)

@@ -43,8 +43,9 @@ def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def connector(fake: FakeEws, store: Store, names: tuple[str, ...] = ("alice", "bob"),
-              **overrides: Any) -> EwsConnector:
+def connector(
+    fake: FakeEws, store: Store, names: tuple[str, ...] = ("alice", "bob"), **overrides: Any
+) -> EwsConnector:
     people = [person(n, NAME) for n in names]
     return EwsConnector(config(fake, **overrides), context(NAME, people, store))
 
@@ -65,16 +66,21 @@ async def test_meeting_appears_moves_and_is_cancelled(ews: FakeEws, store: Store
         assert subjects(first) == ["Standup"]
         assert (await wait_for(oofs, lambda u: u.person_id == "alice")).oof.enabled is False
 
-        meeting = ews.state.add_event(ALICE, "Budsjett", t0 + timedelta(hours=2),
-                                      t0 + timedelta(hours=3))
+        meeting = ews.state.add_event(
+            ALICE, "Budsjett", t0 + timedelta(hours=2), t0 + timedelta(hours=3)
+        )
         added = await wait_for(updates, lambda u: u.person_id == "alice" and len(u.events) == 2)
         assert subjects(added) == ["Standup", "Budsjett"]
 
-        ews.state.move_event(ALICE, meeting.item_id, t0 + timedelta(days=1),
-                             t0 + timedelta(days=1, hours=1))
+        ews.state.move_event(
+            ALICE, meeting.item_id, t0 + timedelta(days=1), t0 + timedelta(days=1, hours=1)
+        )
         moved = await wait_for(
-            updates, lambda u: u.person_id == "alice"
-            and any(e.start == t0 + timedelta(days=1) for e in u.events))
+            updates,
+            lambda u: (
+                u.person_id == "alice" and any(e.start == t0 + timedelta(days=1) for e in u.events)
+            ),
+        )
         assert [e.start for e in moved.events] == [t0, t0 + timedelta(days=1)]
 
         ews.state.cancel_event(ALICE, meeting.item_id)
@@ -89,21 +95,42 @@ async def test_mapping_privacy_all_day_location_and_online_url(ews: FakeEws, sto
     oslo = ZoneInfo("Europe/Oslo")
     day = (t0 + timedelta(days=2)).astimezone(oslo).date()
     day_start = datetime.combine(day, datetime.min.time(), tzinfo=oslo)
-    ews.state.add_event(ALICE, "Teams", t0, t0 + timedelta(hours=1), location="Rådhuset 2",
-                        online_meeting_url="https://teams.example/l/meetup-join/1",
-                        busy="Tentative")
-    ews.state.add_event(ALICE, "No sensitivity", t0 + timedelta(hours=2), t0 + timedelta(hours=3),
-                        sensitivity=None)
-    ews.state.add_event(ALICE, "Lege", t0 + timedelta(hours=4), t0 + timedelta(hours=5),
-                        sensitivity="Private", busy="OOF")
+    ews.state.add_event(
+        ALICE,
+        "Teams",
+        t0,
+        t0 + timedelta(hours=1),
+        location="Rådhuset 2",
+        online_meeting_url="https://teams.example/l/meetup-join/1",
+        busy="Tentative",
+    )
+    ews.state.add_event(
+        ALICE, "No sensitivity", t0 + timedelta(hours=2), t0 + timedelta(hours=3), sensitivity=None
+    )
+    ews.state.add_event(
+        ALICE,
+        "Lege",
+        t0 + timedelta(hours=4),
+        t0 + timedelta(hours=5),
+        sensitivity="Private",
+        busy="OOF",
+    )
     # Stored in UTC by Exchange: Oslo midnight is 23:00 or 22:00 UTC the day before.
-    ews.state.add_event(ALICE, "Seminar", day_start, day_start + timedelta(days=1), all_day=True,
-                        busy="WorkingElsewhere")
+    ews.state.add_event(
+        ALICE,
+        "Seminar",
+        day_start,
+        day_start + timedelta(days=1),
+        all_day=True,
+        busy="WorkingElsewhere",
+    )
     conn = connector(ews, store)
     window = TimeWindow(t0 - timedelta(hours=1), t0 + timedelta(days=5))
     teams, missing, private, seminar = await conn.events(person("alice", NAME), window)
     assert (teams.location, teams.online_meeting_url) == (
-        "Rådhuset 2", "https://teams.example/l/meetup-join/1")
+        "Rådhuset 2",
+        "https://teams.example/l/meetup-join/1",
+    )
     assert teams.busy is BusyStatus.TENTATIVE and teams.sensitivity is Sensitivity.NORMAL
     assert missing.sensitivity is Sensitivity.PRIVATE  # unknown is never shown as normal
     assert private.sensitivity is Sensitivity.PRIVATE and private.busy is BusyStatus.OOF
@@ -112,14 +139,18 @@ async def test_mapping_privacy_all_day_location_and_online_url(ews: FakeEws, sto
     assert ews.count("FindItem") == 1 and ews.count("GetItem") == 0  # one round trip
 
 
-async def test_occurrences_of_a_series_are_distinct_events(
-    ews: FakeEws, store: Store
-) -> None:
+async def test_occurrences_of_a_series_are_distinct_events(ews: FakeEws, store: Store) -> None:
     t0 = now() + timedelta(hours=1)
     for day in range(2):
         start = t0 + timedelta(days=day)
-        ews.state.add_event(ALICE, "Daglig", start, start + timedelta(minutes=15),
-                               uid="series-1", recurrence_id=start)
+        ews.state.add_event(
+            ALICE,
+            "Daglig",
+            start,
+            start + timedelta(minutes=15),
+            uid="series-1",
+            recurrence_id=start,
+        )
     conn = connector(ews, store)
     window = TimeWindow(t0 - timedelta(hours=1), t0 + timedelta(days=3))
     first, second = await conn.events(person("alice", NAME), window)
@@ -173,8 +204,7 @@ async def test_transient_soap_fault_is_retried(ews: FakeEws, store: Store) -> No
 
 
 @pytest.mark.parametrize("loss", ["ErrorExpiredSubscription", "ErrorSubscriptionNotFound"])
-async def test_lost_subscription_resyncs_without_gap(ews: FakeEws, store: Store,
-                                                     loss: str) -> None:
+async def test_lost_subscription_resyncs_without_gap(ews: FakeEws, store: Store, loss: str) -> None:
     t0 = now() + timedelta(hours=1)
     conn = connector(ews, store, ("alice",))
     updates = conn.ctx.bus.subscribe(CalendarUpdate)
@@ -261,16 +291,27 @@ async def test_create_meeting_invites_attendees(ews: FakeEws, store: Store) -> N
     conn = connector(ews, store, ("alice", "bob", "carol"))
     people = conn.ctx.directory.people()
     start = now() + timedelta(days=1)
-    uid = await conn.create_meeting(MeetingRequest(
-        organiser=people["alice"], attendees=(people["bob"], people["carol"]),
-        subject="Prosjektmøte", start=start, end=start + timedelta(hours=1),
-        body="Agenda", location="Rom 3", online_meeting_url="https://meet.example/abc"))
+    uid = await conn.create_meeting(
+        MeetingRequest(
+            organiser=people["alice"],
+            attendees=(people["bob"], people["carol"]),
+            subject="Prosjektmøte",
+            start=start,
+            end=start + timedelta(hours=1),
+            body="Agenda",
+            location="Rom 3",
+            online_meeting_url="https://meet.example/abc",
+        )
+    )
     [created] = ews.state.created
     assert created.organiser == ALICE and created.subject == "Prosjektmøte"
     assert created.attendees == ("bob@kommune.no", "carol@kommune.no")
     assert created.send_invitations == "SendToAllAndSaveCopy"
-    assert (created.start, created.end, created.location) == (start, start + timedelta(hours=1),
-                                                              "Rom 3")
+    assert (created.start, created.end, created.location) == (
+        start,
+        start + timedelta(hours=1),
+        "Rom 3",
+    )
     assert [e.uid for e in ews.state.box(ALICE).events.values()] == [uid]
     [event] = await conn.events(people["alice"], conn.window())
     assert (event.subject, event.online_meeting_url) == ("Prosjektmøte", "https://meet.example/abc")

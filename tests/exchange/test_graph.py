@@ -47,8 +47,9 @@ def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def connector(fake: FakeGraph, store: Store, names: tuple[str, ...] = ("alice", "bob"),
-              **overrides: Any) -> GraphConnector:
+def connector(
+    fake: FakeGraph, store: Store, names: tuple[str, ...] = ("alice", "bob"), **overrides: Any
+) -> GraphConnector:
     people = [person(n, NAME) for n in names]
     return GraphConnector(config(fake, **overrides), context(NAME, people, store))
 
@@ -64,8 +65,9 @@ def has_subject(subject: str) -> Callable[[CalendarUpdate], bool]:
 async def test_meeting_appears_moves_and_is_cancelled(graph: FakeGraph, store: Store) -> None:
     t0 = now() + timedelta(hours=1)
     for i in range(3):
-        graph.state.add_event(ALICE, f"Fast {i}", t0 + timedelta(days=i),
-                              t0 + timedelta(days=i, minutes=15))
+        graph.state.add_event(
+            ALICE, f"Fast {i}", t0 + timedelta(days=i), t0 + timedelta(days=i, minutes=15)
+        )
     conn = connector(graph, store)
     assert isinstance(conn, CalendarSource) and isinstance(conn, MeetingWriter)
     updates = conn.ctx.bus.subscribe(CalendarUpdate)
@@ -75,15 +77,18 @@ async def test_meeting_appears_moves_and_is_cancelled(graph: FakeGraph, store: S
         assert subjects(first) == ["Fast 0", "Fast 1", "Fast 2"]  # across two delta pages
         assert (await wait_for(oofs, lambda u: u.person_id == "alice")).oof.enabled is False
 
-        meeting = graph.state.add_event(ALICE, "Budsjett", t0 + timedelta(hours=2),
-                                        t0 + timedelta(hours=3))
+        meeting = graph.state.add_event(
+            ALICE, "Budsjett", t0 + timedelta(hours=2), t0 + timedelta(hours=3)
+        )
         added = await wait_for(updates, lambda u: u.person_id == "alice" and len(u.events) == 4)
         assert subjects(added) == ["Fast 0", "Budsjett", "Fast 1", "Fast 2"]
 
-        graph.state.move_event(ALICE, meeting.item_id, t0 + timedelta(days=1, hours=3),
-                               t0 + timedelta(days=1, hours=4))
-        moved = await wait_for(updates, lambda u: u.person_id == "alice"
-                               and subjects(u)[1] == "Fast 1")
+        graph.state.move_event(
+            ALICE, meeting.item_id, t0 + timedelta(days=1, hours=3), t0 + timedelta(days=1, hours=4)
+        )
+        moved = await wait_for(
+            updates, lambda u: u.person_id == "alice" and subjects(u)[1] == "Fast 1"
+        )
         assert subjects(moved) == ["Fast 0", "Fast 1", "Budsjett", "Fast 2"]
 
         graph.state.cancel_event(ALICE, meeting.item_id)
@@ -94,21 +99,41 @@ async def test_meeting_appears_moves_and_is_cancelled(graph: FakeGraph, store: S
     assert graph.count("token") == 1  # the token is cached
 
 
-async def test_mapping_privacy_all_day_location_and_online_url(graph: FakeGraph,
-                                                               store: Store) -> None:
+async def test_mapping_privacy_all_day_location_and_online_url(
+    graph: FakeGraph, store: Store
+) -> None:
     t0 = now() + timedelta(hours=1)
     oslo = ZoneInfo("Europe/Oslo")
     day = (t0 + timedelta(days=2)).astimezone(oslo).date()
     day_start = datetime.combine(day, datetime.min.time(), tzinfo=oslo)
-    graph.state.add_event(ALICE, "Teams", t0, t0 + timedelta(hours=1), location="Rådhuset 2",
-                          online_meeting_url="https://teams.example/l/meetup-join/1",
-                          busy="Tentative")
-    graph.state.add_event(ALICE, "No sensitivity", t0 + timedelta(hours=2),
-                          t0 + timedelta(hours=3), sensitivity=None)
-    graph.state.add_event(ALICE, "Lege", t0 + timedelta(hours=4), t0 + timedelta(hours=5),
-                          sensitivity="Confidential", busy="OOF")
-    graph.state.add_event(ALICE, "Seminar", day_start, day_start + timedelta(days=1),
-                          all_day=True, busy="WorkingElsewhere")
+    graph.state.add_event(
+        ALICE,
+        "Teams",
+        t0,
+        t0 + timedelta(hours=1),
+        location="Rådhuset 2",
+        online_meeting_url="https://teams.example/l/meetup-join/1",
+        busy="Tentative",
+    )
+    graph.state.add_event(
+        ALICE, "No sensitivity", t0 + timedelta(hours=2), t0 + timedelta(hours=3), sensitivity=None
+    )
+    graph.state.add_event(
+        ALICE,
+        "Lege",
+        t0 + timedelta(hours=4),
+        t0 + timedelta(hours=5),
+        sensitivity="Confidential",
+        busy="OOF",
+    )
+    graph.state.add_event(
+        ALICE,
+        "Seminar",
+        day_start,
+        day_start + timedelta(days=1),
+        all_day=True,
+        busy="WorkingElsewhere",
+    )
     conn = connector(graph, store)
     try:
         window = TimeWindow(t0 - timedelta(hours=1), t0 + timedelta(days=5))
@@ -116,7 +141,9 @@ async def test_mapping_privacy_all_day_location_and_online_url(graph: FakeGraph,
     finally:
         await conn.close()
     assert (teams.location, teams.online_meeting_url) == (
-        "Rådhuset 2", "https://teams.example/l/meetup-join/1")
+        "Rådhuset 2",
+        "https://teams.example/l/meetup-join/1",
+    )
     assert teams.busy is BusyStatus.TENTATIVE and teams.sensitivity is Sensitivity.NORMAL
     assert teams.start == t0 and teams.end == t0 + timedelta(hours=1)
     assert missing.sensitivity is Sensitivity.PRIVATE
@@ -125,14 +152,18 @@ async def test_mapping_privacy_all_day_location_and_online_url(graph: FakeGraph,
     assert seminar.start == day_start and seminar.end == day_start + timedelta(days=1)
 
 
-async def test_occurrences_of_a_series_are_distinct_events(
-    graph: FakeGraph, store: Store
-) -> None:
+async def test_occurrences_of_a_series_are_distinct_events(graph: FakeGraph, store: Store) -> None:
     t0 = now() + timedelta(hours=1)
     for day in range(2):
         start = t0 + timedelta(days=day)
-        graph.state.add_event(ALICE, "Daglig", start, start + timedelta(minutes=15),
-                                uid="series-1", recurrence_id=start)
+        graph.state.add_event(
+            ALICE,
+            "Daglig",
+            start,
+            start + timedelta(minutes=15),
+            uid="series-1",
+            recurrence_id=start,
+        )
     conn = connector(graph, store)
     window = TimeWindow(t0 - timedelta(hours=1), t0 + timedelta(days=3))
     try:
@@ -143,8 +174,7 @@ async def test_occurrences_of_a_series_are_distinct_events(
     assert first.key != second.key
 
 
-async def test_free_busy_of_1000_mailboxes_in_batches_of_20(graph: FakeGraph,
-                                                            store: Store) -> None:
+async def test_free_busy_of_1000_mailboxes_in_batches_of_20(graph: FakeGraph, store: Store) -> None:
     t0 = now()
     names = tuple(f"user{i:04d}" for i in range(1000))
     for name in names:
@@ -154,8 +184,9 @@ async def test_free_busy_of_1000_mailboxes_in_batches_of_20(graph: FakeGraph,
         graph.state.add_event(f"{name}@kommune.no", "x", start, start + timedelta(minutes=30))
     conn = connector(graph, store, names)
     try:
-        result = await conn.free_busy([person(n, NAME) for n in names],
-                                      TimeWindow(t0, t0 + timedelta(days=3)))
+        result = await conn.free_busy(
+            [person(n, NAME) for n in names], TimeWindow(t0, t0 + timedelta(days=3))
+        )
     finally:
         await conn.close()
     schedules = [r for r in graph.log if r.operation == "getSchedule"]
@@ -191,8 +222,9 @@ async def test_throttled_batch_items_are_retried(graph: FakeGraph, store: Store)
     graph.inject(GraphFault("throttle", "getSchedule", count=2, retry_after=1))
     conn = connector(graph, store, names)
     try:
-        result = await conn.free_busy([person(n, NAME) for n in names],
-                                      TimeWindow(now(), now() + timedelta(days=1)))
+        result = await conn.free_busy(
+            [person(n, NAME) for n in names], TimeWindow(now(), now() + timedelta(days=1))
+        )
     finally:
         await conn.close()
     assert len(result) == 60
@@ -226,8 +258,7 @@ async def test_slow_reply_is_awaited(graph: FakeGraph, store: Store) -> None:
     assert [e.subject for e in events] == ["Treg"]
 
 
-async def test_mailbox_error_is_an_item_error_and_recovers(graph: FakeGraph,
-                                                          store: Store) -> None:
+async def test_mailbox_error_is_an_item_error_and_recovers(graph: FakeGraph, store: Store) -> None:
     bob = "bob@kommune.no"
     graph.inject(GraphFault("missing", "delta", mailbox=bob))
     conn = connector(graph, store)
@@ -259,8 +290,9 @@ async def test_bad_secret_raises_auth_failed(graph: FakeGraph, store: Store) -> 
     assert [r.status for r in graph.log] == [401]
 
 
-async def test_revoked_token_is_refreshed_then_401_is_auth_failed(graph: FakeGraph,
-                                                                  store: Store) -> None:
+async def test_revoked_token_is_refreshed_then_401_is_auth_failed(
+    graph: FakeGraph, store: Store
+) -> None:
     conn = connector(graph, store, ("alice",))
     updates = conn.ctx.bus.subscribe(CalendarUpdate)
     async with running(conn) as task:
@@ -280,10 +312,18 @@ async def test_create_meeting_invites_attendees(graph: FakeGraph, store: Store) 
     people = conn.ctx.directory.people()
     start = now() + timedelta(days=1)
     try:
-        uid = await conn.create_meeting(MeetingRequest(
-            organiser=people["alice"], attendees=(people["bob"], people["carol"]),
-            subject="Prosjektmøte", start=start, end=start + timedelta(hours=1),
-            body="Agenda", location="Rom 3", online_meeting_url="https://meet.example/abc"))
+        uid = await conn.create_meeting(
+            MeetingRequest(
+                organiser=people["alice"],
+                attendees=(people["bob"], people["carol"]),
+                subject="Prosjektmøte",
+                start=start,
+                end=start + timedelta(hours=1),
+                body="Agenda",
+                location="Rom 3",
+                online_meeting_url="https://meet.example/abc",
+            )
+        )
         [event] = await conn.events(people["alice"], conn.window())
     finally:
         await conn.close()
@@ -292,7 +332,10 @@ async def test_create_meeting_invites_attendees(graph: FakeGraph, store: Store) 
     assert created.organiser == ALICE and created.subject == "Prosjektmøte"
     assert created.attendees == ("bob@kommune.no", "carol@kommune.no")
     assert (created.start, created.end, created.location) == (
-        start, start + timedelta(hours=1), "Rom 3")
+        start,
+        start + timedelta(hours=1),
+        "Rom 3",
+    )
     assert [e.uid for e in graph.state.box(ALICE).events.values()] == [uid]
 
 

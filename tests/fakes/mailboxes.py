@@ -80,8 +80,9 @@ class Mailboxes:
             self.boxes[key] = FakeMailbox(key)
         return self.boxes[key]
 
-    def add_event(self, mailbox: str, subject: str, start: datetime, end: datetime,
-                  **extra: object) -> FakeEvent:
+    def add_event(
+        self, mailbox: str, subject: str, start: datetime, end: datetime, **extra: object
+    ) -> FakeEvent:
         item_id = extra.pop("item_id", None) or f"AAMk{uuid.uuid4().hex}"
         uid = extra.pop("uid", None) or f"{uuid.uuid4()}"
         event = FakeEvent(str(item_id), str(uid), subject, start, end, **extra)  # type: ignore[arg-type]

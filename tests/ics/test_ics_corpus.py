@@ -33,8 +33,12 @@ def spans(events: list[CalendarEvent]) -> list[tuple[str, datetime, datetime]]:
 
 
 def test_outlook_windows_zone_names_map_to_iana_zones() -> None:
-    events = {e.uid: e for e in parse_events(
-        load("outlook_windows_zones.ics"), WINDOW, "Europe/Oslo", "ola@example.test")}
+    events = {
+        e.uid: e
+        for e in parse_events(
+            load("outlook_windows_zones.ics"), WINDOW, "Europe/Oslo", "ola@example.test"
+        )
+    }
     budget = next(e for uid, e in events.items() if uid.startswith("040000008200E000"))
     assert (budget.start, budget.end) == (utc(2026, 3, 17, 9), utc(2026, 3, 17, 10))
     assert budget.start.tzinfo == ZoneInfo("Europe/Berlin")  # CLDR: W. Europe -> Berlin
@@ -42,14 +46,19 @@ def test_outlook_windows_zone_names_map_to_iana_zones() -> None:
     private = events["outlook-private-1"]
     assert private.start.tzinfo == ZoneInfo("Europe/Paris")  # Romance Standard Time
     assert (private.start, private.busy, private.sensitivity) == (
-        utc(2026, 4, 1, 13), BusyStatus.OOF, Sensitivity.PRIVATE)
+        utc(2026, 4, 1, 13),
+        BusyStatus.OOF,
+        Sensitivity.PRIVATE,
+    )
     # an Outlook display-name TZID is no Windows id: its VTIMEZONE in the file is used
     assert events["outlook-tentative-1"].start == utc(2026, 3, 18, 7, 30)
     assert events["outlook-tentative-1"].busy is BusyStatus.TENTATIVE
     allday = events["outlook-allday-1"]
     assert allday.all_day and allday.busy is BusyStatus.FREE
-    assert (allday.start, allday.end) == (datetime(2026, 3, 20, tzinfo=OSLO),
-                                          datetime(2026, 3, 21, tzinfo=OSLO))
+    assert (allday.start, allday.end) == (
+        datetime(2026, 3, 20, tzinfo=OSLO),
+        datetime(2026, 3, 21, tzinfo=OSLO),
+    )
 
 
 def test_windows_zone_without_vtimezone_and_with_a_wrong_one() -> None:
@@ -58,9 +67,11 @@ def test_windows_zone_without_vtimezone_and_with_a_wrong_one() -> None:
     events = parse_events(without, WINDOW, "Europe/Oslo")
     assert utc(2026, 3, 17, 9) in [e.start for e in events]
     # A VTIMEZONE claiming +05:00 for "W. Europe Standard Time": the tz database wins.
-    wrong = data.replace(b"TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100", b"TZOFFSETFROM:+0500\r\n"
-                         b"TZOFFSETTO:+0500", 1).replace(
-        b"TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200", b"TZOFFSETFROM:+0500\r\nTZOFFSETTO:+0500", 1)
+    wrong = data.replace(
+        b"TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100", b"TZOFFSETFROM:+0500\r\nTZOFFSETTO:+0500", 1
+    ).replace(
+        b"TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200", b"TZOFFSETFROM:+0500\r\nTZOFFSETTO:+0500", 1
+    )
     assert b"+0500" in wrong
     assert utc(2026, 3, 17, 9) in [e.start for e in parse_events(wrong, WINDOW, "Europe/Oslo")]
 
@@ -209,13 +220,15 @@ def test_frequent_but_short_series_are_fine() -> None:
         b"RRULE:FREQ=MINUTELY;INTERVAL=30;COUNT=6\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
     events = parse_events(hourly, WINDOW, "Europe/Oslo")
-    assert [e.start for e in events] == [utc(2026, 3, 17, 8) + timedelta(minutes=30 * i)
-                                         for i in range(6)]
+    assert [e.start for e in events] == [
+        utc(2026, 3, 17, 8) + timedelta(minutes=30 * i) for i in range(6)
+    ]
 
 
 def calendar(*events: str) -> bytes:
     body = "".join(
-        "BEGIN:VEVENT\r\nDTSTAMP:20260101T000000Z\r\n" + e.strip().replace("\n", "\r\n")
+        "BEGIN:VEVENT\r\nDTSTAMP:20260101T000000Z\r\n"
+        + e.strip().replace("\n", "\r\n")
         + "\r\nEND:VEVENT\r\n"
         for e in events
     )
@@ -225,15 +238,14 @@ def calendar(*events: str) -> bytes:
 def test_overrides_move_instances_into_and_out_of_the_window() -> None:
     moved_in = calendar(
         "UID:m\nDTSTART:20260301T090000Z\nDTEND:20260301T100000Z\nRRULE:FREQ=DAILY;COUNT=5",
-        "UID:m\nRECURRENCE-ID:20260303T090000Z\nDTSTART:20260317T090000Z\n"
-        "DTEND:20260317T100000Z",
+        "UID:m\nRECURRENCE-ID:20260303T090000Z\nDTSTART:20260317T090000Z\nDTEND:20260317T100000Z",
     )
     assert spans(parse_events(moved_in, WINDOW, "Europe/Oslo")) == [
-        ("m", utc(2026, 3, 17, 9), utc(2026, 3, 17, 10))]
+        ("m", utc(2026, 3, 17, 9), utc(2026, 3, 17, 10))
+    ]
     moved_out = calendar(
         "UID:o\nDTSTART:20260316T090000Z\nDTEND:20260316T100000Z\nRRULE:FREQ=DAILY;COUNT=3",
-        "UID:o\nRECURRENCE-ID:20260317T090000Z\nDTSTART:20260601T090000Z\n"
-        "DTEND:20260601T100000Z",
+        "UID:o\nRECURRENCE-ID:20260317T090000Z\nDTSTART:20260601T090000Z\nDTEND:20260601T100000Z",
     )
     starts = [e.start for e in parse_events(moved_out, WINDOW, "Europe/Oslo")]
     assert starts == [utc(2026, 3, 16, 9), utc(2026, 3, 18, 9)]
@@ -253,23 +265,26 @@ def test_one_declined_instance_of_an_accepted_series_is_free() -> None:
 def test_windows_1252_text_truncation_and_unreadable_rules() -> None:
     problems: list[str] = []
     latin = calendar("UID:l\nDTSTART:20260316T090000Z\nSUMMARY:Møte på rommet")
-    events = parse_events(latin.decode().encode("cp1252"), WINDOW, "Europe/Oslo",
-                          problems=problems)
+    events = parse_events(latin.decode().encode("cp1252"), WINDOW, "Europe/Oslo", problems=problems)
     assert [e.subject for e in events] == ["Møte på rommet"]
     assert problems == []  # decoding costs no event
     with pytest.raises(CalendarError, match="truncated"):
         parse_events(latin[: len(latin) // 2], WINDOW, "Europe/Oslo")
     problems = []
-    broken = calendar("UID:r\nDTSTART:20260316T090000Z\nRRULE:FREQ=FOO;COUNT=x",
-                      "UID:fine\nDTSTART:20260317T090000Z\nDTEND:20260317T093000Z")
-    assert [e.uid for e in parse_events(broken, WINDOW, "Europe/Oslo",
-                                        problems=problems)] == ["fine"]
+    broken = calendar(
+        "UID:r\nDTSTART:20260316T090000Z\nRRULE:FREQ=FOO;COUNT=x",
+        "UID:fine\nDTSTART:20260317T090000Z\nDTEND:20260317T093000Z",
+    )
+    assert [e.uid for e in parse_events(broken, WINDOW, "Europe/Oslo", problems=problems)] == [
+        "fine"
+    ]
     assert problems and "unreadable RRULE" in problems[0]
 
 
 def test_long_running_daily_series_expands_only_the_window() -> None:
-    since_1970 = calendar("UID:d70\nDTSTART:19700101T080000Z\nDTEND:19700101T083000Z\n"
-                          "RRULE:FREQ=DAILY")
+    since_1970 = calendar(
+        "UID:d70\nDTSTART:19700101T080000Z\nDTEND:19700101T083000Z\nRRULE:FREQ=DAILY"
+    )
     events = parse_events(since_1970, WINDOW, "Europe/Oslo")
     assert len(events) == 46 and events[0].start == utc(2026, 3, 15, 8)
     assert events[0].recurrence_id == utc(2026, 3, 15, 8)
@@ -281,12 +296,14 @@ def test_exchange_utc_alias_quoted_or_not() -> None:
         'DTEND;TZID="tzone://Microsoft/Utc":20260316T100000',
     )
     assert spans(parse_events(data, WINDOW, "Europe/Oslo")) == [
-        ("u", utc(2026, 3, 16, 9), utc(2026, 3, 16, 10))]
+        ("u", utc(2026, 3, 16, 9), utc(2026, 3, 16, 10))
+    ]
 
 
 def test_an_occurrence_in_the_spring_forward_gap_keeps_its_length() -> None:
-    data = calendar("UID:n\nDTSTART;TZID=Europe/Oslo:20260322T023000\nDURATION:PT1H\n"
-                    "RRULE:FREQ=WEEKLY;COUNT=2")
+    data = calendar(
+        "UID:n\nDTSTART;TZID=Europe/Oslo:20260322T023000\nDURATION:PT1H\nRRULE:FREQ=WEEKLY;COUNT=2"
+    )
     assert spans(parse_events(data, WINDOW, "Europe/Oslo")) == [
         ("n", utc(2026, 3, 22, 1, 30), utc(2026, 3, 22, 2, 30)),
         # 02:30 does not exist on 29 March: read with the offset before the gap (RFC 5545)

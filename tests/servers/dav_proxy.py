@@ -29,8 +29,15 @@ from aiohttp import web
 
 from tests.servers.radicale import free_port
 
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host",
-               "content-encoding", "accept-encoding"}  # plain bodies, so they can be edited
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "host",
+    "content-encoding",
+    "accept-encoding",
+}  # plain bodies, so they can be edited
 
 
 @dataclass
@@ -75,14 +82,17 @@ class DavProxy:
         body = await request.read()
         path = request.path
         self.requests[(request.method, path)] += 1
-        if (self.without_sync and request.method == "REPORT" and b"sync-collection" in body):
+        if self.without_sync and request.method == "REPORT" and b"sync-collection" in body:
             return web.Response(
-                status=403, content_type="application/xml",
-                text='<?xml version="1.0"?><D:error xmlns:D="DAV:"><D:supported-report/>'
-                     "</D:error>",
+                status=403,
+                content_type="application/xml",
+                text='<?xml version="1.0"?><D:error xmlns:D="DAV:"><D:supported-report/></D:error>',
             )
-        if (self.redirect_no_slash and request.method in ("PROPFIND", "REPORT")
-                and not path.endswith(("/", ".ics"))):
+        if (
+            self.redirect_no_slash
+            and request.method in ("PROPFIND", "REPORT")
+            and not path.endswith(("/", ".ics"))
+        ):
             return web.Response(status=301, headers={"Location": path + "/"})
         if self.fail_next > 0:
             self.fail_next -= 1
@@ -103,12 +113,16 @@ class DavProxy:
                 await asyncio.sleep(self.delay)
             assert self._session is not None
             async with self._session.request(
-                request.method, self.upstream + request.path_qs, data=body, headers=headers,
+                request.method,
+                self.upstream + request.path_qs,
+                data=body,
+                headers=headers,
                 allow_redirects=False,
             ) as upstream:
                 data = await upstream.read()
-                out_headers = {k: v for k, v in upstream.headers.items()
-                               if k.lower() not in _HOP_BY_HOP}
+                out_headers = {
+                    k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP
+                }
                 status = upstream.status
         finally:
             self.in_flight[path] -= 1
@@ -120,6 +134,10 @@ class DavProxy:
 def _hide_sync(data: bytes) -> bytes:
     text = data.decode("utf-8")
     text = re.sub(r"<sync-token>[^<]*</sync-token>", "", text)
-    text = re.sub(r"<supported-report>\s*<report>\s*<sync-collection\s*/>\s*</report>\s*"
-                  r"</supported-report>", "", text)
+    text = re.sub(
+        r"<supported-report>\s*<report>\s*<sync-collection\s*/>\s*</report>\s*"
+        r"</supported-report>",
+        "",
+        text,
+    )
     return text.encode("utf-8")

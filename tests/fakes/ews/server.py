@@ -163,8 +163,12 @@ class FakeEws:
     def _op_FindItem(self, op_elem: etree._Element, mailbox: str | None) -> str:
         view = op_elem.find(f"{{{M}}}CalendarView")
         if view is None or mailbox is None:
-            return xml.response("FindItem", xml.error_message(
-                "FindItem", "ErrorInvalidOperation", "fake supports CalendarView only"))
+            return xml.response(
+                "FindItem",
+                xml.error_message(
+                    "FindItem", "ErrorInvalidOperation", "fake supports CalendarView only"
+                ),
+            )
         start = datetime.fromisoformat(view.get("StartDate").replace("Z", "+00:00"))
         end = datetime.fromisoformat(view.get("EndDate").replace("Z", "+00:00"))
         extended = [dict(e.attrib) for e in op_elem.iter(f"{{{T}}}ExtendedFieldURI")]
@@ -181,8 +185,10 @@ class FakeEws:
 
     def _op_GetUserAvailability(self, op_elem: etree._Element, _mailbox: str | None) -> str:
         if len(list(op_elem.iter(f"{{{T}}}MailboxData"))) > 100:  # as Exchange does
-            return xml.soap_fault("ErrorMailboxDataArrayTooBig",
-                                  "At most 100 mailboxes per GetUserAvailability request.")
+            return xml.soap_fault(
+                "ErrorMailboxDataArrayTooBig",
+                "At most 100 mailboxes per GetUserAvailability request.",
+            )
         window = op_elem.find(f".//{{{T}}}TimeWindow")
         start = datetime.fromisoformat(window.findtext(f"{{{T}}}StartTime")).replace(tzinfo=None)
         end = datetime.fromisoformat(window.findtext(f"{{{T}}}EndTime")).replace(tzinfo=None)
@@ -193,12 +199,15 @@ class FakeEws:
             if box is None:
                 result.append(None)
                 continue
-            result.append([
-                (e.start, e.end, e.busy)
-                for e in sorted(box.events.values(), key=lambda e: e.start)
-                if e.busy != "Free"
-                and e.start.replace(tzinfo=None) < end and e.end.replace(tzinfo=None) > start
-            ])
+            result.append(
+                [
+                    (e.start, e.end, e.busy)
+                    for e in sorted(box.events.values(), key=lambda e: e.start)
+                    if e.busy != "Free"
+                    and e.start.replace(tzinfo=None) < end
+                    and e.end.replace(tzinfo=None) > start
+                ]
+            )
         return xml.free_busy_response(result)
 
     def _op_GetUserOofSettings(self, op_elem: etree._Element, _mailbox: str | None) -> str:
@@ -207,8 +216,12 @@ class FakeEws:
 
     def _op_Subscribe(self, op_elem: etree._Element, mailbox: str | None) -> str:
         if op_elem.find(f"{{{M}}}PullSubscriptionRequest") is None or mailbox is None:
-            return xml.response("Subscribe", xml.error_message(
-                "Subscribe", "ErrorInvalidSubscriptionRequest", "fake supports pull only"))
+            return xml.response(
+                "Subscribe",
+                xml.error_message(
+                    "Subscribe", "ErrorInvalidSubscriptionRequest", "fake supports pull only"
+                ),
+            )
         sub_id = f"sub{next(self._ids)}"
         self.subscriptions[sub_id] = PullSubscription(mailbox, self.state.last_seq)
         inner = (
@@ -226,11 +239,19 @@ class FakeEws:
         watermark = op_elem.findtext(f"{{{M}}}Watermark") or "0"
         sub = self.subscriptions.get(sub_id)
         if sub is None:
-            return xml.response("GetEvents", xml.error_message(
-                "GetEvents", "ErrorSubscriptionNotFound", "The subscription was not found."))
+            return xml.response(
+                "GetEvents",
+                xml.error_message(
+                    "GetEvents", "ErrorSubscriptionNotFound", "The subscription was not found."
+                ),
+            )
         if sub.expired:
-            return xml.response("GetEvents", xml.error_message(
-                "GetEvents", "ErrorExpiredSubscription", "The subscription has expired."))
+            return xml.response(
+                "GetEvents",
+                xml.error_message(
+                    "GetEvents", "ErrorExpiredSubscription", "The subscription has expired."
+                ),
+            )
         changes = self.state.changes_since(sub.mailbox, int(watermark))
         tag = {"created": "CreatedEvent", "modified": "ModifiedEvent", "deleted": "DeletedEvent"}
         body = "".join(
@@ -254,30 +275,50 @@ class FakeEws:
     def _op_CreateItem(self, op_elem: etree._Element, mailbox: str | None) -> str:
         item = op_elem.find(f".//{{{T}}}CalendarItem")
         if item is None or mailbox is None:
-            return xml.response("CreateItem", xml.error_message(
-                "CreateItem", "ErrorInvalidOperation", "fake creates calendar items only"))
+            return xml.response(
+                "CreateItem",
+                xml.error_message(
+                    "CreateItem", "ErrorInvalidOperation", "fake creates calendar items only"
+                ),
+            )
         attendees = tuple(
             (e.text or "").lower()
             for e in item.iter(f"{{{T}}}EmailAddress")
-            if e.getparent() is not None and e.getparent().getparent() is not None
+            if e.getparent() is not None
+            and e.getparent().getparent() is not None
             and etree.QName(e.getparent().getparent()).localname == "Attendee"
         )
         start = datetime.fromisoformat(item.findtext(f"{{{T}}}Start").replace("Z", "+00:00"))
         end = datetime.fromisoformat(item.findtext(f"{{{T}}}End").replace("Z", "+00:00"))
         subject = item.findtext(f"{{{T}}}Subject") or ""
         location = item.findtext(f"{{{T}}}Location")
-        self.state.created.append(CreatedMeeting(
-            mailbox, subject, start, end, attendees, location,
-            op_elem.get("SendMeetingInvitations"),
-        ))
+        self.state.created.append(
+            CreatedMeeting(
+                mailbox,
+                subject,
+                start,
+                end,
+                attendees,
+                location,
+                op_elem.get("SendMeetingInvitations"),
+            )
+        )
         uid = item.findtext(f"{{{T}}}UID")
-        online = next((
-            prop.findtext(f"{{{T}}}Value")
-            for prop in item.iter(f"{{{T}}}ExtendedProperty")
-            if prop.find(f"{{{T}}}ExtendedFieldURI").get("PropertyId") in ("33352", "0x8248")
-        ), None)
+        online = next(
+            (
+                prop.findtext(f"{{{T}}}Value")
+                for prop in item.iter(f"{{{T}}}ExtendedProperty")
+                if prop.find(f"{{{T}}}ExtendedFieldURI").get("PropertyId") in ("33352", "0x8248")
+            ),
+            None,
+        )
         event = self.state.add_event(
-            mailbox, subject, start, end, location=location, online_meeting_url=online,
+            mailbox,
+            subject,
+            start,
+            end,
+            location=location,
+            online_meeting_url=online,
             **({"uid": uid} if uid else {}),
         )
         inner = (

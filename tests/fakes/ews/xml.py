@@ -25,7 +25,7 @@ def envelope(body: str) -> str:
         f'<s:Envelope xmlns:s="{SOAP}"><s:Header>'
         f'<h:ServerVersionInfo xmlns:h="{T}" MajorVersion="15" MinorVersion="1"'
         ' MajorBuildNumber="2507" MinorBuildNumber="6" Version="Exchange2016"/>'
-        f'</s:Header><s:Body>{body}</s:Body></s:Envelope>'
+        f"</s:Header><s:Body>{body}</s:Body></s:Envelope>"
     )
 
 
@@ -74,13 +74,15 @@ def _extended(event: FakeEvent, wanted: list[dict[str, str]]) -> str:
         if uri.get("PropertyTag", "").lower() in ("0x36", "0x0036", "54"):
             tag = SENSITIVITY_TAG.get(event.sensitivity or "")
             value = None if tag is None else str(tag)
-        elif uri.get("DistinguishedPropertySetId") == "Appointment" and uri.get(
-            "PropertyId"
-        ) in ("33288", "0x8208"):
+        elif uri.get("DistinguishedPropertySetId") == "Appointment" and uri.get("PropertyId") in (
+            "33288",
+            "0x8208",
+        ):
             value = event.location
-        elif uri.get("DistinguishedPropertySetId") == "Appointment" and uri.get(
-            "PropertyId"
-        ) in ("33352", "0x8248"):
+        elif uri.get("DistinguishedPropertySetId") == "Appointment" and uri.get("PropertyId") in (
+            "33352",
+            "0x8248",
+        ):
             value = event.online_meeting_url
         if value is None:
             continue
@@ -94,7 +96,7 @@ def _extended(event: FakeEvent, wanted: list[dict[str, str]]) -> str:
 
 def calendar_item(event: FakeEvent, extended: list[dict[str, str]]) -> str:
     parts = [
-        f'<t:CalendarItem><t:ItemId Id={quoteattr(event.item_id)}'
+        f"<t:CalendarItem><t:ItemId Id={quoteattr(event.item_id)}"
         f" ChangeKey={quoteattr(event.change_key)}/>",
         f"<t:Subject>{escape(event.subject)}</t:Subject>",
     ]

@@ -64,8 +64,10 @@ def schedule(address: str, events: list[FakeEvent] | None) -> dict[str, Any]:
     if events is None:
         return {
             "scheduleId": address,
-            "error": {"message": "The specified mailbox was not found.",
-                      "responseCode": "ErrorMailRecipientNotFound"},
+            "error": {
+                "message": "The specified mailbox was not found.",
+                "responseCode": "ErrorMailRecipientNotFound",
+            },
         }
     return {
         "scheduleId": address,

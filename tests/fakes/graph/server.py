@@ -102,8 +102,11 @@ class FakeGraph:
         self.tokens.clear()
 
     def count(self, operation: str, status: int | None = 200) -> int:
-        return sum(1 for r in self.log
-                   if r.operation == operation and (status is None or r.status == status))
+        return sum(
+            1
+            for r in self.log
+            if r.operation == operation and (status is None or r.status == status)
+        )
 
     # -- HTTP -------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.Response:
@@ -114,8 +117,12 @@ class FakeGraph:
             return await self._token(request)
         body = await request.json() if request.can_read_body else None
         status, headers, payload = await self._dispatch(
-            request.method, request.path_qs, body, request.headers.get("Authorization", ""),
-            in_batch=False)
+            request.method,
+            request.path_qs,
+            body,
+            request.headers.get("Authorization", ""),
+            in_batch=False,
+        )
         return web.json_response(payload, status=status, headers=headers)
 
     def _openid(self, tenant: str) -> dict[str, str]:
@@ -128,24 +135,31 @@ class FakeGraph:
 
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()
-        ok = (form.get("client_id") == self.client_id
-              and form.get("client_secret") == self.client_secret
-              and form.get("grant_type") == "client_credentials")
+        ok = (
+            form.get("client_id") == self.client_id
+            and form.get("client_secret") == self.client_secret
+            and form.get("grant_type") == "client_credentials"
+        )
         self.log.append(LoggedRequest("token", (), time.monotonic(), 200 if ok else 401))
         if not ok:
-            return web.json_response({
-                "error": "invalid_client",
-                "error_description": "AADSTS7000215: Invalid client secret provided.",
-                "error_codes": [7000215],
-            }, status=401)
+            return web.json_response(
+                {
+                    "error": "invalid_client",
+                    "error_description": "AADSTS7000215: Invalid client secret provided.",
+                    "error_codes": [7000215],
+                },
+                status=401,
+            )
         token = f"tok{next(self._ids)}"
         self.tokens.add(token)
         return web.json_response(
-            {"token_type": "Bearer", "expires_in": 3599, "access_token": token})
+            {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
+        )
 
     # -- Graph dispatch (shared by plain requests and $batch) -------------------------------
-    async def _dispatch(self, method: str, path_qs: str, body: Any, auth: str,
-                        in_batch: bool) -> Reply:
+    async def _dispatch(
+        self, method: str, path_qs: str, body: Any, auth: str, in_batch: bool
+    ) -> Reply:
         url = urlsplit(path_qs)
         path = url.path.removeprefix("/v1.0")
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -165,12 +179,17 @@ class FakeGraph:
             if fault.kind == "slow":
                 await asyncio.sleep(fault.delay)
             else:
-                status = {"throttle": 429, "unavailable": 503, "unauthorized": 401,
-                          "missing": 404}[fault.kind]
+                status = {"throttle": 429, "unavailable": 503, "unauthorized": 401, "missing": 404}[
+                    fault.kind
+                ]
                 logged(status)
                 headers = {"Retry-After": str(fault.retry_after)} if status in (429, 503) else {}
-                code = {429: "TooManyRequests", 503: "ServiceNotAvailable",
-                        401: "InvalidAuthenticationToken", 404: "ErrorItemNotFound"}[status]
+                code = {
+                    429: "TooManyRequests",
+                    503: "ServiceNotAvailable",
+                    401: "InvalidAuthenticationToken",
+                    404: "ErrorItemNotFound",
+                }[status]
                 return status, headers, render.error(code, "Injected fault")
         if op == "batch":
             logged(200)
@@ -218,30 +237,37 @@ class FakeGraph:
         responses = []
         for sub in requests:
             status, headers, payload = await self._dispatch(
-                sub["method"], sub["url"], sub.get("body"), auth, in_batch=True)
-            responses.append({"id": sub["id"], "status": status, "headers": headers,
-                              "body": payload})
+                sub["method"], sub["url"], sub.get("body"), auth, in_batch=True
+            )
+            responses.append(
+                {"id": sub["id"], "status": status, "headers": headers, "body": payload}
+            )
         return 200, {}, {"responses": responses}
 
     # -- operations -------------------------------------------------------------------------
     def _window(self, query: dict[str, str]) -> tuple[datetime, datetime]:
-        return (datetime.fromisoformat(query["startDateTime"].replace("Z", "+00:00")),
-                datetime.fromisoformat(query["endDateTime"].replace("Z", "+00:00")))
+        return (
+            datetime.fromisoformat(query["startDateTime"].replace("Z", "+00:00")),
+            datetime.fromisoformat(query["endDateTime"].replace("Z", "+00:00")),
+        )
 
     def _in_window(self, mailbox: str, start: datetime, end: datetime) -> list[FakeEvent]:
-        return sorted((e for e in self.state.box(mailbox).events.values()
-                       if e.start < end and e.end > start), key=lambda e: e.start)
+        return sorted(
+            (e for e in self.state.box(mailbox).events.values() if e.start < end and e.end > start),
+            key=lambda e: e.start,
+        )
 
     def _op_calendarView(self, mailbox: str, query: dict[str, str], _body: Any) -> Reply:
         start, end = self._window(query)
         events = self._in_window(mailbox, start, end)
         skip = int(query.get("$skip", "0"))
         top = min(int(query.get("$top", self.max_page)), self.max_page)
-        page: dict[str, Any] = {"value": [render.event(e) for e in events[skip:skip + top]]}
+        page: dict[str, Any] = {"value": [render.event(e) for e in events[skip : skip + top]]}
         if skip + top < len(events):
             page["@odata.nextLink"] = (
                 f"{self.base}/v1.0/users/{mailbox}/calendarView?startDateTime={query['startDateTime']}"
-                f"&endDateTime={query['endDateTime']}&$top={top}&$skip={skip + top}")
+                f"&endDateTime={query['endDateTime']}&$top={top}&$skip={skip + top}"
+            )
         return 200, {}, page
 
     def _op_delta(self, mailbox: str, query: dict[str, str], _body: Any) -> Reply:
@@ -249,15 +275,20 @@ class FakeGraph:
             token = query.get("$deltatoken") or query["$skiptoken"]
             cursor = self._cursors.pop(token, None)
             if cursor is None or cursor.mailbox != mailbox:
-                return 410, {}, render.error(
-                    "syncStateNotFound", "The sync state is not found; resync required.")
+                return (
+                    410,
+                    {},
+                    render.error(
+                        "syncStateNotFound", "The sync state is not found; resync required."
+                    ),
+                )
             if "$deltatoken" in query:  # a new round: what changed since the cursor's seq
                 cursor.pending = self._changes(cursor)
         else:
             start, end = self._window(query)
             cursor = _Cursor(mailbox, start, end, self.state.last_seq)
             cursor.pending = [render.event(e) for e in self._in_window(mailbox, start, end)]
-        page, cursor.pending = cursor.pending[:self.max_page], cursor.pending[self.max_page:]
+        page, cursor.pending = cursor.pending[: self.max_page], cursor.pending[self.max_page :]
         token = f"t{next(self._ids)}"
         self._cursors[token] = cursor
         link = f"{self.base}/v1.0/users/{mailbox}/calendarView/delta?"
@@ -267,8 +298,9 @@ class FakeGraph:
         return 200, {}, {"value": page, "@odata.deltaLink": f"{link}$deltatoken={token}"}
 
     def _changes(self, cursor: _Cursor) -> list[dict[str, Any]]:
-        changed = dict.fromkeys(c.item_id for c in self.state.changes_since(cursor.mailbox,
-                                                                           cursor.seq))
+        changed = dict.fromkeys(
+            c.item_id for c in self.state.changes_since(cursor.mailbox, cursor.seq)
+        )
         box = self.state.box(cursor.mailbox)
         out = []
         for item_id in changed:
@@ -287,8 +319,11 @@ class FakeGraph:
         value = []
         for address in schedules:
             box = self.state.boxes.get(address)
-            events = None if box is None else [
-                e for e in self._in_window(address, start, end) if e.busy != "Free"]
+            events = (
+                None
+                if box is None
+                else [e for e in self._in_window(address, start, end) if e.busy != "Free"]
+            )
             value.append(render.schedule(address, events))
         return 200, {}, {"value": value}
 
@@ -300,11 +335,17 @@ class FakeGraph:
         start, end = render.parse_time(body["start"]), render.parse_time(body["end"])
         attendees = tuple(a["emailAddress"]["address"].lower() for a in body.get("attendees", []))
         location = (body.get("location") or {}).get("displayName")
-        self.state.created.append(CreatedMeeting(
-            mailbox, body.get("subject", ""), start, end, attendees, location, None))
-        event = self.state.add_event(mailbox, body.get("subject", ""), start, end,
-                                     location=location,
-                                     online_meeting_url=body.get("onlineMeetingUrl"))
+        self.state.created.append(
+            CreatedMeeting(mailbox, body.get("subject", ""), start, end, attendees, location, None)
+        )
+        event = self.state.add_event(
+            mailbox,
+            body.get("subject", ""),
+            start,
+            end,
+            location=location,
+            online_meeting_url=body.get("onlineMeetingUrl"),
+        )
         return 201, {}, render.event(event)
 
     def dump(self) -> str:
