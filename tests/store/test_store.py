@@ -84,3 +84,23 @@ async def test_concurrent_openers_migrate_once(postgres_url: str) -> None:
 
     counts = await asyncio.gather(*(open_and_read() for _ in range(3)))
     assert counts == [len(MIGRATIONS)] * 3
+
+
+async def test_telephony_tables_on_both_backends(store_url: str) -> None:
+    from samtek.store.phones import PhoneStates
+    from samtek.store.webhook import WebhookEvents
+    from samtek.telephony import DeviceState, DeviceStateUpdate
+
+    async with open_store(store_url) as store:
+        events = WebhookEvents(store.db, timedelta(minutes=5))
+        assert await events.first_seen("pbx", "e1", NOW) is True
+        assert await events.first_seen("pbx", "e1", NOW) is False
+        assert await events.first_seen("pbx", "e2", NOW + timedelta(minutes=10)) is True
+        assert await events.count("pbx") == 1  # e1 pruned by age
+        phones = PhoneStates(store.db)
+        busy = DeviceStateUpdate("pbx", "1001", DeviceState.IN_USE, NOW)
+        await phones.save(busy)
+        await phones.save(busy)
+        assert await phones.load() == [busy]
+        await phones.save(DeviceStateUpdate("pbx", "1001", DeviceState.IDLE, NOW))
+        assert await phones.load() == []
