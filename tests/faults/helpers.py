@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 from samtek.devserver.prosody import ProsodyServer
 from tests.xmpp_clients import TestClient
 
 OWN_STATUS = "Jobber med budsjett"
-T = TypeVar("T")
 
 
 def setup_users(prosody: ProsodyServer) -> None:
@@ -43,14 +42,15 @@ async def until_seen(
             return seen.at
 
 
-async def poll(check: Callable[[], Awaitable[T | None] | T | None], timeout: float, what: str) -> T:
+async def poll(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Wait until `check()` (sync or async) returns something truthy; returns it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if asyncio.iscoroutine(value):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from samtek.devserver.prosody import ProsodyServer
 from samtek.health import HealthReporter, HealthState
+from tests.conftest import RunningService
 from tests.e2e.regions import ics_meeting, next_whole_second
 from tests.faults.helpers import online_pair, poll, report, setup_users, until_seen, write_config
 
@@ -69,7 +70,10 @@ async def source() -> AsyncIterator[FlakySource]:
 
 
 async def test_broken_source_keeps_last_calendar_and_recovers(
-    prosody: ProsodyServer, samtek_service, tmp_path: Path, source: FlakySource
+    prosody: ProsodyServer,
+    samtek_service: type[RunningService],
+    tmp_path: Path,
+    source: FlakySource,
 ) -> None:
     setup_users(prosody)
     await prosody.start()

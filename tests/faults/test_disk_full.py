@@ -20,6 +20,7 @@ from structlog.testing import capture_logs
 
 from samtek.devserver.prosody import ProsodyServer
 from samtek.health import HealthState
+from tests.conftest import RunningService
 from tests.e2e.regions import ics_meeting, next_whole_second, write_ics
 from tests.faults.helpers import online_pair, poll, report, setup_users, until_seen, write_config
 
@@ -59,7 +60,7 @@ def fill(directory: Path) -> Path:
 
 async def test_disk_full_logs_clearly_and_presence_continues(
     prosody: ProsodyServer,
-    samtek_service,
+    samtek_service: type[RunningService],
     tmp_path: Path,
     small_disk: Path,
 ) -> None:

@@ -22,7 +22,9 @@ LEASE, RENEW = 2.0, 0.5
 
 async def test_lost_database_stops_serving_and_recovers() -> None:
     async with PostgresServer() as server, open_store(server.url) as store:
-        settings = ClusterSection(instance_id="a", lease_seconds=LEASE, renew_seconds=RENEW)
+        settings = ClusterSection(
+            partitions=32, instance_id="a", lease_seconds=LEASE, renew_seconds=RENEW
+        )
         health = HealthReporter("leases")
         manager = LeaseManager(store.db, settings, health)
         lost: list[float] = []

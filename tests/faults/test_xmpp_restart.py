@@ -13,12 +13,13 @@ from pathlib import Path
 
 from samtek.devserver.prosody import ProsodyServer
 from samtek.health import HealthState
+from tests.conftest import RunningService
 from tests.e2e.regions import ics_meeting, next_whole_second, write_ics
 from tests.faults.helpers import online_pair, poll, report, setup_users, until_seen, write_config
 
 
 async def test_prosody_restart_mid_meeting(
-    prosody: ProsodyServer, samtek_service, tmp_path: Path
+    prosody: ProsodyServer, samtek_service: type[RunningService], tmp_path: Path
 ) -> None:
     setup_users(prosody)
     await prosody.start()

@@ -128,4 +128,4 @@ def test_partition_hash_is_stable() -> None:
 
 def test_renew_must_be_well_within_the_lease() -> None:
     with pytest.raises(ValueError, match="at most half of lease_seconds"):
-        ClusterSection(lease_seconds=4, renew_seconds=3)
+        ClusterSection(partitions=32, lease_seconds=4, renew_seconds=3)
