@@ -15,9 +15,10 @@ from samtek.store.database import open_database
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cluster_prosody(instances: int) -> ProsodyServer:
+def cluster_prosody(instances: int) -> tuple[ProsodyServer, list[str]]:
     """Prosody allows one connection per component JID, so instance i > 1 gets its own
-    component `samtek{i}.<domain>`; all of them are trusted by the overlay module."""
+    component `samtek{i}.<domain>`; all of them are trusted by the overlay module.
+    Returns the server (not started) and the component JIDs, one per instance."""
     server = ProsodyServer()
     extra = [server.component_jid] + [f"samtek{i}.{server.domain}" for i in range(2, instances + 1)]
     trusted = ", ".join(lua_str(j) for j in extra)
@@ -27,8 +28,7 @@ def cluster_prosody(instances: int) -> ProsodyServer:
     )
     # Inside the VirtualHost section: the later option wins over the harness's trusted list.
     server.extra_host_config = f"\tsamtek_overlay_trusted = {{ {trusted} }}\n{components}"
-    server.cluster_components = extra  # type: ignore[attr-defined]
-    return server
+    return server, extra
 
 
 def write_instance_config(

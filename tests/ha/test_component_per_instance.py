@@ -68,8 +68,7 @@ async def test_second_connection_with_the_same_component_jid_is_refused() -> Non
 
 
 async def test_one_component_per_instance_connects_side_by_side() -> None:
-    server = cluster_prosody(2)
-    jids = server.cluster_components  # type: ignore[attr-defined]
+    server, jids = cluster_prosody(2)
     async with server:
         components = [RawComponent(server, jid) for jid in jids]
         try:

@@ -35,8 +35,7 @@ async def wait_for(condition, timeout: float, what: str, procs: list[SamtekProce
 async def test_sigkilled_instance_partitions_are_taken_over(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    prosody = cluster_prosody(2)
-    first_jid, second_jid = prosody.cluster_components  # type: ignore[attr-defined]
+    prosody, (first_jid, second_jid) = cluster_prosody(2)
     await prosody.start()
     a = SamtekProcess(write_instance_config(tmp_path / "a", prosody, first_jid, postgres_url, "a"))
     b = SamtekProcess(write_instance_config(tmp_path / "b", prosody, second_jid, postgres_url, "b"))
