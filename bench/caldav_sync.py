@@ -49,20 +49,35 @@ async def main(people: int, events: int, interval: float) -> None:
                 calendars[user] = await server.make_calendar(user)
                 for j in range(events):
                     start = base + timedelta(hours=3 * j + 1)
-                    await server.put_event(user, calendars[user], f"e{j}", simple_event(
-                        f"e{j}", stamp(start), stamp(start + timedelta(minutes=45))))
+                    await server.put_event(
+                        user,
+                        calendars[user],
+                        f"e{j}",
+                        simple_event(f"e{j}", stamp(start), stamp(start + timedelta(minutes=45))),
+                    )
 
         await asyncio.gather(*(fill(u) for u in users if u != "samtek"))
-        config = CalDavConfig.model_validate({
-            "type": "caldav", "url": server.url + "/",
-            "auth": {"type": "basic", "username": "samtek",
-                     "password": SecretStr("service-pw")},
-            "sync_interval": interval, "sync_jitter": interval / 10,
-            "window_ahead": timedelta(days=3 * events // 8 + 2),
-        })
-        ctx = ConnectorContext("caldav1", StaticDirectory(
-            [person(u, calendars[u]) for u in calendars]), bus=Bus(),
-            health=HealthReporter("caldav1"), store=MemoryStateStore())  # type: ignore[arg-type]
+        config = CalDavConfig.model_validate(
+            {
+                "type": "caldav",
+                "url": server.url + "/",
+                "auth": {
+                    "type": "basic",
+                    "username": "samtek",
+                    "password": SecretStr("service-pw"),
+                },
+                "sync_interval": interval,
+                "sync_jitter": interval / 10,
+                "window_ahead": timedelta(days=3 * events // 8 + 2),
+            }
+        )
+        ctx = ConnectorContext(
+            "caldav1",
+            StaticDirectory([person(u, calendars[u]) for u in calendars]),
+            bus=Bus(),
+            health=HealthReporter("caldav1"),
+            store=MemoryStateStore(),
+        )  # type: ignore[arg-type]
         connector = CalDavConnector(config, ctx)
         updates = ctx.bus.subscribe(CalendarUpdate, maxsize=people * 4)
         before = requests_in_log(server)
@@ -75,8 +90,10 @@ async def main(people: int, events: int, interval: float) -> None:
             first = time.perf_counter() - started
             first_requests = requests_in_log(server) - before
             # idle cycles: nothing changes
-            mark, cycles_before = requests_in_log(server), sum(
-                connector.sync_cycles(u) for u in calendars)
+            mark, cycles_before = (
+                requests_in_log(server),
+                sum(connector.sync_cycles(u) for u in calendars),
+            )
             await asyncio.sleep(interval * 3)
             idle_requests = requests_in_log(server) - mark
             idle_cycles = sum(connector.sync_cycles(u) for u in calendars) - cycles_before
@@ -85,8 +102,12 @@ async def main(people: int, events: int, interval: float) -> None:
             for user in list(calendars)[: min(10, people)]:
                 start = base + timedelta(hours=2)
                 put_at = time.perf_counter()
-                await server.put_event(user, calendars[user], "new", simple_event(
-                    "new", stamp(start), stamp(start + timedelta(minutes=30))))
+                await server.put_event(
+                    user,
+                    calendars[user],
+                    "new",
+                    simple_event("new", stamp(start), stamp(start + timedelta(minutes=30))),
+                )
                 while True:
                     update = await updates.queue.get()
                     if update.person_id == user and any(e.uid == "new" for e in update.events):
@@ -96,12 +117,18 @@ async def main(people: int, events: int, interval: float) -> None:
             task.cancel()
             await asyncio.wait({task})
     print(f"people={people} events/person={events} interval={interval}s")
-    print(f"first complete set for everyone: {first:.2f} s, {first_requests} HTTP requests "
-          f"({first_requests / people:.1f}/person)")
-    print(f"idle: {idle_requests} requests over {idle_cycles} person-cycles "
-          f"({idle_requests / max(1, idle_cycles):.2f} requests/person-cycle)")
-    print(f"PUT -> CalendarUpdate: median {statistics.median(delays):.2f} s, "
-          f"max {max(delays):.2f} s (interval {interval}s +/- {interval / 10:.2f}s)")
+    print(
+        f"first complete set for everyone: {first:.2f} s, {first_requests} HTTP requests "
+        f"({first_requests / people:.1f}/person)"
+    )
+    print(
+        f"idle: {idle_requests} requests over {idle_cycles} person-cycles "
+        f"({idle_requests / max(1, idle_cycles):.2f} requests/person-cycle)"
+    )
+    print(
+        f"PUT -> CalendarUpdate: median {statistics.median(delays):.2f} s, "
+        f"max {max(delays):.2f} s (interval {interval}s +/- {interval / 10:.2f}s)"
+    )
 
 
 if __name__ == "__main__":

@@ -51,24 +51,36 @@ def serve(kind: str, n: int, events: int, pipe: Connection) -> None:
         fake: Any
         if kind == "ews":
             from tests.fakes.ews.server import FakeEws
+
             fake = FakeEws()
             populate(fake.state, n, events)
             pipe.send({"url": await fake.start()})
         else:
             from tests.fakes.graph.server import FakeGraph
+
             fake = FakeGraph()
             populate(fake.state, n, events)
             await fake.start(Path(tempfile.mkdtemp()))
-            pipe.send({"base": fake.base, "ca_file": str(fake.ca_file), "tenant": fake.tenant,
-                       "client_id": fake.client_id, "client_secret": fake.client_secret})
+            pipe.send(
+                {
+                    "base": fake.base,
+                    "ca_file": str(fake.ca_file),
+                    "tenant": fake.tenant,
+                    "client_id": fake.client_id,
+                    "client_secret": fake.client_secret,
+                }
+            )
         loop = asyncio.get_running_loop()
         while (command := await loop.run_in_executor(None, pipe.recv)) != "stop":
             if isinstance(command, tuple):  # ("count", operation): progress without clearing
                 pipe.send(sum(1 for r in fake.log if r.operation == command[1]))
             elif command == "stats":
-                pipe.send(Counter(
-                    r.operation + (" (in $batch)" if getattr(r, "in_batch", False) else "")
-                    for r in fake.log))
+                pipe.send(
+                    Counter(
+                        r.operation + (" (in $batch)" if getattr(r, "in_batch", False) else "")
+                        for r in fake.log
+                    )
+                )
                 fake.log.clear()
         await fake.stop()
 
@@ -79,14 +91,32 @@ def make_connector(
     kind: str, info: dict[str, Any], ctx: ConnectorContext
 ) -> EwsConnector | GraphConnector:
     if kind == "ews":
-        return EwsConnector(EwsConfig.model_validate({
-            "url": info["url"], "username": "svc-samtek", "password": SecretStr("secret"),
-            "auth_type": "basic", "poll_interval_seconds": 0.01}), ctx)
-    return GraphConnector(GraphConfig.model_validate({
-        "tenant_id": info["tenant"], "client_id": info["client_id"],
-        "client_secret": SecretStr(info["client_secret"]), "authority_host": info["base"],
-        "graph_url": f"{info['base']}/v1.0", "ca_file": info["ca_file"],
-        "poll_interval_seconds": 0.01}), ctx)
+        return EwsConnector(
+            EwsConfig.model_validate(
+                {
+                    "url": info["url"],
+                    "username": "svc-samtek",
+                    "password": SecretStr("secret"),
+                    "auth_type": "basic",
+                    "poll_interval_seconds": 0.01,
+                }
+            ),
+            ctx,
+        )
+    return GraphConnector(
+        GraphConfig.model_validate(
+            {
+                "tenant_id": info["tenant"],
+                "client_id": info["client_id"],
+                "client_secret": SecretStr(info["client_secret"]),
+                "authority_host": info["base"],
+                "graph_url": f"{info['base']}/v1.0",
+                "ca_file": info["ca_file"],
+                "poll_interval_seconds": 0.01,
+            }
+        ),
+        ctx,
+    )
 
 
 async def bench(kind: str, n: int, events: int) -> None:
@@ -98,8 +128,13 @@ async def bench(kind: str, n: int, events: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             async with open_store(f"sqlite:///{tmp}/bench.db") as store:
                 people = [person(f"user{i:05d}", kind) for i in range(n)]
-                ctx = ConnectorContext(kind, StaticDirectory(people), bus=Bus(),
-                                       health=HealthReporter(kind), store=store)
+                ctx = ConnectorContext(
+                    kind,
+                    StaticDirectory(people),
+                    bus=Bus(),
+                    health=HealthReporter(kind),
+                    store=store,
+                )
                 conn = make_connector(kind, info, ctx)
                 updates = ctx.bus.subscribe(CalendarUpdate, maxsize=n + 10)
                 oofs = ctx.bus.subscribe(OutOfOfficeUpdate, maxsize=n + 10)
@@ -142,13 +177,18 @@ async def bench(kind: str, n: int, events: int) -> None:
                 parent.send("stats")
                 # (a poll request still in flight when the sync task was cancelled is not ours)
                 fb_counts = Counter({k: v for k, v in parent.recv().items() if k != poll_op})
-        print(f"{kind}: full sync of {n} mailboxes ({total_events} events): {sync_time:.1f} s, "
-              f"{http_requests(sync_counts)} HTTP requests {dict(sync_counts)}, "
-              f"health={ctx.health.state.value}")
-        print(f"{kind}: one change-detection cycle ({poll_op}) over {n} mailboxes: "
-              f"{poll_time:.1f} s")
-        print(f"{kind}: free/busy of {len(blocks)} mailboxes: {fb_time:.1f} s, "
-              f"{http_requests(fb_counts)} HTTP requests {dict(fb_counts)}")
+        print(
+            f"{kind}: full sync of {n} mailboxes ({total_events} events): {sync_time:.1f} s, "
+            f"{http_requests(sync_counts)} HTTP requests {dict(sync_counts)}, "
+            f"health={ctx.health.state.value}"
+        )
+        print(
+            f"{kind}: one change-detection cycle ({poll_op}) over {n} mailboxes: {poll_time:.1f} s"
+        )
+        print(
+            f"{kind}: free/busy of {len(blocks)} mailboxes: {fb_time:.1f} s, "
+            f"{http_requests(fb_counts)} HTTP requests {dict(fb_counts)}"
+        )
     finally:
         parent.send("stop")
         server.join(10)

@@ -8,27 +8,31 @@ AsyncExitStack in reverse order.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 
 import structlog
 from slixmpp.stanza import Message
 
+from bridges.assistant.build import build_assistant
 from bridges.presence import PresenceBridge
+from bridges.rooms.bridge import RoomsBridge
 from bridges.telephony import MissedCallNotifier
+from samtek.admin.metrics import MeteredLink, MeteredOverlays, ServiceMetrics
+from samtek.admin.wiring import mount_admin
 from samtek.bus import Bus
 from samtek.config import Config
-from samtek.directory import StaticDirectory
+from samtek.directory import DirectoryService
 from samtek.events import ManualPresenceChange
 from samtek.health import HealthReporter
 from samtek.model import Show
-from samtek.plugin import ConnectorContext, discover_connectors
+from samtek.plugin import Connector, ConnectorContext, discover_connectors
 from samtek.runtime.leases import LeaseManager
 from samtek.runtime.supervisor import Supervisor
 from samtek.store import open_store
 from samtek.web import WebServer
 from samtek.xmpp.link import XmppLink
 from samtek.xmpp.overlay import NS as OVERLAY_NS
-from samtek.xmpp.overlay import PresenceOverlays
 
 log = structlog.get_logger("samtek.app")
 
@@ -36,14 +40,20 @@ log = structlog.get_logger("samtek.app")
 class Service:
     """What `samtek run` runs. Exposes its parts read-only for the admin side and tests."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self, config: Config, connector_types: Mapping[str, type[Connector]] | None = None
+    ) -> None:
         self.config = config
+        self._connector_types = connector_types  # None: the installed entry points
         self.bus = Bus()
-        self.directory = StaticDirectory(config.people)
+        self.metrics = ServiceMetrics()  # per Service: no global registry
+        self.directory = DirectoryService(config.people, config.file.municipalities, self.bus)
         self.supervisor = Supervisor()
         self.presence: PresenceBridge | None = None
         self.link: XmppLink | None = None
         self.leases: LeaseManager | None = None
+        self.rooms: RoomsBridge | None = None
+        self.connectors: dict[str, Connector] = {}  # running instances by config name
         self.missed_calls: MissedCallNotifier | None = None
         self.web = WebServer(config.file.http, HealthReporter("http"))
 
@@ -53,8 +63,9 @@ class Service:
             # Several instances on one PostgreSQL share people by partition; alone, owns all.
             self.leases = LeaseManager(store.db, self.config.file.cluster, HealthReporter("leases"))
             self.supervisor.add("leases", self.leases.run, self.leases.health)
-            self.link = XmppLink(self.config.xmpp, HealthReporter("xmpp"))
-            overlays = PresenceOverlays(self.link, self.config.xmpp.domain)
+            await self.directory.restore(store)
+            self.link = MeteredLink(self.config.xmpp, HealthReporter("xmpp"), self.metrics)
+            overlays = MeteredOverlays(self.link, self.config.xmpp.domain, self.metrics)
             self.presence = PresenceBridge(
                 self.directory,
                 self.bus,
@@ -63,7 +74,7 @@ class Service:
                 self.config.presence,
                 HealthReporter("presence"),
             )
-            self.link.on_ready(self.presence.on_xmpp_ready)
+            self.link.on_ready(self.metrics.timed_reconcile(self.presence.on_xmpp_ready))
             self.link.on_message(f"{{{OVERLAY_NS}}}dismissed", self._on_dismissed)
             self.supervisor.add("xmpp", self.link.run, self.link.health)
             self.supervisor.add("presence", self.presence.run, self.presence._health)
@@ -73,20 +84,43 @@ class Service:
             self.link.on_ready(self.missed_calls.on_xmpp_ready)
             self.supervisor.add("missed-calls", self.missed_calls.run, self.missed_calls.health)
 
+            if self.config.file.rooms is not None:
+                self.rooms = RoomsBridge(
+                    self.config.file.rooms, self.config.people, self.link, store,
+                    self.config.xmpp.domain, HealthReporter("rooms"), self.connectors,
+                    base_dir=self.config.path.parent,
+                )  # fmt: skip
+                self.link.on_ready(self.rooms.on_xmpp_ready)
+                self.web.mount("/rooms", self.rooms.feeds.app)
+                self.supervisor.add("rooms", self.rooms.run, self.rooms.health)
             self.supervisor.add("http", self.web.run, self.web.health)
+            self.supervisor.add("directory", self.directory.run, self.directory.health)
+            if self.config.file.assistant.enabled:
+                for name, run, health in build_assistant(
+                    self.config,
+                    self.link,
+                    self.directory,
+                    self.presence,
+                    self.connectors,
+                    self.bus,
+                    store,
+                ):
+                    self.supervisor.add(name, run, health)
 
-            types = discover_connectors()
+            types = self._connector_types or discover_connectors()
             for name, connector_config in self.config.connectors.items():
                 health = HealthReporter(f"connector:{name}")
                 ctx = ConnectorContext(name, self.directory, self.bus, health, store, self.web)
                 connector = types[connector_config.type](connector_config, ctx)
+                self.connectors[name] = connector
                 self.supervisor.add(f"connector:{name}", connector.run, health)
 
+            await mount_admin(self, store)
             await self.supervisor.start()
             stack.push_async_callback(self.supervisor.stop)
             log.info(
                 "samtek running",
-                people=len(self.config.people),
+                people=len(self.directory.people()),
                 connectors=len(self.config.connectors),
             )
             if ready is not None:

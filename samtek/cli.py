@@ -1,4 +1,4 @@
-"""`samtek` command line: run, check-config, presence explain, demo, version."""
+"""`samtek` command line: run, check-config, presence explain, rooms, audit, demo, version."""
 
 from __future__ import annotations
 
@@ -26,6 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     explain = presence_commands.add_parser("explain", help="which claims are active and why")
     explain.add_argument("person", help="person id or JID")
     explain.add_argument("--config", type=Path, required=True)
+    rooms = commands.add_parser("rooms", help="project rooms: plan or apply the room specs")
+    rooms.add_argument("rooms_command", choices=["plan", "apply", "feeds"])
+    rooms.add_argument("--config", type=Path, required=True)
+    audit = commands.add_parser("audit", help="show the admin audit log, newest first")
+    audit.add_argument("--config", type=Path, required=True)
+    audit.add_argument("--since", help="ISO 8601 time (UTC without an offset)")
+    audit.add_argument("--actor", help="only this token name")
+    audit.add_argument("--limit", type=int, default=100)
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
     demo = commands.add_parser("demo", help="run a local demo region (Prosody + ICS files)")
     demo.add_argument("--dir", type=Path, default=Path("demo-data"))
     commands.add_parser("version", help="print the version")
@@ -54,7 +63,23 @@ def main(argv: list[str] | None = None) -> int:
 
         print(asyncio.run(explain_offline(config, args.person)))
         return 0
+    if args.command == "audit":
+        from samtek.admin.audit_cli import audit_command, parse_since
+
+        try:
+            since = parse_since(args.since)
+        except ValueError:
+            print(f"--since: not an ISO 8601 time: {args.since!r}", file=sys.stderr)
+            return 2
+        print(asyncio.run(audit_command(config, since, args.actor, args.limit, args.json)))
+        return 0
     configure_logging(config.file.service.log_level)
+    if args.command == "rooms":
+        from bridges.rooms.cli import feeds_command, rooms_command
+
+        if args.rooms_command == "feeds":
+            return asyncio.run(feeds_command(config))
+        return asyncio.run(rooms_command(config, apply=args.rooms_command == "apply"))
     return asyncio.run(_run(config))
 
 

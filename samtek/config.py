@@ -16,6 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from bridges.assistant.config import AssistantSection
+from bridges.rooms.settings import RoomsSection
+from samtek.admin.config import AdminSection
 from samtek.model import CalendarRef, Person
 from samtek.plugin import Connector, ConnectorConfig
 from samtek.runtime.leases import ClusterSection
@@ -75,6 +78,8 @@ class MunicipalitySection(_Section):
     id: str
     name: str
     calendar: str | None = None  # default calendar connector for its people
+    # The default calendar's address for people from a directory: {email}, {id} or {jid}.
+    calendar_address: str = "{email}"
     language: Language = "nb"
     timezone: TimeZoneName = "Europe/Oslo"
 
@@ -105,9 +110,12 @@ class ConfigFile(_Section):
     presence: PresenceSection = PresenceSection()
     http: HttpSection = HttpSection()
     cluster: ClusterSection = ClusterSection()
+    admin: AdminSection = AdminSection()
+    assistant: AssistantSection = AssistantSection()
     municipalities: list[MunicipalitySection] = []
     people: list[PersonSection] = []
     connectors: dict[str, dict[str, Any]] = {}
+    rooms: RoomsSection | None = None
 
 
 class Config:
@@ -180,7 +188,7 @@ def _validate_connectors(
             errors.append(f"{_dotted(where)}: expected a table")
             continue
         kind = section.get("type")
-        if kind not in types:
+        if not isinstance(kind, str) or kind not in types:
             known = ", ".join(sorted(types)) or "none installed"
             errors.append(f"{_dotted((*where, 'type'))}: unknown connector type {kind!r} ({known})")
             continue

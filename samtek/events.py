@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from samtek.model import CalendarEvent, OutOfOffice, Show, TimeWindow
@@ -36,3 +37,39 @@ class ManualPresenceChange:
     show: Show
     status: str | None
     dismissed_transition: str
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryPerson:
+    """One person as a directory source sees them; the municipality fills in what is missing."""
+
+    id: str
+    jid: str
+    name: str
+    municipality: str
+    email: str | None = None
+    language: str | None = None  # nb/nn/en; None: the municipality's language
+    phones: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryUpdate:
+    """Everything one directory source knows now (complete, not a delta).
+
+    `groups` maps a group name to the ids of its member people; the directory service resolves
+    them to JIDs. A source that publishes an empty update withdraws all its people.
+    """
+
+    source: str
+    people: tuple[DirectoryPerson, ...]
+    groups: Mapping[str, frozenset[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleChanged:
+    """The merged directory changed: which person ids and group names are affected."""
+
+    added: frozenset[str]
+    removed: frozenset[str]
+    changed: frozenset[str]
+    groups: frozenset[str]

@@ -207,5 +207,3 @@ def _as_list(value: Any) -> Iterable[Any]:
 def _text(component: Component, name: str) -> str | None:
     value = component.get(name)
     return str(value).strip() or None if value is not None else None
-
-

@@ -51,8 +51,16 @@ _PERIOD_SECONDS = {
     "MONTHLY": 28 * 86_400,
     "YEARLY": 365 * 86_400,
 }
-_BY_PARTS = ("BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY", "BYMONTHDAY", "BYYEARDAY",
-             "BYWEEKNO", "BYMONTH")
+_BY_PARTS = (
+    "BYSECOND",
+    "BYMINUTE",
+    "BYHOUR",
+    "BYDAY",
+    "BYMONTHDAY",
+    "BYYEARDAY",
+    "BYWEEKNO",
+    "BYMONTH",
+)
 
 # name *(";" param) ":" value, params possibly quoted (RFC 5545 §3.1).
 _PARAM = r'[A-Za-z0-9-]+=(?:"[^"]*"|[^";:,]*)(?:,(?:"[^"]*"|[^";:,]*))*'
@@ -164,11 +172,15 @@ def _bomb_reason(
         if count is not None:
             in_window = min(in_window, float(count))
         if cost > MAX_SERIES_COST:
-            return cost, (f"FREQ={freq} from {start:%Y-%m-%d} needs ~{cost:,.0f} iterations "
-                          f"(limit {MAX_SERIES_COST:,})")
+            return cost, (
+                f"FREQ={freq} from {start:%Y-%m-%d} needs ~{cost:,.0f} iterations "
+                f"(limit {MAX_SERIES_COST:,})"
+            )
         if in_window > MAX_SERIES_INSTANCES:
-            return cost, (f"FREQ={freq} gives ~{in_window:,.0f} occurrences in the window "
-                          f"(limit {MAX_SERIES_INSTANCES:,})")
+            return cost, (
+                f"FREQ={freq} gives ~{in_window:,.0f} occurrences in the window "
+                f"(limit {MAX_SERIES_INSTANCES:,})"
+            )
         total += cost
     return total, None
 

@@ -14,7 +14,7 @@ from collections import deque
 from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
-from typing import Protocol
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -44,7 +44,7 @@ class ChatSender(Protocol):
     def connected(self) -> bool: ...
 
     def send_message(
-        self, to: str, body: str, mfrom: str | None = None, mtype: str = "chat"
+        self, to: str, body: str, mfrom: str | None = None, mtype: Literal["chat"] = "chat"
     ) -> None: ...
 
 

@@ -134,9 +134,9 @@ class IcalConnector(Connector):
         if not directories:
             await asyncio.Event().wait()  # nothing to watch; errors are in health
         async for changes in watchfiles.awatch(*directories, debounce=50, step=20):
-            touched = {os.path.abspath(path) for _, path in changes}
-            for path in touched & by_path.keys():
-                for feed in by_path[path]:
+            touched = {os.path.abspath(changed) for _, changed in changes}
+            for changed in touched & by_path.keys():
+                for feed in by_path[changed]:
                     await self._refresh(session, feed)
 
     async def _refresh(self, session: aiohttp.ClientSession, feed: _Feed) -> bool:

@@ -40,9 +40,11 @@ component_ports = { 5347 }
 component_interfaces = { "127.0.0.1" }
 
 VirtualHost "region.test"
-	modules_enabled = { "samtek_overlay" }
+	modules_enabled = { "samtek_overlay"; "samtek_rooms" }
 	-- Component JIDs allowed to set/clear/list presence overlays of this host's users.
 	samtek_overlay_trusted = { "samtek.region.test" }
+	-- ... and to add/remove project-room bookmarks in users' PEP (deploy/rooms.md).
+	samtek_rooms_trusted = { "samtek.region.test" }
 
 -- SAMTEK itself.  The secret must match SAMTEK's configuration.  ENV_<NAME> reads the
 -- environment variable <NAME> (Prosody 0.12 config feature): set it in the service unit
@@ -55,3 +57,4 @@ Component "samtek.region.test"
 Component "conference.region.test" "muc"
 	modules_enabled = { "muc_mam" }
 	restrict_room_creation = "local"
+	muc_room_cache_size = 2000 -- at least the number of project rooms (deploy/rooms.md)

@@ -56,7 +56,21 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (source, extension)
     );
     """,
-    # 3: leases shared by several instances (samtek/runtime/leases.py); expires_at is a
+    # 3: audit log of admin actions (who/what/when/details JSON)
+    """
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_at ON audit_log (at);
+    CREATE INDEX audit_log_actor ON audit_log (actor, at);
+    );
+    """,
+    # 4: leases shared by several instances (samtek/runtime/leases.py); expires_at is a
     # PostgreSQL timestamptz set from the database's clock. With SQLite (one instance) the
     # lease manager never touches it, so the type only has to be accepted there.
     """

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 from xml.etree import ElementTree as ET
 
 import structlog
-from slixmpp import ComponentXMPP
+from slixmpp import JID, ComponentXMPP
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.stanza import Iq, Message
 from slixmpp.xmlstream import StanzaBase
-from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.handler import Callback, CoroutineCallback
 from slixmpp.xmlstream.matcher import MatchXPath
 from slixmpp.xmlstream.matcher.base import MatcherBase
 
@@ -29,6 +30,8 @@ CONNECT_TIMEOUT = 15.0
 IQ_TIMEOUT = 15.0
 
 ReadyHook = Callable[[], Awaitable[None]]
+IqType = Literal["get", "set"]
+MessageType = Literal["chat", "normal", "headline", "groupchat"]
 MessageHook = Callable[[Message], Awaitable[None]]
 
 
@@ -63,7 +66,7 @@ class XmppLink:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        xmpp = ComponentXMPP(
+        xmpp = ComponentXMPP(  # type: ignore[no-untyped-call]
             self.settings.component_jid,
             self.settings.component_secret.get_secret_value(),
             self.settings.host,
@@ -85,20 +88,22 @@ class XmppLink:
         xmpp.add_event_handler("connection_failed", _lost)
         xmpp.add_event_handler("stream_error", lambda err: _lost(f"stream error: {err}"))
         xmpp.register_handler(
-            Callback("samtek iq replies", _PendingReply(self._pending), self._on_iq_reply)
+            Callback("samtek iq replies", _PendingReply(self._pending), self._on_iq_reply)  # type: ignore[arg-type]
         )
         for tag, hook in self._message_hooks:
+            # CoroutineCallback: a plain Callback would call the async hook without awaiting it.
             xmpp.register_handler(
-                Callback(
+                CoroutineCallback(
                     f"samtek message {tag}",
                     MatchXPath(f"{{{xmpp.default_ns}}}message/{tag}"),
-                    self._guarded(hook),
+                    self._guarded(hook),  # type: ignore[arg-type]
                 )
             )
         xmpp.connect()
         try:
+            waiters: set[asyncio.Future[Any]] = {started, lost}
             done, _ = await asyncio.wait(
-                {started, lost}, timeout=CONNECT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+                waiters, timeout=CONNECT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
             )
             if started not in done:
                 reason = lost.result() if lost.done() else "timed out"
@@ -109,8 +114,8 @@ class XmppLink:
             log.info("xmpp connected", jid=self.jid)
             self._xmpp = xmpp
             self.health.success()
-            for hook in self._ready_hooks:
-                await hook()
+            for ready_hook in self._ready_hooks:
+                await ready_hook()
             reason = await lost
             raise NotConnected(f"connection lost: {reason}")
         finally:
@@ -120,7 +125,7 @@ class XmppLink:
                     reply.set_exception(NotConnected("connection lost before the reply"))
             xmpp.abort()
 
-    async def send_iq(self, to: str, kind: str, payload: ET.Element) -> Iq:
+    async def send_iq(self, to: str, kind: IqType, payload: ET.Element) -> Iq:
         """Send an IQ and return the result; raises IqError on error replies, IqTimeout.
 
         Replies are matched by id in a dict: slixmpp's `Iq.send` registers one handler per
@@ -136,11 +141,11 @@ class XmppLink:
             xmpp.send(iq)
             result = await asyncio.wait_for(reply, IQ_TIMEOUT)
         except TimeoutError:
-            raise IqTimeout(iq) from None
+            raise IqTimeout(iq) from None  # type: ignore[no-untyped-call]
         finally:
             self._pending.pop(iq["id"], None)
         if result["type"] == "error":
-            raise IqError(result)
+            raise IqError(result)  # type: ignore[no-untyped-call]
         return result
 
     def _on_iq_reply(self, iq: Iq) -> None:
@@ -149,10 +154,10 @@ class XmppLink:
             reply.set_result(iq)
 
     def send_message(
-        self, to: str, body: str, mfrom: str | None = None, mtype: str = "chat"
+        self, to: str, body: str, mfrom: str | None = None, mtype: MessageType = "chat"
     ) -> None:
         xmpp = self._require()
-        xmpp.send_message(mto=to, mbody=body, mfrom=mfrom or self.jid, mtype=mtype)
+        xmpp.send_message(mto=JID(to), mbody=body, mfrom=JID(mfrom or self.jid), mtype=mtype)
 
     def _require(self) -> ComponentXMPP:
         if self._xmpp is None:

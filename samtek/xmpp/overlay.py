@@ -14,7 +14,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.stanza import Iq
 
 from samtek.model import Show
-from samtek.xmpp.link import XmppLink
+from samtek.xmpp.link import IqType, XmppLink
 
 NS = "urn:samtek:presence-overlay:0"
 
@@ -77,7 +77,7 @@ class PresenceOverlays:
             )
         return ServerOverlays(overlays, dismissed)
 
-    async def _send(self, kind: str, payload: ET.Element, jid: str) -> Iq:
+    async def _send(self, kind: IqType, payload: ET.Element, jid: str) -> Iq:
         try:
             return await self._link.send_iq(self._domain, kind, payload)
         except IqTimeout as exc:

@@ -3,6 +3,9 @@ DEBIAN_PACKAGES=(
   prosody lua-unbound                       # XMPP server (tests, demo)
   kamailio kamailio-presence-modules kamailio-extra-modules kamailio-utils-modules
   baresip-core                              # SIP server and phones (telephony tests)
+  slapd ldap-utils                          # OpenLDAP (directory tests)
+  chromium                                  # headless status-page test
+  postgresql                                # PostgreSQL store and HA tests
 )
 
 install_debian_packages() {

@@ -88,8 +88,7 @@ class RadicaleServer:
     ) -> AsyncIterator[RadicaleServer]:
         _check_installed()
         root = Path(tempfile.mkdtemp(prefix="radicale-"))
-        server = cls(root=root, port=free_port(), users=users, service_user=service_user,
-                     tls=tls)
+        server = cls(root=root, port=free_port(), users=users, service_user=service_user, tls=tls)
         try:
             if tls:
                 server._make_certificate()
@@ -188,8 +187,10 @@ class RadicaleServer:
                 except aiohttp.ClientConnectionError:
                     pass  # not listening yet
                 if loop.time() > deadline:
-                    raise RuntimeError(f"radicale did not answer on {self.url} within "
-                                       f"{START_TIMEOUT}s; log in {self.log_path}")
+                    raise RuntimeError(
+                        f"radicale did not answer on {self.url} within "
+                        f"{START_TIMEOUT}s; log in {self.log_path}"
+                    )
                 await asyncio.sleep(0.1)
 
     async def _stop(self) -> None:
@@ -215,22 +216,23 @@ class RadicaleServer:
             '<?xml version="1.0" encoding="utf-8"?>'
             '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
             f"<D:set><D:prop><D:displayname>{calendar}</D:displayname>"
-            "<C:supported-calendar-component-set><C:comp name=\"VEVENT\"/>"
+            '<C:supported-calendar-component-set><C:comp name="VEVENT"/>'
             "</C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>"
         )
-        await self._request("MKCALENDAR", url, user, body, {"Content-Type": "application/xml"},
-                            expect=(201,))
+        await self._request(
+            "MKCALENDAR", url, user, body, {"Content-Type": "application/xml"}, expect=(201,)
+        )
         return url
 
     async def put_event(self, user: str, calendar_url: str, uid: str, ics: str) -> str:
         url = f"{calendar_url}{uid}.ics"
-        await self._request("PUT", url, user, ics, {"Content-Type": "text/calendar"},
-                            expect=(201, 204))
+        await self._request(
+            "PUT", url, user, ics, {"Content-Type": "text/calendar"}, expect=(201, 204)
+        )
         return url
 
     async def delete_event(self, user: str, calendar_url: str, uid: str) -> None:
-        await self._request("DELETE", f"{calendar_url}{uid}.ics", user, None, {},
-                            expect=(200, 204))
+        await self._request("DELETE", f"{calendar_url}{uid}.ics", user, None, {}, expect=(200, 204))
 
     async def get(self, user: str, url: str) -> str:
         return await self._request("GET", url, user, None, {}, expect=(200,))
@@ -256,8 +258,9 @@ class RadicaleServer:
             return text
 
 
-def simple_event(uid: str, start: str, end: str, summary: str = "Meeting", tz: str = "UTC",
-                 extra: str = "") -> str:
+def simple_event(
+    uid: str, start: str, end: str, summary: str = "Meeting", tz: str = "UTC", extra: str = ""
+) -> str:
     """A one-VEVENT calendar; start/end as 'YYYYMMDDTHHMMSS' (UTC if tz == 'UTC')."""
     if tz == "UTC":
         dtstart, dtend = f"DTSTART:{start}Z", f"DTEND:{end}Z"

@@ -104,3 +104,15 @@ async def test_telephony_tables_on_both_backends(store_url: str) -> None:
         assert await phones.load() == [busy]
         await phones.save(DeviceStateUpdate("pbx", "1001", DeviceState.IDLE, NOW))
         assert await phones.load() == []
+
+
+async def test_audit_log_ids_are_assigned_on_both_backends(store_url: str) -> None:
+    from samtek.store.audit import AuditLog
+
+    async with open_store(store_url) as store:
+        audit = AuditLog(store.db)
+        await audit.record("ops", "presence.clear", "ok", {"person": "alice"})
+        await audit.record("ops", "rooms.sync", "ok")
+        entries = await audit.query(limit=10)
+        assert [e.action for e in entries] == ["rooms.sync", "presence.clear"]
+        assert entries[0].id > entries[1].id

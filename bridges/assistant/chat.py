@@ -1,0 +1,114 @@
+"""The XMPP side: chat messages to the component's own JID become commands.
+
+The message hook does only cheap work (rate limit, enqueue) so a flood never delays others:
+commands run in a fixed number of workers from a bounded queue. Unknown askers — not in the
+directory or not of the region's domains — get a polite refusal (also rate-limited).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+
+import structlog
+from slixmpp.stanza import Message
+
+from bridges.assistant.handler import CommandHandler
+from bridges.assistant.ratelimit import RateLimiter, Verdict
+from bridges.assistant.texts import Texts
+from samtek.health import HealthReporter
+from samtek.model import Person
+from samtek.plugin import Directory
+from samtek.xmpp.link import NotConnected, XmppLink
+
+log = structlog.get_logger("samtek.assistant")
+
+BODY = "{jabber:component:accept}body"
+MAX_BODY = 2_000  # characters; longer messages are cut, never parsed whole
+
+
+class ChatAssistant:
+    def __init__(
+        self,
+        link: XmppLink,
+        handler: CommandHandler,
+        directory: Directory,
+        domains: Iterable[str],
+        limiter: RateLimiter,
+        workers: int,
+        max_queued: int,
+        health: HealthReporter,
+    ) -> None:
+        self._link = link
+        self._handler = handler
+        self._directory = directory
+        self._domains = {d.lower() for d in domains}
+        self._limiter = limiter
+        self._workers = workers
+        self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(max_queued)
+        self.health = health
+
+    def register(self) -> None:
+        self._link.on_message(BODY, self.on_message)
+
+    def asker(self, jid: str) -> Person | None:
+        """The person behind `jid` if they may use the assistant."""
+        person = self._directory.by_jid(jid)
+        domain = jid.split("/", 1)[0].rpartition("@")[2].lower()
+        return person if person is not None and domain in self._domains else None
+
+    async def on_message(self, message: Message) -> None:
+        if message["type"] not in ("chat", "normal"):
+            return  # never answer errors or groupchat: that could loop
+        if message["to"].bare != self._link.jid or not message["from"].user:
+            return  # other addresses at the component belong to other features
+        body = str(message["body"])[:MAX_BODY]
+        if not body.strip():
+            return
+        sender = str(message["from"])
+        verdict = self._limiter.check(message["from"].bare, time.monotonic())
+        if verdict is Verdict.DROP:
+            return
+        if verdict is Verdict.WARN:
+            self._send(sender, self._texts(sender)("slow_down"))
+            return
+        try:
+            self._queue.put_nowait((sender, body))
+        except asyncio.QueueFull:
+            log.warning("assistant queue full; message dropped", sender=sender)
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for index in range(self._workers):
+                group.create_task(self._work(), name=f"assistant-{index}")
+            self.health.success()
+
+    async def _work(self) -> None:
+        while True:
+            sender, body = await self._queue.get()
+            try:
+                await self._answer(sender, body)
+            except NotConnected:
+                log.warning("reply lost: not connected", sender=sender)
+            except Exception:  # one bad message must not stop the worker
+                log.exception("assistant failed on a message", sender=sender)
+
+    async def _answer(self, sender: str, body: str) -> None:
+        person = self.asker(sender)
+        if person is None:
+            refusal = "\n".join(Texts(lang, "UTC")("refuse_unknown") for lang in ("nb", "en"))
+            self._send(sender, refusal)
+            return
+
+        async def reply(text: str) -> None:
+            self._send(sender, text)
+
+        await self._handler.handle(person, body, reply)
+
+    def _texts(self, sender: str) -> Texts:
+        person = self.asker(sender)
+        return Texts(person.language, person.timezone) if person else Texts("nb", "UTC")
+
+    def _send(self, to: str, body: str) -> None:
+        self._link.send_message(to, body)

@@ -1,0 +1,1 @@
+"""One module per command; each is `async def run(deps: Deps, ask: Ask) -> None`."""

@@ -1,0 +1,61 @@
+"""Helpers the commands share: naming people back, and answering lookup problems."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bridges.assistant.context import Ask, Deps
+from bridges.assistant.people import Ambiguous, Found, Lookup, NotFound, lookup, lookup_many
+from bridges.assistant.when import When, WhenError, parse_when
+from samtek.model import Person
+
+
+def label(deps: Deps, person: Person) -> str:
+    """'Kari Nordmann (Kongsberg)': the municipality tells namesakes apart."""
+    where = deps.municipalities.get(person.municipality, person.municipality)
+    return f"{person.name} ({where})"
+
+
+async def explain_lookup(deps: Deps, ask: Ask, result: Lookup) -> None:
+    if isinstance(result, Ambiguous):
+        options = [label(deps, p) for p in result.candidates]
+        await ask.reply(ask.texts("ambiguous", options=ask.texts.either(options)))
+    elif isinstance(result, NotFound):
+        await ask.reply(ask.texts("not_found", query=ask.parsed.as_written(result.query)))
+
+
+async def one_person(deps: Deps, ask: Ask, words: Sequence[str], usage: str) -> Person | None:
+    """The single person named by `words`, or None after answering why not."""
+    if not words:
+        await ask.reply(ask.texts(usage))
+        return None
+    result = lookup(" ".join(words), deps.directory.people().values())
+    if isinstance(result, Found):
+        return result.person
+    await explain_lookup(deps, ask, result)
+    return None
+
+
+async def many_people(
+    deps: Deps, ask: Ask, words: Sequence[str], usage: str
+) -> list[Person] | None:
+    """Everyone named by `words` (no duplicates), or None after answering the first problem."""
+    if not words:
+        await ask.reply(ask.texts(usage))
+        return None
+    found: dict[str, Person] = {}
+    for result in lookup_many(words, deps.directory.people().values()):
+        if not isinstance(result, Found):
+            await explain_lookup(deps, ask, result)
+            return None
+        found.setdefault(result.person.id, result.person)
+    return list(found.values())
+
+
+async def when_or_explain(ask: Ask, words: Sequence[str]) -> When | None:
+    today = ask.now.astimezone(ask.texts.tz).date()
+    try:
+        return parse_when(list(words), today)
+    except WhenError as exc:
+        await ask.reply(ask.texts("bad_date", token=exc.token))
+        return None

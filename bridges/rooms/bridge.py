@@ -1,0 +1,179 @@
+"""The rooms daemon: reconcile every interval (with jitter), on spec changes and reconnects;
+keep the meeting reminders and ICS feeds current.
+
+Spec errors keep the last good rooms (and show in health); a failed pass is retried with
+backoff. Nothing is done while the XMPP link is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import structlog
+import watchfiles
+
+from bridges.rooms.feed import FeedApp, feed_token
+from bridges.rooms.invites import Inviter
+from bridges.rooms.meetings import MeetingScheduler
+from bridges.rooms.plan import Phase, Plan, phase_of
+from bridges.rooms.reconciler import Reconciler
+from bridges.rooms.settings import RoomsSection
+from bridges.rooms.spec import Room, SpecError, read_specs, resolve
+from bridges.rooms.video import VideoLinks
+from samtek.groups import GroupDirectory
+from samtek.health import HealthReporter
+from samtek.model import CalendarEvent, Person
+from samtek.runtime.backoff import Backoff
+from samtek.store import Store
+from samtek.xmpp.link import XmppLink
+from samtek.xmpp.muc import MucClient
+
+log = structlog.get_logger("samtek.rooms")
+
+
+class RoomsBridge:
+    def __init__(
+        self,
+        settings: RoomsSection,
+        people: Mapping[str, Person],
+        link: XmppLink,
+        store: Store,
+        domain: str,
+        health: HealthReporter,
+        sources: Mapping[str, object] | None = None,
+        groups: GroupDirectory | None = None,
+        base_dir: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.spec_dir = (base_dir or Path.cwd()) / settings.spec_dir  # relative to the config
+        self.people = people
+        self.link = link
+        self.store = store
+        self.health = health
+        self.sources = sources if sources is not None else {}  # connectors by name, filled later
+        self.groups = groups
+        self.muc = MucClient(link, settings.muc_service or f"conference.{domain}", settings.nick)
+        self.video = VideoLinks(settings)
+        self.inviter = Inviter(self.muc, domain, self.video)
+        self.reconciler = Reconciler(self.muc, self.inviter, settings.retention_days, store, health)
+        self.meetings = MeetingScheduler(
+            settings, store, self.video, self.muc.say, lambda: link.connected
+        )
+        self.rooms: list[Room] = []
+        self._tokens: dict[str, Room] = {}
+        self._secret: bytes | None = None
+        self._wake = asyncio.Event()
+        self.feeds = FeedApp(self._lookup_feed, self.video)
+        self.passes = 0  # completed reconciliation passes (tests wait on it)
+        self.last_plan: Plan | None = None
+
+    async def on_xmpp_ready(self) -> None:
+        self._wake.set()  # reconcile at once after every (re)connect
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def load_rooms(self) -> list[Room]:
+        specs = read_specs(self.spec_dir)
+        return resolve(specs, self.people, self.muc.service, self.groups, self.settings.groups)
+
+    def today(self) -> datetime:
+        return datetime.now(ZoneInfo(self.settings.default_timezone))
+
+    async def reconcile(self, apply: bool = True) -> Plan:
+        try:
+            rooms = await asyncio.to_thread(self.load_rooms)
+            self.health.item_ok("specs")
+        except SpecError as exc:
+            self.health.item_error("specs", "; ".join(exc.errors))
+            log.warning("room specs invalid; keeping the last good ones", errors=exc.errors)
+            rooms = self.rooms
+        self.rooms = rooms
+        await self.index_feeds(rooms)
+        plan = await self.reconciler.plan(rooms, self.today().date())
+        if not plan.empty:
+            log.info("rooms plan", changes=len(plan.actions), plan=plan.render())
+        if apply and not plan.empty:
+            await self.reconciler.apply(plan)
+        today = self.today().date()
+        active = [
+            r for r in rooms if phase_of(r, today, self.settings.retention_days) is Phase.ACTIVE
+        ]
+        await self.meetings.refresh(active, self.sources)  # no reminders in closed rooms
+        self.last_plan = plan
+        self.passes += 1
+        return plan
+
+    def feed_url(self, room_id: str) -> str | None:
+        if self._secret is None:
+            return None
+        return f"/rooms/feed/{feed_token(self._secret, room_id)}.ics"
+
+    async def run(self) -> None:
+        watcher = asyncio.create_task(self._watch_specs())
+        backoff = Backoff(initial=5.0, maximum=self.settings.interval_seconds)
+        try:
+            while True:
+                delay = self._jittered()
+                if self.link.connected:
+                    try:
+                        await self.reconcile()
+                        backoff.reset()
+                        self.health.success()
+                    except Exception as exc:  # retried with backoff; health says why
+                        delay = backoff.next_delay()
+                        self.health.item_error("reconcile", f"{type(exc).__name__}: {exc}")
+                        log.warning(
+                            "rooms pass failed",
+                            error=str(exc),
+                            retry_in=round(delay, 1),
+                            exc_info=True,
+                        )
+                    else:
+                        self.health.item_ok("reconcile")
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+        finally:
+            watcher.cancel()
+            self.meetings.close()
+
+    def _jittered(self) -> float:
+        j = self.settings.jitter
+        return self.settings.interval_seconds * random.uniform(1 - j, 1 + j)
+
+    async def _watch_specs(self) -> None:
+        spec_dir = self.spec_dir
+        if not spec_dir.is_dir():
+            log.warning("room spec directory missing; not watched", path=str(spec_dir))
+            return
+        async for _ in watchfiles.awatch(spec_dir, debounce=200, step=50):
+            log.info("room specs changed", path=str(spec_dir))
+            self._wake.set()
+
+    async def index_feeds(self, rooms: Sequence[Room]) -> None:
+        if self._secret is None:
+            self._secret = await self._feed_secret()
+        self._tokens = {feed_token(self._secret, r.id): r for r in rooms if r.calendar}
+
+    async def _feed_secret(self) -> bytes:
+        if self.settings.feed_secret is not None:
+            return self.settings.feed_secret.get_secret_value().encode()
+        stored = await self.store.get_state("rooms", "feed_secret")
+        if stored is None:
+            stored = secrets.token_hex(32)
+            await self.store.put_state("rooms", "feed_secret", stored)
+        return stored.encode()
+
+    def _lookup_feed(self, token: str) -> tuple[Room, list[CalendarEvent]] | None:
+        room = self._tokens.get(token)
+        if room is None:
+            return None
+        return room, self.meetings.meetings.get(room.id, [])

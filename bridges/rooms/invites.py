@@ -1,0 +1,53 @@
+"""Telling a new member about a room: a XEP-0249 direct invitation and a XEP-0402 bookmark.
+
+The bookmark goes into the member's PEP through deploy/prosody/mod_samtek_rooms.lua (a
+component cannot publish to a user's PEP on stock Prosody). Users of other domains get the
+invitation only.
+"""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+import structlog
+
+from bridges.rooms.video import VideoLinks
+from samtek.xmpp.muc import MucClient
+
+log = structlog.get_logger("samtek.rooms")
+
+NS = "urn:samtek:rooms:0"
+NS_BOOKMARKS = "urn:xmpp:bookmarks:1"
+
+
+class Inviter:
+    def __init__(self, muc: MucClient, domain: str, video: VideoLinks | None = None) -> None:
+        self.muc = muc
+        self.domain = domain
+        self.video = video
+
+    async def invite(self, room: str, jid: str, name: str, video: bool = True) -> None:
+        reason = f"Du er lagt til i prosjektrommet «{name}»"
+        if self.video is not None and video:
+            # personal link: signed for this member when Jitsi tokens are configured
+            reason += f". Video: {self.video.member_url(room.split('@', 1)[0], jid, jid)}"
+        self.muc.invite(room, jid, reason=reason)
+        if jid.rpartition("@")[2] == self.domain:
+            await self.bookmark(room, jid, name)
+
+    async def forget(self, room: str, jid: str) -> None:
+        """A removed member loses the bookmark too (local users only)."""
+        if jid.rpartition("@")[2] == self.domain:
+            await self.bookmark(room, jid, "", remove=True)
+
+    async def bookmark(self, room: str, jid: str, name: str, remove: bool = False) -> None:
+        request = ET.Element(f"{{{NS}}}bookmark", jid=jid, room=room)
+        if remove:
+            request.set("remove", "true")
+        else:
+            conference = ET.SubElement(
+                request, f"{{{NS_BOOKMARKS}}}conference", name=name, autojoin="true"
+            )
+            ET.SubElement(conference, f"{{{NS_BOOKMARKS}}}nick").text = jid.split("@", 1)[0]
+        self.muc.iq_sets += 1
+        await self.muc.link.send_iq(self.domain, "set", request)

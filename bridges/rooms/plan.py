@@ -1,0 +1,262 @@
+"""Desired room state vs what the server has: a plan of typed, printable items. Pure code.
+
+Lifecycle by date (in the service's timezone): before `start` nothing is done; from `end`+1
+the room is archived (closed: a notice is posted, the room becomes moderated and only owners
+keep their affiliation — the history stays on the server); after `retention_days` more it is
+destroyed, but a room with history only if the spec says destroy_history_on_retention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from enum import StrEnum
+
+from bridges.rooms.spec import Room
+from samtek.xmpp.muc import FormValue
+
+F_NAME = "muc#roomconfig_roomname"
+F_DESC = "muc#roomconfig_roomdesc"
+F_LANG = "muc#roomconfig_lang"
+F_PERSISTENT = "muc#roomconfig_persistentroom"
+F_MEMBERS_ONLY = "muc#roomconfig_membersonly"
+F_PUBLIC = "muc#roomconfig_publicroom"
+F_ARCHIVING = "muc#roomconfig_enablearchiving"
+F_MODERATED = "muc#roomconfig_moderatedroom"
+BOOLEAN_FIELDS = {F_PERSISTENT, F_MEMBERS_ONLY, F_PUBLIC, F_ARCHIVING, F_MODERATED}
+
+
+class Phase(StrEnum):
+    PENDING = "pending"  # before the start date: nothing exists yet
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+    EXPIRED = "expired"  # retention over: destroy (if allowed)
+
+
+def phase_of(room: Room, today: date, retention_days: int) -> Phase:
+    spec = room.spec
+    if spec.start and today < spec.start:
+        return Phase.PENDING
+    if spec.end and today > spec.end:
+        if today > spec.end + timedelta(days=retention_days):
+            return Phase.EXPIRED
+        return Phase.ARCHIVED
+    return Phase.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """One room as the server has it; `exists=False` for an absent or destroyed room."""
+
+    exists: bool
+    config: Mapping[str, FormValue] = field(default_factory=dict)
+    affiliations: Mapping[str, str] = field(default_factory=dict)  # bare JID -> affiliation
+    has_history: bool | None = None  # only looked up for expired rooms
+
+
+# -- plan items -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CreateRoom:
+    room: str
+    config: Mapping[str, FormValue]
+
+    def describe(self) -> str:
+        return f"+ create {self.room}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reconfigure:
+    room: str
+    changes: tuple[tuple[str, FormValue, FormValue], ...]  # field, old, new
+
+    def describe(self) -> str:
+        parts = [f"{f.split('#')[-1]}: {old!r} -> {new!r}" for f, old, new in self.changes]
+        return f"~ configure {self.room}: " + ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class SetAffiliation:
+    room: str
+    jid: str
+    old: str
+    new: str  # "none" removes
+
+    def describe(self) -> str:
+        sign = "-" if self.new == "none" else ("+" if self.old == "none" else "~")
+        return f"{sign} {self.room}: {self.jid} {self.old} -> {self.new}"
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    room: str
+    jid: str
+    name: str
+    video: bool = True
+
+    def describe(self) -> str:
+        return f"> invite {self.jid} to {self.room} (direct invitation + bookmark)"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveNotice:
+    room: str
+    text: str
+
+    def describe(self) -> str:
+        return f"# archive {self.room}: post notice, close to members"
+
+
+@dataclass(frozen=True, slots=True)
+class Destroy:
+    room: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"x destroy {self.room} ({self.reason})"
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Information only (nothing is written): drift left alone, history kept, ..."""
+
+    room: str
+    text: str
+
+    def describe(self) -> str:
+        return f"  note {self.room}: {self.text}"
+
+
+Action = CreateRoom | Reconfigure | SetAffiliation | Invite | ArchiveNotice | Destroy
+Item = Action | Note
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    items: tuple[Item, ...]
+
+    @property
+    def actions(self) -> list[Action]:
+        return [i for i in self.items if not isinstance(i, Note)]
+
+    @property
+    def empty(self) -> bool:
+        return not self.actions
+
+    def render(self) -> str:
+        if not self.items:
+            return "no changes"
+        lines = [item.describe() for item in self.items]
+        lines.append(f"{len(self.actions)} change(s)" if self.actions else "no changes")
+        return "\n".join(lines)
+
+
+# -- desired state ------------------------------------------------------------------------------
+def desired_config(room: Room, phase: Phase) -> dict[str, FormValue]:
+    spec = room.spec
+    return {
+        F_NAME: spec.name,
+        F_DESC: spec.description,
+        F_LANG: spec.language,
+        F_PERSISTENT: "1",
+        F_MEMBERS_ONLY: "1",
+        F_PUBLIC: "1" if spec.public else "0",
+        F_ARCHIVING: "1",
+        F_MODERATED: "1" if phase is Phase.ARCHIVED else "0",
+    }
+
+
+def desired_affiliations(room: Room, phase: Phase) -> dict[str, str]:
+    wanted = {jid: "owner" for jid in room.owners}
+    if phase is Phase.ACTIVE:
+        wanted |= {jid: "member" for jid in room.members}
+    return wanted
+
+
+def _same(field_name: str, a: FormValue | None, b: FormValue) -> bool:
+    if field_name in BOOLEAN_FIELDS:
+        return _truthy(a) == _truthy(b)
+    return (a or "") == b
+
+
+def _truthy(value: FormValue | None) -> bool:
+    return isinstance(value, str) and value.strip().lower() in ("1", "true")
+
+
+def plan_room(
+    room: Room, observed: Observed, phase: Phase, component_jid: str, archive_text: str
+) -> list[Item]:
+    if phase is Phase.PENDING:
+        return (
+            []
+            if not observed.exists
+            else [Note(room.jid, f"exists before its start {room.spec.start}")]
+        )
+    if phase is Phase.EXPIRED:
+        if not observed.exists:
+            return []
+        if room.spec.destroy_history_on_retention:
+            return [Destroy(room.jid, "retention over")]
+        if observed.has_history is False:
+            return [Destroy(room.jid, "retention over, no history")]
+        return [
+            Note(
+                room.jid,
+                "retention over, kept: it has history (destroy_history_on_retention = false)",
+            )
+        ]
+
+    config = desired_config(room, phase)
+    wanted = desired_affiliations(room, phase)
+    if not observed.exists:
+        items: list[Item] = [CreateRoom(room.jid, config)]
+        for jid, affiliation in sorted(wanted.items()):
+            items.append(SetAffiliation(room.jid, jid, "none", affiliation))
+        if phase is Phase.ACTIVE:
+            items += [
+                Invite(room.jid, jid, room.spec.name, room.spec.video.enabled)
+                for jid in sorted(wanted)
+            ]
+        return items
+
+    changes = tuple(
+        (name, observed.config.get(name, ""), value)
+        for name, value in config.items()
+        if not _same(name, observed.config.get(name), value)
+    )
+    have = {j: a for j, a in observed.affiliations.items() if j != component_jid}
+    affiliation_items: list[Item] = []
+    invites: list[Item] = []
+    for jid in sorted(set(have) | set(wanted)):
+        old, new = have.get(jid, "none"), wanted.get(jid, "none")
+        if old != new:
+            affiliation_items.append(SetAffiliation(room.jid, jid, old, new))
+            if old == "none" and phase is Phase.ACTIVE:
+                invites.append(Invite(room.jid, jid, room.spec.name, room.spec.video.enabled))
+
+    if room.spec.unmanaged:
+        drift = [c[0] for c in changes] + [
+            i.jid for i in affiliation_items if isinstance(i, SetAffiliation)
+        ]
+        return [Note(room.jid, f"unmanaged; drift left alone: {', '.join(drift)}")] if drift else []
+
+    items = []
+    archiving = phase is Phase.ARCHIVED and not _truthy(observed.config.get(F_MODERATED))
+    if archiving:
+        items.append(ArchiveNotice(room.jid, archive_text))
+    if changes:
+        items.append(Reconfigure(room.jid, changes))
+    return items + affiliation_items + invites
+
+
+def make_plan(
+    rooms: Sequence[Room],
+    observed: Mapping[str, Observed],
+    phases: Mapping[str, Phase],
+    component_jid: str,
+    archive_text: str,
+) -> Plan:
+    items: list[Item] = []
+    for room in rooms:
+        items += plan_room(room, observed[room.jid], phases[room.jid], component_jid, archive_text)
+    return Plan(tuple(items))

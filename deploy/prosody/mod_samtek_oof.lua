@@ -1,0 +1,65 @@
+-- mod_samtek_oof: tells a trusted XMPP component (SAMTEK) when someone writes a chat message
+-- to a user who is out of office, so SAMTEK can send one automatic reply with their OOF text.
+-- Load it on a VirtualHost next to mod_samtek_overlay; see README.md next to this file.
+--
+-- Why a module: a component never sees messages between users. Only users that SAMTEK
+-- listed as out of office are watched, and SAMTEK is told only who wrote to whom — never
+-- the message text. The list is in memory: SAMTEK re-sends it after every (re)connect.
+
+local st = require "util.stanza";
+local jid = require "util.jid";
+local now = require "util.time".now;
+
+local xmlns = "urn:samtek:oof:0";
+local host = module.host;
+local trusted = module:get_option_set("samtek_oof_trusted", {});
+local MAX_USERS = 100000;
+
+-- bare JID -> epoch seconds until which the user is out of office.
+local away = {};
+
+local function is_trusted(event)
+	if trusted:contains(jid.bare(event.stanza.attr.from)) then return true; end
+	module:log("warn", "oof request from untrusted %s refused", event.stanza.attr.from);
+	event.origin.send(st.error_reply(event.stanza, "auth", "forbidden", "Not a trusted OOF controller"));
+	return false;
+end
+
+-- <iq type='set'><oof xmlns='urn:samtek:oof:0'><user jid='…' until='epoch'/>…</oof></iq>
+-- replaces the whole list (SAMTEK always sends all of it: no drift after a reconnect).
+module:hook("iq-set/host/" .. xmlns .. ":oof", function(event)
+	if not is_trusted(event) then return true; end
+	local new, count = {}, 0;
+	for user in event.stanza.tags[1]:childtags("user", xmlns) do
+		local bare, till = jid.bare(user.attr.jid or ""), tonumber(user.attr["until"]);
+		if bare and till and jid.host(bare) == host and count < MAX_USERS then
+			new[bare] = till;
+			count = count + 1;
+		end
+	end
+	away = new;
+	module:log("debug", "oof list replaced: %d user(s)", count);
+	event.origin.send(st.reply(event.stanza));
+	return true;
+end);
+
+-- A chat message with a body to a watched user: notify the component; never consume it.
+local function check(event)
+	local stanza = event.stanza;
+	local kind = stanza.attr.type or "normal";
+	if (kind ~= "chat" and kind ~= "normal") or not stanza:get_child("body") then return; end
+	local to = jid.bare(stanza.attr.to);
+	local till = to and away[to];
+	if not till or till <= now() then return; end
+	local from = stanza.attr.from;
+	local from_node, from_host = jid.split(from);
+	-- Only people write: skip components (the assistant's own replies) and the user herself.
+	if not from_node or jid.bare(from) == to or trusted:contains(from_host) then return; end
+	for component in trusted do
+		module:send(st.message({ from = host, to = component, type = "normal" })
+			:tag("oof-hit", { xmlns = xmlns, from = from, to = to }));
+	end
+end
+
+module:hook("message/bare", check, 1);
+module:hook("message/full", check, 1);

@@ -1,0 +1,1 @@
+"""Admin side: the /admin API, the status page, Prometheus metrics and the audit log."""

@@ -1,0 +1,64 @@
+"""What the admin side reads from the running service (built in the composition root)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from samtek.admin.config import AdminSection
+from samtek.directory import DirectoryService
+from samtek.model import OutOfOffice, PresenceClaim
+from samtek.presence.resolver import Resolution
+from samtek.runtime.supervisor import Supervisor
+from samtek.store.audit import AuditLog
+
+
+class PresenceView(Protocol):
+    """The presence bridge's read side."""
+
+    def explain(self, person_id: str, at: datetime | None = None) -> Resolution | None: ...
+    def claims(self, person_id: str) -> list[PresenceClaim]: ...
+    def out_of_office(self, person_id: str) -> OutOfOffice | None: ...
+
+
+@dataclass
+class AdminContext:
+    settings: AdminSection
+    supervisor: Supervisor
+    directory: DirectoryService
+    audit: AuditLog
+    connectors: Mapping[str, object] = field(default_factory=dict)  # by connector name
+    presence: PresenceView | None = None
+    core_parts: Sequence[str] = ("xmpp", "presence", "http", "directory")
+    resyncs: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # running, by name
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One admin route: served by aiohttp and described in the OpenAPI document."""
+
+    method: str
+    path: str  # relative to /admin
+    handler: Handler
+    summary: str
+    response: type[BaseModel] | None = None  # None: not JSON (HTML, text)
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    errors: tuple[int, ...] = ()  # answered with ErrorOut
+    also: tuple[int, ...] = ()  # other statuses answered with `response` (202, 503)
+    public: bool = False  # health probes and the spec need no token
+    status_page: bool = False  # public only when [admin] public_status = true
+    content_type: str = "application/json"
+
+
+CONTEXT = web.AppKey("admin_context", AdminContext)
+ENDPOINTS = web.AppKey("admin_endpoints", dict[Handler, Endpoint])

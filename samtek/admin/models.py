@@ -1,0 +1,181 @@
+"""Request and response shapes of the admin API (also the source of its OpenAPI schemas)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from samtek.health import HealthSnapshot
+
+
+def _aware(value: datetime) -> datetime:
+    """A query time without offset means UTC (never the server's local time)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- inputs --------------------------------------------------------------------------------
+class PeopleQuery(_In):
+    municipality: Text | None = None
+    q: Text | None = Field(None, description="substring of id, name, JID or e-mail")
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class AuditQuery(_In):
+    since: AwareDatetime | None = Field(None, description="ISO 8601; without offset: UTC")
+    actor: Text | None = None
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class ResyncRequest(_In):
+    connectors: list[Text] | None = Field(
+        None, max_length=100, description="connector names; all resyncable ones when omitted"
+    )
+    wait_seconds: float = Field(10.0, ge=0, le=60, description="how long to wait for them")
+
+
+# -- outputs -------------------------------------------------------------------------------
+class FieldError(_Out):
+    field: str
+    message: str
+
+
+class ErrorOut(_Out):
+    error: str
+    fields: list[FieldError] = []
+
+
+class LivenessOut(_Out):
+    live: bool
+
+
+class HealthOut(_Out):
+    live: bool
+    ready: bool
+    not_ready: list[str] = Field(description="core parts that are not running")
+    failing: list[str] = Field(description="all parts that are failing or degraded")
+
+
+class PartHealth(_Out):
+    name: str
+    state: str
+    since: datetime
+    reason: str | None
+    last_success: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    restarts: int
+    next_retry: datetime | None
+    item_errors: dict[str, str]
+    resyncable: bool
+
+    @classmethod
+    def of(cls, snapshot: HealthSnapshot, resyncable: bool) -> PartHealth:
+        return cls(
+            name=snapshot.name,
+            state=snapshot.state.value,
+            since=snapshot.since,
+            reason=snapshot.reason,
+            last_success=snapshot.last_success,
+            last_error=snapshot.last_error,
+            last_error_at=snapshot.last_error_at,
+            restarts=snapshot.restarts,
+            next_retry=snapshot.next_retry,
+            item_errors=snapshot.item_errors,
+            resyncable=resyncable,
+        )
+
+
+class ConnectorsOut(_Out):
+    parts: list[PartHealth]
+
+
+class CalendarOut(_Out):
+    source: str
+    address: str
+
+
+class PersonOut(_Out):
+    id: str
+    jid: str
+    name: str
+    municipality: str
+    language: str
+    timezone: str
+    email: str | None
+    phones: list[str]
+    calendars: list[CalendarOut]
+
+
+class PeopleOut(_Out):
+    total: int
+    people: list[PersonOut]
+
+
+class GroupsOut(_Out):
+    groups: dict[str, list[str]] = Field(description="group name -> member bare JIDs")
+
+
+class ClaimOut(_Out):
+    source: str
+    kind: str
+    show: str
+    valid_from: datetime
+    valid_until: datetime
+    claim_id: str
+    active: bool
+    winning: bool
+
+
+class EffectiveOut(_Out):
+    show: str
+    kind: str
+    since: datetime
+    until: datetime
+    active_claims: int
+
+
+class OutOfOfficeOut(_Out):
+    enabled: bool
+    start: datetime | None
+    end: datetime | None
+
+
+class PresenceOut(_Out):
+    person_id: str
+    at: datetime
+    effective: EffectiveOut | None = Field(description="None: the person's own presence")
+    claims: list[ClaimOut]
+    out_of_office: OutOfOfficeOut | None
+    explanation: str
+
+
+class ResyncOut(_Out):
+    results: dict[str, str] = Field(description="connector -> done | pending | error: ...")
+
+
+class AuditEntryOut(_Out):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    outcome: str
+    details: dict[str, Any]
+
+
+class AuditOut(_Out):
+    entries: list[AuditEntryOut]

@@ -1,0 +1,28 @@
+"""The last update of every directory source (in connector_state, namespace "directory")."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from samtek.store.database import Database
+
+NAMESPACE = "directory"
+
+
+class DirectorySnapshots:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def load_all(self) -> dict[str, str]:
+        rows = await self._db.fetch(
+            "SELECT key, value FROM connector_state WHERE namespace = ?", (NAMESPACE,)
+        )
+        return {str(key): str(value) for key, value in rows}
+
+    async def save(self, source: str, value: str) -> None:
+        await self._db.execute(
+            "INSERT INTO connector_state (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            (NAMESPACE, source, value, datetime.now(UTC).isoformat()),
+        )
