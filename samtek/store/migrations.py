@@ -68,7 +68,6 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX audit_log_at ON audit_log (at);
     CREATE INDEX audit_log_actor ON audit_log (actor, at);
-    );
     """,
     # 4: leases shared by several instances (samtek/runtime/leases.py); expires_at is a
     # PostgreSQL timestamptz set from the database's clock. With SQLite (one instance) the
