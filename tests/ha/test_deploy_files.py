@@ -20,6 +20,8 @@ def test_example_config_passes_check_config() -> None:
         "SAMTEK_PBX_PASSWORD": "pbx-secret",
         "SAMTEK_EWS_PASSWORD": "ews-secret",
         "SAMTEK_GRAPH_CLIENT_SECRET": "graph-secret",
+        "SAMTEK_ADMIN_TOKEN_OPS": "ops-token-0123456789abcdef",
+        "SAMTEK_ADMIN_TOKEN_HELPDESK": "helpdesk-token-0123456789",
     }
     result = subprocess.run(
         [sys.executable, "-m", "samtek.cli", "check-config", str(EXAMPLE)],
@@ -31,7 +33,7 @@ def test_example_config_passes_check_config() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "OK (2 people, 3 connectors)" in result.stdout
-    assert "secret" not in result.stdout
+    assert "secret" not in result.stdout and "0123456789" not in result.stdout
 
 
 def test_example_config_without_its_secrets_is_refused() -> None:
