@@ -27,6 +27,7 @@ from samtek.events import ManualPresenceChange
 from samtek.health import HealthReporter
 from samtek.model import Show
 from samtek.plugin import Connector, ConnectorContext, discover_connectors
+from samtek.runtime.leases import LeaseManager
 from samtek.runtime.supervisor import Supervisor
 from samtek.store import open_store
 from samtek.web import WebServer
@@ -50,6 +51,7 @@ class Service:
         self.supervisor = Supervisor()
         self.presence: PresenceBridge | None = None
         self.link: XmppLink | None = None
+        self.leases: LeaseManager | None = None
         self.rooms: RoomsBridge | None = None
         self.connectors: dict[str, Connector] = {}  # running instances by config name
         self.missed_calls: MissedCallNotifier | None = None
@@ -58,6 +60,9 @@ class Service:
     async def run(self, ready: asyncio.Event | None = None) -> None:
         async with AsyncExitStack() as stack:
             store = await stack.enter_async_context(open_store(self.config.store.url))
+            # Several instances on one PostgreSQL share people by partition; alone, owns all.
+            self.leases = LeaseManager(store.db, self.config.file.cluster, HealthReporter("leases"))
+            self.supervisor.add("leases", self.leases.run, self.leases.health)
             await self.directory.restore(store)
             self.link = MeteredLink(self.config.xmpp, HealthReporter("xmpp"), self.metrics)
             overlays = MeteredOverlays(self.link, self.config.xmpp.domain, self.metrics)

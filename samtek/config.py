@@ -21,6 +21,7 @@ from bridges.rooms.settings import RoomsSection
 from samtek.admin.config import AdminSection
 from samtek.model import CalendarRef, Person
 from samtek.plugin import Connector, ConnectorConfig
+from samtek.runtime.leases import ClusterSection
 from samtek.secrets import Secret
 from samtek.web import HttpSection
 
@@ -108,6 +109,7 @@ class ConfigFile(_Section):
     store: StoreSection = StoreSection()
     presence: PresenceSection = PresenceSection()
     http: HttpSection = HttpSection()
+    cluster: ClusterSection = ClusterSection()
     admin: AdminSection = AdminSection()
     assistant: AssistantSection = AssistantSection()
     municipalities: list[MunicipalitySection] = []

@@ -1,6 +1,6 @@
 """Durable state: what SAMTEK needs to recover after a restart.
 
-`open_store(url)` picks the backend from the URL (sqlite:///path, later postgresql://...),
+`open_store(url)` picks the backend from the URL (sqlite:///path or postgresql://…),
 runs the migrations and yields a `Store`. The Store's methods are the only SQL in the code base.
 """
 

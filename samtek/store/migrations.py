@@ -69,17 +69,35 @@ MIGRATIONS: list[str] = [
     CREATE INDEX audit_log_at ON audit_log (at);
     CREATE INDEX audit_log_actor ON audit_log (actor, at);
     """,
+    # 4: leases shared by several instances (samtek/runtime/leases.py); expires_at is a
+    # PostgreSQL timestamptz set from the database's clock. With SQLite (one instance) the
+    # lease manager never touches it, so the type only has to be accepted there.
+    """
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE cluster_members (
+        instance_id TEXT PRIMARY KEY,
+        expires_at TIMESTAMPTZ NOT NULL
+    );
+    """,
 ]
 
 
 async def migrate(db: Database) -> int:
-    """Bring the schema up to date; returns the resulting version."""
-    await db.script("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = await db.fetchone("SELECT MAX(version) FROM schema_version")
-    current = int(row[0]) if row and row[0] is not None else 0
-    for version, sql in enumerate(MIGRATIONS[current:], start=current + 1):
-        await db.script(
-            f"BEGIN;\n{sql}\nINSERT INTO schema_version (version) VALUES ({version});\nCOMMIT;"
-        )
-        log.info("store migrated", version=version)
+    """Bring the schema up to date; returns the resulting version.
+
+    The SQL must run on SQLite and PostgreSQL alike: TEXT/INTEGER columns, ON CONFLICT.
+    """
+    async with db.migration_lock():
+        await db.script("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = await db.fetchone("SELECT MAX(version) FROM schema_version")
+        current = int(row[0]) if row and row[0] is not None else 0
+        for version, sql in enumerate(MIGRATIONS[current:], start=current + 1):
+            await db.script(
+                f"BEGIN;\n{sql}\nINSERT INTO schema_version (version) VALUES ({version});\nCOMMIT;"
+            )
+            log.info("store migrated", version=version)
     return len(MIGRATIONS)

@@ -9,10 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
+
 from samtek.events import CalendarUpdate
 from samtek.model import BusyStatus, CalendarEvent, Sensitivity, TimeWindow
 from samtek.store.database import Database, open_database
 from samtek.store.migrations import migrate
+
+log = structlog.get_logger("samtek.store")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +27,31 @@ class Dismissal:
 
 
 class Store:
+    """Writes of caches (calendar snapshots, dismissals) are best effort: when the database
+    cannot be written (disk full, PostgreSQL down) the error is logged once per outage and the
+    service goes on from memory. Exactly-once claims and connector state still raise."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._write_failing = False
+
+    async def _best_effort(self, what: str, sql: str, params: tuple[Any, ...]) -> bool:
+        try:
+            await self.db.execute(sql, params)
+        except self.db.errors as exc:
+            if not self._write_failing:
+                log.error(
+                    "store write failed; continuing from memory (state is lost on restart"
+                    " until the store is writable again)",
+                    what=what,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            self._write_failing = True
+            return False
+        if self._write_failing:
+            log.info("store writable again", what=what)
+            self._write_failing = False
+        return True
 
     # -- connector state (sync tokens, ETags, watermarks) --------------------------------
     async def get_state(self, namespace: str, key: str) -> str | None:
@@ -48,7 +75,8 @@ class Store:
 
     # -- last known calendars: presence is right at once after a restart ----------------
     async def save_calendar(self, update: CalendarUpdate) -> None:
-        await self.db.execute(
+        await self._best_effort(
+            f"calendar snapshot {update.source}/{update.person_id}",
             "INSERT INTO calendar_snapshots"
             " (source, person_id, window_start, window_end, events, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, person_id) DO UPDATE SET"
@@ -80,7 +108,8 @@ class Store:
 
     # -- manual presence dismissals --------------------------------------------------------
     async def put_dismissal(self, dismissal: Dismissal) -> None:
-        await self.db.execute(
+        await self._best_effort(
+            f"dismissal of {dismissal.person_id}",
             "INSERT INTO presence_dismissals (person_id, transition, until) VALUES (?, ?, ?)"
             " ON CONFLICT (person_id) DO UPDATE SET transition = excluded.transition,"
             " until = excluded.until",
@@ -88,14 +117,17 @@ class Store:
         )
 
     async def load_dismissals(self, now: datetime) -> dict[str, Dismissal]:
-        await self.db.execute(
-            "DELETE FROM presence_dismissals WHERE until <= ?", (now.isoformat(),)
+        await self._best_effort(  # housekeeping; expired rows are also filtered below
+            "expired dismissals",
+            "DELETE FROM presence_dismissals WHERE until <= ?",
+            (now.isoformat(),),
         )
         rows = await self.db.fetch("SELECT person_id, transition, until FROM presence_dismissals")
-        return {
-            pid: Dismissal(pid, transition, datetime.fromisoformat(until))
+        dismissals = (
+            Dismissal(pid, transition, datetime.fromisoformat(until))
             for pid, transition, until in rows
-        }
+        )
+        return {d.person_id: d for d in dismissals if d.until > now}
 
     # -- exactly-once notifications (reminders, missed calls) -------------------------------
     async def claim_notification(self, key: str) -> bool:
