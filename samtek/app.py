@@ -73,11 +73,13 @@ class Service:
                 overlays,
                 self.config.presence,
                 HealthReporter("presence"),
+                ownership=self.leases,
             )
             self.link.on_ready(self.metrics.timed_reconcile(self.presence.on_xmpp_ready))
+            self.leases.on_gained(self.presence.on_partitions_gained)
             self.link.on_message(f"{{{OVERLAY_NS}}}dismissed", self._on_dismissed)
             self.supervisor.add("xmpp", self.link.run, self.link.health)
-            self.supervisor.add("presence", self.presence.run, self.presence._health)
+            self.supervisor.add("presence", self.presence.run, self.presence.health)
             self.missed_calls = MissedCallNotifier(
                 self.directory, self.bus, store, self.link, HealthReporter("missed-calls")
             )
@@ -89,8 +91,11 @@ class Service:
                     self.config.file.rooms, self.config.people, self.link, store,
                     self.config.xmpp.domain, HealthReporter("rooms"), self.connectors,
                     base_dir=self.config.path.parent,
+                    duty_held=lambda: self.leases is not None and self.leases.holds("rooms"),
                 )  # fmt: skip
                 self.link.on_ready(self.rooms.on_xmpp_ready)
+                rooms = self.rooms
+                self.leases.on_gained(lambda _partitions: rooms.wake())  # a takeover: at once
                 self.web.mount("/rooms", self.rooms.feeds.app)
                 self.supervisor.add("rooms", self.rooms.run, self.rooms.health)
             self.supervisor.add("http", self.web.run, self.web.health)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import structlog
 
@@ -41,7 +42,24 @@ from samtek.xmpp.overlay import Overlay, OverlayRejected, PresenceOverlays
 log = structlog.get_logger("samtek.presence")
 
 MAX_IN_FLIGHT = 256
+JANITOR_DUTY = "rooms"  # the singleton duty whose holder also clears unknown people's overlays
 SourceKey = tuple[str, str]  # (claim source kind, connector name)
+
+
+class Ownership(Protocol):
+    """Which people this instance serves (samtek.runtime.leases.LeaseManager)."""
+
+    def owns(self, person_id: str) -> bool: ...
+
+    def holds(self, duty: str) -> bool: ...
+
+
+class _OwnsEverything:
+    def owns(self, person_id: str) -> bool:
+        return True
+
+    def holds(self, duty: str) -> bool:
+        return True
 
 
 class PresenceBridge:
@@ -53,12 +71,15 @@ class PresenceBridge:
         overlays: PresenceOverlays,
         settings: PresenceSection,
         health: HealthReporter,
+        ownership: Ownership | None = None,
     ) -> None:
         self._directory = directory
+        # With several instances each drives only the people of its leased partitions.
+        self._ownership: Ownership = ownership or _OwnsEverything()
         self._store = store
         self._overlays = overlays
         self._grace = timedelta(seconds=settings.overlay_grace_seconds)
-        self._health = health
+        self.health = health
         # Subscribe now, before connectors start, so no early update is missed.
         self._calendar_updates = bus.subscribe(CalendarUpdate)
         self._oof_updates = bus.subscribe(OutOfOfficeUpdate)
@@ -122,8 +143,10 @@ class PresenceBridge:
         for jid, overlay in state.overlays.items():
             person = self._directory.by_jid(jid)
             if person is None:
-                log.warning("clearing overlay of unknown person", jid=jid)
-                await self._overlays.clear(jid)
+                # One instance cleans up for everyone (the holder of the singleton duty).
+                if self._ownership.holds(JANITOR_DUTY):
+                    log.warning("clearing overlay of unknown person", jid=jid)
+                    await self._overlays.clear(jid)
                 continue
             self._applied[person.id] = overlay
         for jid, (transition, until) in state.dismissed.items():
@@ -134,7 +157,12 @@ class PresenceBridge:
         for person_id in set(self._directory.people()) | set(self._applied):
             self._dirty.add(person_id)
         self._wake.set()
-        self._health.success()
+        self.health.success()
+
+    async def on_partitions_gained(self, _partitions: frozenset[int]) -> None:
+        """Taking over people (another instance died or left): reconcile and assert them."""
+        if self._synced:
+            await self.on_xmpp_ready()
 
     # -- consumers ------------------------------------------------------------------------
     async def _consume_calendars(self) -> None:
@@ -226,8 +254,10 @@ class PresenceBridge:
     async def _apply(self, person_id: str, now: datetime) -> None:
         person = self._directory.person(person_id)
         claims = self._all_claims(person_id)
-        if person is None or not self._synced:
+        if person is None or not self._synced or not self._ownership.owns(person_id):
+            # Keep the timers: if this person's partition comes to us, we are on time.
             self._schedule(person_id, now)
+            self._applied.pop(person_id, None)  # its owner decides what the server shows
             return
         wanted = desired_overlay(person, claims, now, self._grace)
         # A capped overlay (phone) ends before its claim does: wake up to extend it.
@@ -248,11 +278,11 @@ class PresenceBridge:
                     )
                     wanted = None
                 self._applied[person_id] = wanted
-                self._health.item_ok(person_id)
+                self.health.item_ok(person_id)
             except NotConnected:
                 self._synced = False  # reconcile on the next connect
             except OverlayRejected as exc:
-                self._health.item_error(person_id, str(exc))
+                self.health.item_error(person_id, str(exc))
 
     async def _remember_dismissal(self, dismissal: Dismissal) -> None:
         self._dismissed[dismissal.person_id] = dismissal

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import random
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -50,8 +50,11 @@ class RoomsBridge:
         sources: Mapping[str, object] | None = None,
         groups: GroupDirectory | None = None,
         base_dir: Path | None = None,
+        duty_held: Callable[[], bool] = lambda: True,
     ) -> None:
         self.settings = settings
+        # With several instances only the holder of the "rooms" lease reconciles.
+        self._duty_held = duty_held
         self.spec_dir = (base_dir or Path.cwd()) / settings.spec_dir  # relative to the config
         self.people = people
         self.link = link
@@ -122,7 +125,7 @@ class RoomsBridge:
         try:
             while True:
                 delay = self._jittered()
-                if self.link.connected:
+                if self.link.connected and self._duty_held():
                     try:
                         await self.reconcile()
                         backoff.reset()
