@@ -8,6 +8,7 @@ with backoff. A fresh slixmpp object per connection keeps no half-dead state aro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from xml.etree import ElementTree as ET
@@ -80,6 +81,10 @@ class XmppLink:
                 started.set_result(None)
 
         def _lost(reason: object) -> None:
+            # Not connected from this instant: nothing may be written into a dead stream
+            # (it would be dropped silently), and whoever waits for a reply hears it now.
+            self._xmpp = None
+            self._fail_pending()
             if not lost.done():
                 lost.set_result(str(reason) if reason else "stream closed")
 
@@ -114,16 +119,31 @@ class XmppLink:
             log.info("xmpp connected", jid=self.jid)
             self._xmpp = xmpp
             self.health.success()
-            for ready_hook in self._ready_hooks:
-                await ready_hook()
+            # A hook waiting on the server must not delay noticing that the server went away.
+            ready: asyncio.Task[None] = asyncio.create_task(self._run_ready_hooks())
+            hooks_or_loss: set[asyncio.Future[Any]] = {ready, lost}
+            await asyncio.wait(hooks_or_loss, return_when=asyncio.FIRST_COMPLETED)
+            if ready.done():
+                ready.result()  # a failing hook fails this connection (and is retried)
+            else:
+                ready.cancel()
+                with contextlib.suppress(asyncio.CancelledError, NotConnected):
+                    await ready
             reason = await lost
             raise NotConnected(f"connection lost: {reason}")
         finally:
             self._xmpp = None
-            for reply in self._pending.values():
-                if not reply.done():
-                    reply.set_exception(NotConnected("connection lost before the reply"))
+            self._fail_pending()
             xmpp.abort()
+
+    async def _run_ready_hooks(self) -> None:
+        for ready_hook in self._ready_hooks:
+            await ready_hook()
+
+    def _fail_pending(self) -> None:
+        for reply in self._pending.values():
+            if not reply.done():
+                reply.set_exception(NotConnected("connection lost before the reply"))
 
     async def send_iq(self, to: str, kind: IqType, payload: ET.Element) -> Iq:
         """Send an IQ and return the result; raises IqError on error replies, IqTimeout.
