@@ -83,8 +83,10 @@ class XmppLink:
         def _lost(reason: object) -> None:
             # Not connected from this instant: nothing may be written into a dead stream
             # (it would be dropped silently), and whoever waits for a reply hears it now.
-            self._xmpp = None
-            self._fail_pending()
+            # Only for this connection: an old stream's late event must not end a new one.
+            if self._xmpp is xmpp:
+                self._xmpp = None
+                self._fail_pending()
             if not lost.done():
                 lost.set_result(str(reason) if reason else "stream closed")
 
