@@ -176,7 +176,7 @@ async def run(people: int, events: int, interval: float, workdir: Path) -> None:
         errors = len(health.snapshot().item_errors)
         print(
             f"unchanged refresh: {people} conditional GETs answered 304 over {wave:.1f} s "
-            f"(the poll wave, interval {interval:g} s), SAMTEK CPU {wave_cpu:.2f} s "
+            f"(the poll wave, interval {interval:g} s), event-loop CPU {wave_cpu:.2f} s "
             f"({wave_cpu / people * 1000:.2f} ms/feed); full downloads in all: "
             f"{counts[0]}; feeds in error: {errors}"
         )  # type: ignore[index]

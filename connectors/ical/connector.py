@@ -8,10 +8,11 @@ GET) and with jitter so thousands of feeds spread out; never two fetches of one 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import random
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -40,7 +41,8 @@ class IcalConfig(ConnectorConfig):
     max_redirects: int = Field(5, ge=0, le=20)
     max_instances: int = Field(5_000, ge=10)
     max_concurrent_fetches: int = Field(16, ge=1, le=256)
-    parse_threads: int = Field(2, ge=1, le=16)
+    # Parsing is CPU-bound pure Python (GIL): worker processes use every core.
+    parse_processes: int = Field(2, ge=1, le=32)
     window_back_hours: int = Field(24, ge=1)
     window_ahead_days: int = Field(14, ge=1)
 
@@ -64,8 +66,15 @@ class IcalConnector(Connector):
 
     def __init__(self, config: ConnectorConfig, ctx: ConnectorContext) -> None:
         super().__init__(config, ctx)
-        self._parser = ThreadPoolExecutor(self.config.parse_threads, thread_name_prefix="ics")
+        self._parser: ProcessPoolExecutor | None = None  # started with run(), or on demand
         self._fetches = asyncio.Semaphore(self.config.max_concurrent_fetches)
+
+    def _parsers(self) -> ProcessPoolExecutor:
+        if self._parser is None:
+            # spawn, not fork: the service has threads (SQLite, exchangelib) a fork would copy.
+            context = multiprocessing.get_context("spawn")
+            self._parser = ProcessPoolExecutor(self.config.parse_processes, mp_context=context)
+        return self._parser
 
     # -- CalendarSource ---------------------------------------------------------------------
     async def events(self, person: Person, window: TimeWindow) -> list[CalendarEvent]:
@@ -103,8 +112,9 @@ class IcalConnector(Connector):
                 if files:
                     group.create_task(self._watch(session, files))
         finally:
-            self._parser.shutdown(wait=False, cancel_futures=True)
-            self._parser = ThreadPoolExecutor(self.config.parse_threads, thread_name_prefix="ics")
+            if self._parser is not None:
+                self._parser.shutdown(wait=False, cancel_futures=True)
+                self._parser = None
 
     async def _poll(self, session: aiohttp.ClientSession, feed: _Feed) -> None:
         interval = self.config.refresh_interval
@@ -191,7 +201,7 @@ class IcalConnector(Connector):
             if fetched.body is None:
                 return None
             events = await asyncio.get_running_loop().run_in_executor(
-                self._parser,
+                self._parsers(),
                 parse_events,
                 fetched.body,
                 window,
