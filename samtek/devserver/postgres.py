@@ -8,17 +8,15 @@ Settings favour speed over durability (fsync off): for tests only, never for pro
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
 import pwd
 import shutil
 import signal
-import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from samtek.devserver.prosody import free_port
+from samtek.devserver.process import die_with_parent, free_port, terminate
 
 APT_PACKAGE = "postgresql"
 STOP_GRACE = 10.0
@@ -41,12 +39,6 @@ def _find_bin(name: str) -> str:
             f"(apt-get install -y --no-install-recommends {APT_PACKAGE})"
         )
     return found
-
-
-def _die_with_parent() -> None:
-    """SIGTERM the server when the test process dies, even by SIGKILL (PR_SET_PDEATHSIG)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 
 
 class PostgresServer:
@@ -156,7 +148,7 @@ class PostgresServer:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
                 **self._as_user(),  # type: ignore[arg-type]
             )
         finally:
@@ -220,17 +212,8 @@ class PostgresServer:
         return "\n".join(text.splitlines()[-lines:])
 
     async def stop(self) -> None:
-        proc = self._process
-        if proc is None:
-            return
-        if proc.returncode is None:
-            # SIGINT = "fast shutdown": disconnects clients instead of waiting for them.
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(proc.wait(), STOP_GRACE)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        # SIGINT = "fast shutdown": disconnects clients instead of waiting for them.
+        await terminate(self._process, signal.SIGINT, STOP_GRACE)
         self._process = None
 
     async def restart(self) -> None:

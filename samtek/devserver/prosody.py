@@ -9,18 +9,17 @@ well under a second and no prosodyctl call per user.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
 import re
 import secrets
 import shutil
 import signal
-import socket
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+
+from samtek.devserver.process import die_with_parent, free_port, port_open, terminate
 
 APT_PACKAGE = "prosody"
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
@@ -59,19 +58,6 @@ def path_encode(value: str) -> str:
     )
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the test process dies, even by SIGKILL, so a
-    crashed or killed test run never leaves a Prosody behind (Linux prctl PR_SET_PDEATHSIG)."""
-    if sys.platform.startswith("linux"):  # elsewhere stop() still terminates it normally
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-
-
 def _write(path: Path, text: str) -> None:
     # os.open/os.write: several times faster than Path.write_text for thousands of files.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -79,14 +65,6 @@ def _write(path: Path, text: str) -> None:
         os.write(fd, text.encode())
     finally:
         os.close(fd)
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 class ProsodyServer:
@@ -291,7 +269,7 @@ Component {lua_str(self.muc_domain)} "muc"
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
-                preexec_fn=_die_with_parent,  # only a prctl call: safe between fork and exec
+                preexec_fn=die_with_parent,  # only a prctl call: safe between fork and exec
             )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.start_timeout
@@ -301,7 +279,7 @@ Component {lua_str(self.muc_domain)} "muc"
                     f"prosody exited with code {self._process.returncode} while starting:\n"
                     + self.log_tail(log_offset)
                 )
-            if _port_open(self.c2s_port) and _port_open(self.component_port):
+            if port_open(self.c2s_port) and port_open(self.component_port):
                 return
             await asyncio.sleep(0.05)
         raise ProsodyError(
@@ -320,16 +298,7 @@ Component {lua_str(self.muc_domain)} "muc"
         return "\n".join(chunks) or "(no prosody log written)"
 
     async def _terminate(self) -> None:
-        proc = self._process
-        if proc is None:
-            return
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), STOP_GRACE)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await terminate(self._process, signal.SIGTERM, STOP_GRACE)
         self._process = None
 
     async def stop(self) -> None:

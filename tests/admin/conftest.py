@@ -21,7 +21,8 @@ import pytest
 from connectors.ldap import LdapConnector
 from samtek.app import Service
 from samtek.config import load_config
-from samtek.devserver.prosody import ProsodyServer, free_port
+from samtek.devserver.process import free_port
+from samtek.devserver.prosody import ProsodyServer
 from samtek.health import HealthState
 from samtek.plugin import Connector, discover_connectors
 from tests.e2e.regions import ics_meeting, write_ics

@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from samtek.devserver.prosody import _die_with_parent, free_port
+from samtek.devserver.process import die_with_parent, free_port
 
 SUFFIX = "dc=region,dc=test"
 ADMIN_DN = f"cn=admin,{SUFFIX}"
@@ -68,7 +68,7 @@ index modifyTimestamp eq
         self._process = await asyncio.create_subprocess_exec(
             slapd, "-d", "0", "-h", self.url, "-f", str(config),
             stdout=log, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # only a prctl call: safe between fork and exec
+            preexec_fn=die_with_parent,  # only a prctl call: safe between fork and exec
         )  # fmt: skip
         log.close()
         loop = asyncio.get_running_loop()
