@@ -8,11 +8,10 @@ GET) and with jitter so thousands of feeds spread out; never two fetches of one 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import random
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -41,8 +40,8 @@ class IcalConfig(ConnectorConfig):
     max_redirects: int = Field(5, ge=0, le=20)
     max_instances: int = Field(5_000, ge=10)
     max_concurrent_fetches: int = Field(16, ge=1, le=256)
-    # Parsing is CPU-bound pure Python (GIL): worker processes use every core.
-    parse_processes: int = Field(2, ge=1, le=32)
+    # Parsing is CPU-bound pure Python: threads keep it off the event loop (one core, GIL).
+    parse_threads: int = Field(2, ge=1, le=16)
     window_back_hours: int = Field(24, ge=1)
     window_ahead_days: int = Field(14, ge=1)
 
@@ -66,14 +65,12 @@ class IcalConnector(Connector):
 
     def __init__(self, config: ConnectorConfig, ctx: ConnectorContext) -> None:
         super().__init__(config, ctx)
-        self._parser: ProcessPoolExecutor | None = None  # started with run(), or on demand
+        self._parser: ThreadPoolExecutor | None = None  # started with run(), or on demand
         self._fetches = asyncio.Semaphore(self.config.max_concurrent_fetches)
 
-    def _parsers(self) -> ProcessPoolExecutor:
+    def _parsers(self) -> ThreadPoolExecutor:
         if self._parser is None:
-            # spawn, not fork: the service has threads (SQLite, exchangelib) a fork would copy.
-            context = multiprocessing.get_context("spawn")
-            self._parser = ProcessPoolExecutor(self.config.parse_processes, mp_context=context)
+            self._parser = ThreadPoolExecutor(self.config.parse_threads, thread_name_prefix="ics")
         return self._parser
 
     # -- CalendarSource ---------------------------------------------------------------------
