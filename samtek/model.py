@@ -28,6 +28,28 @@ class BusyStatus(StrEnum):
     ELSEWHERE = "elsewhere"
 
 
+class Participation(StrEnum):
+    """The person's own reply to a meeting (iCalendar PARTSTAT, EWS MyResponseType,
+    Graph responseStatus). ORGANIZER and ACCEPTED keep the event's busy status."""
+
+    ORGANIZER = "organizer"
+    ACCEPTED = "accepted"
+    TENTATIVE = "tentative"
+    NEEDS_ACTION = "needs-action"  # not answered yet: shown as tentative, as Outlook does
+    DECLINED = "declined"
+    DELEGATED = "delegated"
+
+
+def busy_after_reply(busy: BusyStatus, reply: Participation | None) -> BusyStatus | None:
+    """How the person's reply changes an event's busy status; None: the event is not theirs
+    to attend (declined or delegated) and gives no presence at all."""
+    if reply in (Participation.DECLINED, Participation.DELEGATED):
+        return None
+    if reply in (Participation.NEEDS_ACTION, Participation.TENTATIVE) and busy is BusyStatus.BUSY:
+        return BusyStatus.TENTATIVE
+    return busy
+
+
 class Sensitivity(StrEnum):
     NORMAL = "normal"
     PRIVATE = "private"
@@ -112,6 +134,12 @@ class CalendarEvent:
         _require_aware("end", self.end)
         if self.end < self.start:
             raise ValueError(f"event {self.uid!r} ends before it starts")
+        if self.sensitivity.hides_details:
+            # Private details never enter SAMTEK: not kept in memory, stored, logged or shown.
+            # Dropping them here, where every connector builds its events, is the one place.
+            object.__setattr__(self, "subject", None)
+            object.__setattr__(self, "location", None)
+            object.__setattr__(self, "online_meeting_url", None)
 
     @property
     def key(self) -> str:
