@@ -24,8 +24,9 @@ from bridges.rooms.invites import Inviter
 from bridges.rooms.meetings import MeetingScheduler
 from bridges.rooms.plan import Phase, Plan, phase_of
 from bridges.rooms.reconciler import Reconciler
+from bridges.rooms.registry import RoomSpecRegistry
 from bridges.rooms.settings import RoomsSection
-from bridges.rooms.spec import Room, SpecError, read_specs, resolve
+from bridges.rooms.spec import Room, SpecError, SpecSet, read_specs, resolve
 from bridges.rooms.video import VideoLinks
 from samtek.groups import GroupDirectory
 from samtek.health import HealthReporter
@@ -76,6 +77,13 @@ class RoomsBridge:
         self.feeds = FeedApp(self._lookup_feed, self.video)
         self.passes = 0  # completed reconciliation passes (tests wait on it)
         self.last_plan: Plan | None = None
+        self.specs = RoomSpecRegistry(
+            store,
+            lambda: read_specs(self.spec_dir),
+            self._resolve,
+            self.wake,
+            lambda: self.today().date(),
+        )
 
     async def on_xmpp_ready(self) -> None:
         self._wake.set()  # reconcile at once after every (re)connect
@@ -83,8 +91,12 @@ class RoomsBridge:
     def wake(self) -> None:
         self._wake.set()
 
-    def load_rooms(self) -> list[Room]:
-        specs = read_specs(self.spec_dir)
+    async def load_rooms(self) -> list[Room]:
+        """Spec files and API-made specs, resolved against the directory."""
+        stored = await self.specs.stored()
+        return await asyncio.to_thread(lambda: self._resolve(read_specs(self.spec_dir, stored)))
+
+    def _resolve(self, specs: SpecSet) -> list[Room]:
         return resolve(specs, self.people, self.muc.service, self.groups, self.settings.groups)
 
     def today(self) -> datetime:
@@ -92,7 +104,7 @@ class RoomsBridge:
 
     async def reconcile(self, apply: bool = True) -> Plan:
         try:
-            rooms = await asyncio.to_thread(self.load_rooms)
+            rooms = await self.load_rooms()
             self.health.item_ok("specs")
         except SpecError as exc:
             self.health.item_error("specs", "; ".join(exc.errors))

@@ -39,7 +39,7 @@ async def feeds_command(config: Config) -> int:
             base_dir=config.path.parent,
         )
         try:
-            rooms = bridge.load_rooms()
+            rooms = await bridge.load_rooms()
         except SpecError as exc:
             for error in exc.errors:
                 print(error, file=sys.stderr)
@@ -69,7 +69,7 @@ async def rooms_command(config: Config, apply: bool) -> int:
             base_dir=config.path.parent,
         )
         try:
-            rooms = bridge.load_rooms()
+            rooms = await bridge.load_rooms()
         except SpecError as exc:
             for error in exc.errors:
                 print(error, file=sys.stderr)

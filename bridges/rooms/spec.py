@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
@@ -107,13 +107,39 @@ class SpecSet:
     groups: dict[str, set[str]]  # group name -> raw entries (person ids / JIDs)
 
 
-def read_specs(spec_dir: Path) -> SpecSet:
-    """Parse and validate every *.toml in `spec_dir` (not resolved yet)."""
+API_OWNED = Path("admin-api")  # the "file" of a spec made through the admin API
+
+
+def api_source(room_id: str) -> Path:
+    return API_OWNED / room_id
+
+
+def is_api_owned(path: Path) -> bool:
+    return path.parent == API_OWNED
+
+
+def validate_spec(raw: Mapping[str, Any], where: str) -> RoomSpec:
+    """One spec as the admin API receives it, validated like a spec file's room."""
+    try:
+        return RoomSpec.model_validate(dict(raw))
+    except ValidationError as exc:
+        prefix = f"{where}: " if where else ""
+        raise SpecError([prefix + line for line in _describe(exc, RoomSpec, ())]) from None
+
+
+def read_specs(spec_dir: Path, stored: Mapping[str, Mapping[str, Any]] | None = None) -> SpecSet:
+    """Parse and validate every *.toml in `spec_dir` and the API-made specs in `stored`
+    (room id -> spec as JSON), not resolved yet. A room id is owned by one of them."""
     errors: list[str] = []
     rooms: list[tuple[Path, int | None, RoomSpec]] = []
     groups: dict[str, set[str]] = {}
     if not spec_dir.is_dir():
         raise SpecError([f"{spec_dir}: room spec directory does not exist"])
+    for room_id, raw in sorted((stored or {}).items()):
+        try:
+            rooms.append((api_source(room_id), None, validate_spec(raw, str(api_source(room_id)))))
+        except SpecError as exc:
+            errors.extend(exc.errors)
     for path in sorted(spec_dir.glob("*.toml")):
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -27,6 +27,38 @@ class PresenceView(Protocol):
     def out_of_office(self, person_id: str) -> OutOfOffice | None: ...
 
 
+@dataclass(frozen=True)
+class RoomSpecRecord:
+    """One room spec as the admin API shows it, and who owns it."""
+
+    id: str
+    owner: str  # "file" (edit the file) or "api" (edit through the API)
+    source: str  # the spec file's path, or "admin-api"
+    spec: dict[str, Any]
+
+
+class RoomSpecRejected(Exception):
+    """The spec is invalid; each error names the field ("members[0]: unknown person")."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+class RoomSpecConflict(Exception):
+    """The change cannot be made as asked (the id exists, or a file owns the room)."""
+
+
+class RoomSpecs(Protocol):
+    """The rooms feature's spec registry, as the admin API uses it."""
+
+    async def list(self) -> list[RoomSpecRecord]: ...
+    async def get(self, room_id: str) -> RoomSpecRecord | None: ...
+    async def create(self, spec: Mapping[str, Any]) -> RoomSpecRecord: ...
+    async def replace(self, room_id: str, spec: Mapping[str, Any]) -> RoomSpecRecord: ...
+    async def archive(self, room_id: str) -> RoomSpecRecord | None: ...
+
+
 @dataclass
 class AdminContext:
     settings: AdminSection
@@ -35,6 +67,7 @@ class AdminContext:
     audit: AuditLog
     connectors: Mapping[str, object] = field(default_factory=dict)  # by connector name
     presence: PresenceView | None = None
+    rooms: RoomSpecs | None = None  # None: no [rooms] section in the config
     core_parts: Sequence[str] = ("xmpp", "presence", "http", "directory")
     resyncs: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # running, by name
 

@@ -179,3 +179,24 @@ class AuditEntryOut(_Out):
 
 class AuditOut(_Out):
     entries: list[AuditEntryOut]
+
+
+# -- project room specs ----------------------------------------------------------------------
+class RoomSpecIn(BaseModel):
+    """A room spec as in a spec file (deploy/rooms.md); validated by the rooms feature."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(description="room id: lower-case letters, digits and '-'")
+    name: str
+    owners: list[str] = Field(description="person ids or JIDs; at least one")
+
+
+class RoomSpecOut(_Out):
+    id: str
+    owner: str = Field(description="file: edit the spec file; api: edit through this API")
+    source: str = Field(description="the spec file's path, or admin-api")
+    spec: dict[str, Any]
+
+
+class RoomSpecsOut(_Out):
+    rooms: list[RoomSpecOut]

@@ -80,8 +80,6 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     responses = operation["responses"]
     ok = _content(endpoint, schemas)
     for status in (200, *endpoint.also):
-        if status == 200 and _only_errors(endpoint):
-            continue
         responses[str(status)] = {"description": _REASONS.get(status, "OK"), **ok}
     errors = set(endpoint.errors)
     if not endpoint.public:
@@ -96,11 +94,6 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     if endpoint.public:
         operation["security"] = []
     return operation
-
-
-def _only_errors(endpoint: Endpoint) -> bool:
-    """A stub that always fails (501) documents no success response."""
-    return endpoint.errors == (501,)
 
 
 def _content(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:

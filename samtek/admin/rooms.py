@@ -1,43 +1,124 @@
-"""Room spec endpoints: stubs answering 501 until the rooms feature provides its store.
+"""Room spec endpoints: list, read, create, replace and delete project room specs.
 
-The rooms feature (another branch) owns room specs; when it lands, these handlers delegate to
-it. Until then the routes exist, are described in the OpenAPI document and are audited.
+The rooms feature owns the specs (`AdminContext.rooms`); this module only maps its answers to
+HTTP: an invalid spec is 422 naming each field, a room owned by a spec file or an id in use
+is 409 with the reason, and every write is audited by the middleware.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from samtek.admin.context import Endpoint
-from samtek.admin.middleware import error
+from samtek.admin.context import (
+    CONTEXT,
+    Endpoint,
+    RoomSpecConflict,
+    RoomSpecRecord,
+    RoomSpecRejected,
+    RoomSpecs,
+)
+from samtek.admin.middleware import audit_details, error, read_json
+from samtek.admin.models import FieldError, RoomSpecIn, RoomSpecOut, RoomSpecsOut
 
-NOT_YET = "room specs are managed by the rooms feature, which is not installed in this build"
+
+def _specs(request: web.Request) -> RoomSpecs:
+    specs = request.app[CONTEXT].rooms
+    if specs is None:
+        raise web.HTTPNotFound(
+            text='{"error": "project rooms are not configured: add a [rooms] section",'
+            ' "fields": []}',
+            content_type="application/json",
+        )
+    return specs
+
+
+def _out(record: RoomSpecRecord) -> RoomSpecOut:
+    return RoomSpecOut(id=record.id, owner=record.owner, source=record.source, spec=record.spec)
+
+
+def _reply(record: RoomSpecRecord, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, text=_out(record).model_dump_json(), content_type="application/json"
+    )
+
+
+def _rejected(exc: RoomSpecRejected) -> web.Response:
+    fields = [
+        FieldError(field=head, message=rest) if sep else FieldError(field="body", message=e)
+        for e in exc.errors
+        for head, sep, rest in [e.partition(": ")]
+    ]
+    return error(422, "invalid room spec: " + ", ".join(f.field for f in fields), fields)
 
 
 async def list_rooms(request: web.Request) -> web.Response:
-    return error(501, NOT_YET)
-
-
-async def create_room(request: web.Request) -> web.Response:
-    return error(501, NOT_YET)
+    try:
+        records = await _specs(request).list()
+    except RoomSpecConflict as exc:
+        return error(409, str(exc))
+    out = RoomSpecsOut(rooms=[_out(r) for r in records])
+    return web.Response(text=out.model_dump_json(), content_type="application/json")
 
 
 async def get_room(request: web.Request) -> web.Response:
-    return error(501, NOT_YET)
+    try:
+        record = await _specs(request).get(request.match_info["id"])
+    except RoomSpecConflict as exc:
+        return error(409, str(exc))
+    if record is None:
+        return error(404, "room spec not found")
+    return _reply(record)
+
+
+async def create_room(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    try:
+        record = await _specs(request).create(body)
+    except RoomSpecRejected as exc:
+        return _rejected(exc)
+    except RoomSpecConflict as exc:
+        return error(409, str(exc))
+    audit_details(request).update(room=record.id, spec=record.spec)
+    return _reply(record, 201)
 
 
 async def replace_room(request: web.Request) -> web.Response:
-    return error(501, NOT_YET)
+    room_id = request.match_info["id"]
+    body = await read_json(request)
+    try:
+        record = await _specs(request).replace(room_id, body)
+    except KeyError:
+        return error(404, "room spec not found (create it with POST /admin/rooms)")
+    except RoomSpecRejected as exc:
+        return _rejected(exc)
+    except RoomSpecConflict as exc:
+        return error(409, str(exc))
+    audit_details(request).update(room=record.id, spec=record.spec)
+    return _reply(record)
 
 
 async def delete_room(request: web.Request) -> web.Response:
-    return error(501, NOT_YET)
+    room_id = request.match_info["id"]
+    try:
+        record = await _specs(request).archive(room_id)
+    except RoomSpecConflict as exc:
+        return error(409, str(exc))
+    if record is None:
+        return error(404, "room spec not found")
+    audit_details(request).update(room=room_id, archived=True)
+    return _reply(record)
 
 
 ENDPOINTS = [
-    Endpoint("GET", "/rooms", list_rooms, "Room specs (not yet available)", errors=(501,)),
-    Endpoint("POST", "/rooms", create_room, "Create a room spec (not yet)", errors=(501,)),
-    Endpoint("GET", "/rooms/{id}", get_room, "One room spec (not yet)", errors=(501,)),
-    Endpoint("PUT", "/rooms/{id}", replace_room, "Replace a room spec (not yet)", errors=(501,)),
-    Endpoint("DELETE", "/rooms/{id}", delete_room, "Delete a room spec (not yet)", errors=(501,)),
-]
+    Endpoint("GET", "/rooms", list_rooms, "Project room specs (files and API-made)",
+             RoomSpecsOut, errors=(404, 409)),
+    Endpoint("POST", "/rooms", create_room, "Create a room spec; the daemon provisions it",
+             RoomSpecOut, body=RoomSpecIn, errors=(400, 404, 409, 422), also=(201,)),
+    Endpoint("GET", "/rooms/{id}", get_room, "One room spec and who owns it", RoomSpecOut,
+             errors=(404, 409)),
+    Endpoint("PUT", "/rooms/{id}", replace_room, "Replace an API-made room spec", RoomSpecOut,
+             body=RoomSpecIn, errors=(400, 404, 409, 422)),
+    Endpoint("DELETE", "/rooms/{id}", delete_room,
+             "Archive an API-made room: its end date becomes yesterday", RoomSpecOut,
+             errors=(404, 409)),
+]  # fmt: skip

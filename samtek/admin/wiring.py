@@ -25,6 +25,7 @@ async def mount_admin(service: Service, store: Store) -> AdminContext:
         audit=audit,
         connectors=service.connectors,
         presence=service.presence,
+        rooms=service.rooms.specs if service.rooms is not None else None,
     )
     service.web.mount("/admin", build_admin_app(ctx))
     service.metrics.watch(service.supervisor, service.bus, service.directory, service.connectors)

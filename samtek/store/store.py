@@ -68,6 +68,12 @@ class Store:
             (namespace, key, value, _now()),
         )
 
+    async def list_state(self, namespace: str) -> dict[str, str]:
+        rows = await self.db.fetch(
+            "SELECT key, value FROM connector_state WHERE namespace = ?", (namespace,)
+        )
+        return {key: value for key, value in rows}
+
     async def delete_state(self, namespace: str, key: str) -> None:
         await self.db.execute(
             "DELETE FROM connector_state WHERE namespace = ? AND key = ?", (namespace, key)
