@@ -29,8 +29,11 @@ class Inviter:
     async def invite(self, room: str, jid: str, name: str, video: bool = True) -> None:
         reason = f"Du er lagt til i prosjektrommet «{name}»"
         if self.video is not None and video:
-            # personal link: signed for this member when Jitsi tokens are configured
-            reason += f". Video: {self.video.member_url(room.split('@', 1)[0], jid, jid)}"
+            # personal link: signed for this member when Jitsi tokens are configured. Never
+            # last in the text: clients append ": xmpp:room" to the reason, and a URL at the
+            # end would take the colon into the link.
+            url = self.video.member_url(room.split("@", 1)[0], jid, jid)
+            reason += f". Video: {url} (personlig lenke)"
         self.muc.invite(room, jid, reason=reason)
         if jid.rpartition("@")[2] == self.domain:
             await self.bookmark(room, jid, name)

@@ -206,6 +206,9 @@ def plan_room(
             )
         ]
 
+    if phase is Phase.ARCHIVED and not observed.exists:
+        # a room archived from birth helps nobody: say why nothing is made
+        return [Note(room.jid, f"not created: its end date {room.spec.end} has passed")]
     config = desired_config(room, phase)
     wanted = desired_affiliations(room, phase)
     if not observed.exists:

@@ -151,9 +151,11 @@ def read_specs(spec_dir: Path, stored: Mapping[str, Mapping[str, Any]] | None = 
             continue
         single = "rooms" not in raw and "id" in raw
         if single:
+            # `groups = [...]` is the room's groups; a `[groups]` table is the file's groups
+            table = raw.get("groups") if isinstance(raw.get("groups"), dict) else {}
             raw = {
-                "rooms": [{k: v for k, v in raw.items() if k != "groups"}],
-                "groups": raw.get("groups", {}),
+                "rooms": [{k: v for k, v in raw.items() if not (k == "groups" and table)}],
+                "groups": table,
             }
         try:
             parsed = _File.model_validate(raw)

@@ -97,3 +97,9 @@ def test_retention_destroys_only_when_allowed() -> None:
         Destroy(r.jid, "retention over")
     ]
     assert plan_room(allowed, Observed(False), Phase.EXPIRED, COMPONENT, "x") == []
+
+
+def test_room_whose_end_has_passed_is_not_created_and_the_plan_says_why() -> None:
+    items = plan_room(room(end="2026-03-31"), Observed(False), Phase.ARCHIVED, COMPONENT, "x")
+    assert len(items) == 1 and isinstance(items[0], Note)
+    assert "end date 2026-03-31 has passed" in items[0].text

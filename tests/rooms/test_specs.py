@@ -113,3 +113,16 @@ def test_jitsi_member_token(monkeypatch: pytest.MonkeyPatch) -> None:
     assert claims["context"]["user"]["id"] == "kari@region.test"
     unsigned = VideoLinks(RoomsSection.model_validate({"spec_dir": "x"}))
     assert unsigned.member_url("vei", "kari@region.test", "Kari") == "https://meet.jit.si/vei"
+
+
+def test_single_room_file_with_a_groups_list(tmp_path: Path) -> None:
+    """deploy/rooms.md: a one-room file's `groups = [...]` is the room's groups; a `[groups]`
+    table is the file's group definitions."""
+    write(
+        tmp_path,
+        "a.toml",
+        'id = "a"\nname = "A"\nowners = ["kari"]\ngroups = ["plan"]\n',
+    )
+    rooms = resolve(read_specs(tmp_path), PEOPLE, MUC, extra_groups={"plan": ["ola"]})
+    assert rooms[0].spec.groups == ["plan"]
+    assert rooms[0].members == {"ola@region.test"}
