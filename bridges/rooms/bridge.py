@@ -83,6 +83,7 @@ class RoomsBridge:
             self._resolve,
             self.wake,
             lambda: self.today().date(),
+            self.preview,
         )
 
     async def on_xmpp_ready(self) -> None:
@@ -125,6 +126,11 @@ class RoomsBridge:
         self.last_plan = plan
         self.passes += 1
         return plan
+
+    async def preview(self) -> Plan:
+        """What a pass would change now, without changing anything (admin API, CLI)."""
+        rooms = await self.load_rooms()
+        return await self.reconciler.plan(rooms, self.today().date())
 
     def feed_url(self, room_id: str) -> str | None:
         if self._secret is None:

@@ -1,7 +1,8 @@
 """`samtek rooms plan|apply|feeds --config`: one reconciliation pass, or the feed URLs.
 
-It connects as the component itself, so run it while the service is stopped (Prosody refuses
-a second connection of the same component) — the running service applies on its own anyway.
+When the service is running, `plan` asks it (GET /admin/rooms/_plan with a token from the
+config), since the server allows one connection per component JID. Otherwise it connects as
+the component itself. `apply` needs the service stopped: a running service applies by itself.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import sys
 
 from bridges.rooms.bridge import RoomsBridge
+from bridges.rooms.remote import running_instance
 from bridges.rooms.spec import SpecError
 from samtek.config import Config
 from samtek.health import HealthReporter
@@ -57,6 +59,16 @@ async def rooms_command(config: Config, apply: bool) -> int:
     if settings is None:
         print(f"{config.path}: no [rooms] section", file=sys.stderr)
         return 2
+    running = await running_instance(config)
+    if running is not None:
+        if apply:
+            print(
+                f"the service is running ({running.base}): it applies the specs by itself,"
+                " at once when a spec file changes; see `samtek rooms plan`",
+                file=sys.stderr,
+            )
+            return 2
+        return await running.print_plan()
     async with open_store(config.store.url) as store:
         link = XmppLink(config.xmpp, HealthReporter("xmpp"))
         bridge = RoomsBridge(

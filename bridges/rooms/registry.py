@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from bridges.rooms.plan import Plan
 from bridges.rooms.spec import (
     API_OWNED,
     Room,
@@ -26,7 +27,7 @@ from bridges.rooms.spec import (
     is_api_owned,
     validate_spec,
 )
-from samtek.admin.context import RoomSpecConflict, RoomSpecRecord, RoomSpecRejected
+from samtek.admin.context import RoomPlan, RoomSpecConflict, RoomSpecRecord, RoomSpecRejected
 from samtek.store import Store
 
 NAMESPACE = "rooms.spec"  # connector_state rows: key = room id, value = the spec as JSON
@@ -40,12 +41,14 @@ class RoomSpecRegistry:
         resolve: Callable[[SpecSet], list[Room]],
         changed: Callable[[], None],
         today: Callable[[], date],
+        preview: Callable[[], Awaitable[Plan]],
     ) -> None:
         self._store = store
         self._read_files = read_files  # the spec directory alone (blocking: run in a thread)
         self._resolve = resolve  # against the current directory and groups
         self._changed = changed  # wakes the daemon
         self._today = today  # in the rooms' timezone, as the daemon's phases are
+        self._preview = preview
         self._lock = asyncio.Lock()  # check-then-store is one step per instance
 
     async def stored(self) -> dict[str, dict[str, Any]]:
@@ -60,6 +63,14 @@ class RoomSpecRegistry:
             for room_id, raw in (await self.stored()).items()
         ]
         return sorted(records, key=lambda r: r.id)
+
+    async def plan(self) -> RoomPlan:
+        """The daemon's plan against the live MUC service, nothing applied."""
+        try:
+            plan = await self._preview()
+        except SpecError as exc:
+            raise RoomSpecRejected(exc.errors) from None
+        return RoomPlan(changes=len(plan.actions), lines=[i.describe() for i in plan.items])
 
     async def get(self, room_id: str) -> RoomSpecRecord | None:
         return next((r for r in await self.list() if r.id == room_id), None)

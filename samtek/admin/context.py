@@ -37,6 +37,14 @@ class RoomSpecRecord:
     spec: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class RoomPlan:
+    """What the rooms daemon would change now."""
+
+    changes: int
+    lines: list[str]  # one per item, as `samtek rooms plan` prints them
+
+
 class RoomSpecRejected(Exception):
     """The spec is invalid; each error names the field ("members[0]: unknown person")."""
 
@@ -53,6 +61,7 @@ class RoomSpecs(Protocol):
     """The rooms feature's spec registry, as the admin API uses it."""
 
     async def list(self) -> list[RoomSpecRecord]: ...
+    async def plan(self) -> RoomPlan: ...
     async def get(self, room_id: str) -> RoomSpecRecord | None: ...
     async def create(self, spec: Mapping[str, Any]) -> RoomSpecRecord: ...
     async def replace(self, room_id: str, spec: Mapping[str, Any]) -> RoomSpecRecord: ...

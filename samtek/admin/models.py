@@ -200,3 +200,8 @@ class RoomSpecOut(_Out):
 
 class RoomSpecsOut(_Out):
     rooms: list[RoomSpecOut]
+
+
+class RoomPlanOut(_Out):
+    changes: int = Field(description="changes a pass would make now (notes not counted)")
+    lines: list[str] = Field(description="the plan as `samtek rooms plan` prints it")

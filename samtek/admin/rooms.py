@@ -18,7 +18,8 @@ from samtek.admin.context import (
     RoomSpecs,
 )
 from samtek.admin.middleware import audit_details, error, read_json
-from samtek.admin.models import FieldError, RoomSpecIn, RoomSpecOut, RoomSpecsOut
+from samtek.admin.models import FieldError, RoomPlanOut, RoomSpecIn, RoomSpecOut, RoomSpecsOut
+from samtek.xmpp.link import NotConnected
 
 
 def _specs(request: web.Request) -> RoomSpecs:
@@ -57,6 +58,17 @@ async def list_rooms(request: web.Request) -> web.Response:
     except RoomSpecConflict as exc:
         return error(409, str(exc))
     out = RoomSpecsOut(rooms=[_out(r) for r in records])
+    return web.Response(text=out.model_dump_json(), content_type="application/json")
+
+
+async def plan_rooms(request: web.Request) -> web.Response:
+    try:
+        plan = await _specs(request).plan()
+    except RoomSpecRejected as exc:
+        return _rejected(exc)
+    except NotConnected:
+        return error(503, "not connected to the XMPP server: the plan needs the MUC service")
+    out = RoomPlanOut(changes=plan.changes, lines=plan.lines)
     return web.Response(text=out.model_dump_json(), content_type="application/json")
 
 
@@ -112,6 +124,9 @@ async def delete_room(request: web.Request) -> web.Response:
 ENDPOINTS = [
     Endpoint("GET", "/rooms", list_rooms, "Project room specs (files and API-made)",
              RoomSpecsOut, errors=(404, 409)),
+    # "_plan" can never be a room id (ids start with a letter or digit)
+    Endpoint("GET", "/rooms/_plan", plan_rooms, "What the rooms daemon would change now",
+             RoomPlanOut, errors=(404, 422, 503)),
     Endpoint("POST", "/rooms", create_room, "Create a room spec; the daemon provisions it",
              RoomSpecOut, body=RoomSpecIn, errors=(400, 404, 409, 422), also=(201,)),
     Endpoint("GET", "/rooms/{id}", get_room, "One room spec and who owns it", RoomSpecOut,

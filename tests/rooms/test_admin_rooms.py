@@ -14,9 +14,11 @@ import aiohttp
 from slixmpp.exceptions import IqError
 
 from samtek.app import Service
+from samtek.devserver.process import free_port
 from tests.conftest import RunningService
 from tests.e2e.regions import write_config, write_ics
 from tests.rooms.helpers import PASSWORD, WAIT, Person, rooms_prosody
+from tests.rooms.test_cli import samtek
 
 FILE_SPEC = """
 id = "fil"
@@ -162,3 +164,53 @@ async def _affiliation(owner: Person, room: str, jid: str, wanted: str | None) -
     except IqError:  # the room does not exist yet
         return False
     return found.get(jid) == wanted
+
+
+async def test_plan_against_the_running_service(
+    samtek_service: type[RunningService], tmp_path: Path
+) -> None:
+    """`samtek rooms plan` while the service runs (one connection per component JID): the CLI
+    asks the service, which plans against the live MUC; `apply` is refused with the reason."""
+    prosody = rooms_prosody()
+    for user in ("kari", "ola"):
+        prosody.add_user(user, PASSWORD)
+    async with contextlib.AsyncExitStack() as stack:
+        await prosody.start()
+        stack.push_async_callback(prosody.stop)
+        config = write_config(tmp_path, prosody, {"kari": "k.ics", "ola": "o.ics"})
+        token = secrets.token_urlsafe(16)
+        (tmp_path / "admin.token").write_text(token)
+        text = config.read_text().replace("[http]\nport = 0", f"[http]\nport = {free_port()}")
+        config.write_text(
+            text
+            + f"""
+[rooms]
+spec_dir = "specs"
+interval_seconds = 300
+
+[admin]
+tokens = [{{ name = "ops", token = "file:{tmp_path / "admin.token"}", role = "admin" }}]
+"""
+        )
+        (tmp_path / "specs").mkdir()
+        (tmp_path / "specs" / "fil.toml").write_text(FILE_SPEC)
+        running = samtek_service(config)
+        service = await running.start()
+        stack.push_async_callback(running.stop)
+        await asyncio.wait_for(service.web.wait_started(), WAIT)
+        kari = Person(prosody.jid("kari"), prosody.c2s_port)
+        await kari.connect()
+        stack.push_async_callback(kari.disconnect)
+        room = f"fil@{prosody.muc_domain}"
+        await until(lambda: _affiliation(kari, room, prosody.jid("kari"), "owner"), "room made")
+
+        # drift made by hand: the running service's plan shows it, and applies nothing
+        await kari.set_room_config(room, {"muc#roomconfig_roomname": "Endret"})
+        code, out, err = await samtek("rooms", "plan", "--config", str(config))
+        assert code == 0, err
+        assert f"~ configure {room}: roomconfig_roomname: 'Endret' -> 'Rom fra fil'" in out
+        assert "1 change(s)" in out and "planned by the running service" in err
+        assert (await kari.room_config(room))["muc#roomconfig_roomname"] == "Endret"
+
+        code, out, err = await samtek("rooms", "apply", "--config", str(config))
+        assert code == 2 and "the service is running" in err
