@@ -65,7 +65,8 @@ class RoomsBridge:
         self.groups = groups
         self.muc = MucClient(link, settings.muc_service or f"conference.{domain}", settings.nick)
         self.video = VideoLinks(settings)
-        self.inviter = Inviter(self.muc, domain, self.video)
+        by_jid = {p.jid.lower(): p.language for p in people.values()}
+        self.inviter = Inviter(self.muc, domain, self.video, lambda jid: by_jid.get(jid.lower()))
         self.reconciler = Reconciler(self.muc, self.inviter, settings.retention_days, store, health)
         self.meetings = MeetingScheduler(
             settings, store, self.video, self.muc.say, lambda: link.connected

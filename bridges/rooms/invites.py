@@ -7,10 +7,12 @@ invitation only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from xml.etree import ElementTree as ET
 
 import structlog
 
+from bridges.rooms.texts import text
 from bridges.rooms.video import VideoLinks
 from samtek.xmpp.muc import MucClient
 
@@ -21,19 +23,29 @@ NS_BOOKMARKS = "urn:xmpp:bookmarks:1"
 
 
 class Inviter:
-    def __init__(self, muc: MucClient, domain: str, video: VideoLinks | None = None) -> None:
+    def __init__(
+        self,
+        muc: MucClient,
+        domain: str,
+        video: VideoLinks | None = None,
+        language_of: Callable[[str], str | None] = lambda _jid: None,
+    ) -> None:
         self.muc = muc
         self.domain = domain
         self.video = video
+        self.language_of = language_of  # bare JID -> the person's language, if in the directory
 
-    async def invite(self, room: str, jid: str, name: str, video: bool = True) -> None:
-        reason = f"Du er lagt til i prosjektrommet «{name}»"
+    async def invite(
+        self, room: str, jid: str, name: str, video: bool = True, room_language: str = "nb"
+    ) -> None:
+        language = self.language_of(jid) or room_language
+        reason = text(language, "invitation", name=name)
         if self.video is not None and video:
             # personal link: signed for this member when Jitsi tokens are configured. Never
             # last in the text: clients append ": xmpp:room" to the reason, and a URL at the
             # end would take the colon into the link.
             url = self.video.member_url(room.split("@", 1)[0], jid, jid)
-            reason += f". Video: {url} (personlig lenke)"
+            reason += ". " + text(language, "invitation_video", url=url)
         self.muc.invite(room, jid, reason=reason)
         if jid.rpartition("@")[2] == self.domain:
             await self.bookmark(room, jid, name)

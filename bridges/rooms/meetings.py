@@ -19,6 +19,7 @@ import structlog
 
 from bridges.rooms.settings import RoomsSection
 from bridges.rooms.spec import Room
+from bridges.rooms.texts import text
 from bridges.rooms.video import VideoLinks
 from samtek.calendar import CalendarSource
 from samtek.model import CalendarEvent, Person, TimeWindow
@@ -54,22 +55,28 @@ def room_person(room: Room, timezone: str) -> Person:
 
 
 def meeting_details(room: Room, video: VideoLinks) -> list[str]:
+    language = room.spec.language
     lines = []
     if room.spec.video.enabled:
-        lines.append(f"Video: {video.room_url(room.id)}")
+        lines.append(text(language, "video", url=video.room_url(room.id)))
     if room.spec.dialin:
-        pin = f", PIN {room.spec.dialin.pin}" if room.spec.dialin.pin else ""
-        lines.append(f"Ring inn: {room.spec.dialin.number}{pin}")
+        number, pin = room.spec.dialin.number, room.spec.dialin.pin
+        lines.append(
+            text(language, "dialin_pin", number=number, pin=pin)
+            if pin
+            else text(language, "dialin", number=number)
+        )
     return lines
 
 
 def reminder_text(meeting: Meeting, video: VideoLinks, timezone: str) -> str:
-    event = meeting.event
-    subject = "Møte" if event.sensitivity.hides_details else (event.subject or "Møte")
+    event, language = meeting.event, meeting.room.spec.language
+    fallback = text(language, "meeting")
+    subject = fallback if event.sensitivity.hides_details else (event.subject or fallback)
     start = event.start.astimezone(ZoneInfo(timezone))
     return "\n".join(
         [
-            f"Påminnelse: «{subject}» starter kl. {start:%H:%M}.",
+            text(language, "reminder", subject=subject, time=f"{start:%H:%M}"),
             *meeting_details(meeting.room, video),
         ]
     )

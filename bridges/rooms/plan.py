@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from bridges.rooms.spec import Room
+from bridges.rooms.texts import text
 from samtek.xmpp.muc import FormValue
 
 F_NAME = "muc#roomconfig_roomname"
@@ -93,6 +94,7 @@ class Invite:
     jid: str
     name: str
     video: bool = True
+    language: str = "nb"  # the room's: used for members the directory does not know
 
     def describe(self) -> str:
         return f"> invite {self.jid} to {self.room} (direct invitation + bookmark)"
@@ -184,7 +186,7 @@ def _truthy(value: FormValue | None) -> bool:
 
 
 def plan_room(
-    room: Room, observed: Observed, phase: Phase, component_jid: str, archive_text: str
+    room: Room, observed: Observed, phase: Phase, component_jid: str
 ) -> list[Item]:
     if phase is Phase.PENDING:
         return (
@@ -217,7 +219,7 @@ def plan_room(
             items.append(SetAffiliation(room.jid, jid, "none", affiliation))
         if phase is Phase.ACTIVE:
             items += [
-                Invite(room.jid, jid, room.spec.name, room.spec.video.enabled)
+                _invite(room, jid)
                 for jid in sorted(wanted)
             ]
         return items
@@ -235,7 +237,7 @@ def plan_room(
         if old != new:
             affiliation_items.append(SetAffiliation(room.jid, jid, old, new))
             if old == "none" and phase is Phase.ACTIVE:
-                invites.append(Invite(room.jid, jid, room.spec.name, room.spec.video.enabled))
+                invites.append(_invite(room, jid))
 
     if room.spec.unmanaged:
         drift = [c[0] for c in changes] + [
@@ -246,10 +248,14 @@ def plan_room(
     items = []
     archiving = phase is Phase.ARCHIVED and not _truthy(observed.config.get(F_MODERATED))
     if archiving:
-        items.append(ArchiveNotice(room.jid, archive_text))
+        items.append(ArchiveNotice(room.jid, text(room.spec.language, "archived")))
     if changes:
         items.append(Reconfigure(room.jid, changes))
     return items + affiliation_items + invites
+
+
+def _invite(room: Room, jid: str) -> Invite:
+    return Invite(room.jid, jid, room.spec.name, room.spec.video.enabled, room.spec.language)
 
 
 def make_plan(
@@ -257,9 +263,8 @@ def make_plan(
     observed: Mapping[str, Observed],
     phases: Mapping[str, Phase],
     component_jid: str,
-    archive_text: str,
 ) -> Plan:
     items: list[Item] = []
     for room in rooms:
-        items += plan_room(room, observed[room.jid], phases[room.jid], component_jid, archive_text)
+        items += plan_room(room, observed[room.jid], phases[room.jid], component_jid)
     return Plan(tuple(items))

@@ -41,10 +41,6 @@ log = structlog.get_logger("samtek.rooms")
 # out (seen with 200 against the internal file store).
 OBSERVE_CONCURRENCY = 200
 APPLY_CONCURRENCY = 16
-ARCHIVE_TEXT = (
-    "Prosjektet er avsluttet. Rommet er arkivert: bare eierne har tilgang videre, "
-    "historikken er bevart."
-)
 
 
 @dataclass
@@ -71,7 +67,7 @@ class Reconciler:
     async def plan(self, rooms: Sequence[Room], today: date) -> Plan:
         phases = {r.jid: phase_of(r, today, self.retention_days) for r in rooms}
         observed = await self.observe(rooms, phases)
-        return make_plan(rooms, observed, phases, self.muc.link.jid, ARCHIVE_TEXT)
+        return make_plan(rooms, observed, phases, self.muc.link.jid)
 
     async def observe(
         self, rooms: Sequence[Room], phases: Mapping[str, Phase]
@@ -141,7 +137,9 @@ class Reconciler:
             elif isinstance(action, Destroy):
                 await self.muc.destroy(room, action.reason)
             elif isinstance(action, Invite):
-                await self.inviter.invite(room, action.jid, action.name, action.video)
+                await self.inviter.invite(
+                    room, action.jid, action.name, action.video, action.language
+                )
             elif isinstance(action, SetAffiliation) and action is affiliations[0]:
                 await self.muc.set_affiliations(
                     room, [Affiliation(a.jid, a.new) for a in affiliations]

@@ -51,33 +51,37 @@ def test_phases() -> None:
 
 
 def test_new_room_is_created_with_affiliations_and_invites() -> None:
-    items = plan_room(room(), Observed(False), Phase.ACTIVE, COMPONENT, "x")
+    items = plan_room(room(), Observed(False), Phase.ACTIVE, COMPONENT)
     assert isinstance(items[0], CreateRoom)
     assert [type(i) for i in items[1:]] == [SetAffiliation] * 2 + [Invite] * 2
 
 
 def test_in_sync_room_plans_nothing_and_component_is_ignored() -> None:
     r = room()
-    assert plan_room(r, existing(r, Phase.ACTIVE), Phase.ACTIVE, COMPONENT, "x") == []
+    assert plan_room(r, existing(r, Phase.ACTIVE), Phase.ACTIVE, COMPONENT) == []
 
 
 def test_boolean_fields_compare_by_meaning() -> None:
     r = room()
     observed = existing(r, Phase.ACTIVE, **{"muc#roomconfig_publicroom": ""})
-    assert plan_room(r, observed, Phase.ACTIVE, COMPONENT, "x") == []
+    assert plan_room(r, observed, Phase.ACTIVE, COMPONENT) == []
 
 
 def test_unmanaged_room_drift_is_only_noted() -> None:
     r = room(unmanaged=True)
     observed = existing(r, Phase.ACTIVE, **{"muc#roomconfig_publicroom": "1"})
-    [note] = plan_room(r, observed, Phase.ACTIVE, COMPONENT, "x")
+    [note] = plan_room(r, observed, Phase.ACTIVE, COMPONENT)
     assert isinstance(note, Note) and "publicroom" in note.text
 
 
 def test_archive_posts_notice_moderates_and_removes_members() -> None:
     r = room(end="2026-03-31")
-    items = plan_room(r, existing(r, Phase.ACTIVE), Phase.ARCHIVED, COMPONENT, "bye")
-    assert items[0] == ArchiveNotice(r.jid, "bye")
+    items = plan_room(r, existing(r, Phase.ACTIVE), Phase.ARCHIVED, COMPONENT)
+    assert items[0] == ArchiveNotice(r.jid, "Prosjektet er avsluttet. Rommet er arkivert: bare"
+                                     " eierne har tilgang videre, historikken er bevart.")
+    nynorsk = room(end="2026-03-31", language="nn")
+    [notice, *_] = plan_room(nynorsk, existing(nynorsk, Phase.ACTIVE), Phase.ARCHIVED, COMPONENT)
+    assert isinstance(notice, ArchiveNotice) and notice.text.startswith("Prosjektet er avslutta.")
     assert isinstance(items[1], Reconfigure)
     assert items[1].changes == (("muc#roomconfig_moderatedroom", "0", "1"),)
     assert items[2:] == [SetAffiliation(r.jid, "ola@region.test", "member", "none")]
@@ -87,19 +91,19 @@ def test_retention_destroys_only_when_allowed() -> None:
     r = room(end="2026-03-31")
     with_history = Observed(True, {}, {}, has_history=True)
     without = Observed(True, {}, {}, has_history=False)
-    [kept] = plan_room(r, with_history, Phase.EXPIRED, COMPONENT, "x")
+    [kept] = plan_room(r, with_history, Phase.EXPIRED, COMPONENT)
     assert isinstance(kept, Note)
-    assert plan_room(r, without, Phase.EXPIRED, COMPONENT, "x") == [
+    assert plan_room(r, without, Phase.EXPIRED, COMPONENT) == [
         Destroy(r.jid, "retention over, no history")
     ]
     allowed = room(end="2026-03-31", destroy_history_on_retention=True)
-    assert plan_room(allowed, with_history, Phase.EXPIRED, COMPONENT, "x") == [
+    assert plan_room(allowed, with_history, Phase.EXPIRED, COMPONENT) == [
         Destroy(r.jid, "retention over")
     ]
-    assert plan_room(allowed, Observed(False), Phase.EXPIRED, COMPONENT, "x") == []
+    assert plan_room(allowed, Observed(False), Phase.EXPIRED, COMPONENT) == []
 
 
 def test_room_whose_end_has_passed_is_not_created_and_the_plan_says_why() -> None:
-    items = plan_room(room(end="2026-03-31"), Observed(False), Phase.ARCHIVED, COMPONENT, "x")
+    items = plan_room(room(end="2026-03-31"), Observed(False), Phase.ARCHIVED, COMPONENT)
     assert len(items) == 1 and isinstance(items[0], Note)
     assert "end date 2026-03-31 has passed" in items[0].text

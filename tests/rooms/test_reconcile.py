@@ -135,6 +135,12 @@ async def test_apply_creates_repairs_and_is_idempotent(
         assert "E134" in reason
         # clients append ": xmpp:room" to the reason: the video link must not end the text
         assert not reason.rstrip().split()[-1].startswith("http"), reason
+        # a nynorsk room invites in nynorsk (ola is not in a directory with a language)
+        plan_room = f"kommuneplan@{server.muc_domain}"
+        nn_invite = await ola.wait_message(
+            lambda m: invitation(m).get("jid") == plan_room, "direct invitation to kommuneplan"
+        )
+        assert invitation(nn_invite)["reason"].startswith("Du er lagd til i prosjektrommet")
         bookmarks = await ola.bookmarks()
         assert bookmarks[e134].attrib["name"] == "E134 Damåsen–Saggrenda"
         assert bookmarks[e134].attrib["autojoin"] == "true"
