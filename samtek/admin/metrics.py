@@ -22,6 +22,7 @@ from samtek.bus import Bus
 from samtek.config import XmppSection
 from samtek.directory import DirectoryService
 from samtek.health import HealthReporter, HealthState
+from samtek.runtime.leases import LeaseManager
 from samtek.runtime.supervisor import Supervisor
 from samtek.xmpp.link import IqType, MessageType, XmppLink
 from samtek.xmpp.overlay import Overlay, PresenceOverlays, ServerOverlays
@@ -61,8 +62,9 @@ class ServiceMetrics:
         bus: Bus,
         directory: DirectoryService,
         connectors: Mapping[str, object],
+        leases: LeaseManager | None = None,
     ) -> None:
-        self.registry.register(_LiveCollector(supervisor, bus, directory, connectors))
+        self.registry.register(_LiveCollector(supervisor, bus, directory, connectors, leases))
 
     def timed_reconcile(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         async def timed() -> None:
@@ -152,9 +154,11 @@ class _LiveCollector(Collector):
         bus: Bus,
         directory: DirectoryService,
         connectors: Mapping[str, object],
+        leases: LeaseManager | None,
     ) -> None:
         self._supervisor, self._bus = supervisor, bus
         self._directory, self._connectors = directory, connectors
+        self._leases = leases
 
     def collect(self) -> Iterator[Metric]:
         started = time.monotonic()
@@ -186,6 +190,15 @@ class _LiveCollector(Collector):
         people = _gauge("samtek_people", "People served per directory source", "source")
         for source, count in sorted(self._directory.sources().items()):
             people.add_metric([source], count)
+        if self._leases is not None:
+            held = _gauge("samtek_lease_held", "1 while this instance holds the duty", "duty")
+            for duty in self._leases.duties:
+                held.add_metric([duty], 1.0 if self._leases.holds(duty) else 0.0)
+            owned = _gauge("samtek_partitions_owned", "Person partitions this instance serves")
+            owned.add_metric([], len(self._leases.owned()))
+            total = _gauge("samtek_partitions", "Person partitions in the cluster")
+            total.add_metric([], self._leases.partitions)
+            yield from (held, owned, total)
         took = _gauge("samtek_scrape_collect_seconds", "Time to collect live metrics")
         took.add_metric([], time.monotonic() - started)
         yield from (depth, people, took)

@@ -28,6 +28,8 @@ async def mount_admin(service: Service, store: Store) -> AdminContext:
         rooms=service.rooms.specs if service.rooms is not None else None,
     )
     service.web.mount("/admin", build_admin_app(ctx))
-    service.metrics.watch(service.supervisor, service.bus, service.directory, service.connectors)
+    service.metrics.watch(
+        service.supervisor, service.bus, service.directory, service.connectors, service.leases
+    )
     service.web.add_routes(service.metrics.routes())
     return ctx
