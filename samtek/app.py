@@ -18,6 +18,7 @@ from bridges.assistant.build import build_assistant
 from bridges.presence import PresenceBridge
 from bridges.rooms.bridge import RoomsBridge
 from bridges.telephony import MissedCallNotifier
+from samtek.admin.context import AdminContext
 from samtek.admin.metrics import MeteredLink, MeteredOverlays, ServiceMetrics
 from samtek.admin.wiring import mount_admin
 from samtek.bus import Bus
@@ -55,6 +56,7 @@ class Service:
         self.rooms: RoomsBridge | None = None
         self.connectors: dict[str, Connector] = {}  # running instances by config name
         self.missed_calls: MissedCallNotifier | None = None
+        self.admin: AdminContext | None = None  # once running
         self.web = WebServer(config.file.http, HealthReporter("http"))
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
@@ -120,7 +122,7 @@ class Service:
                 self.connectors[name] = connector
                 self.supervisor.add(f"connector:{name}", connector.run, health)
 
-            await mount_admin(self, store)
+            self.admin = await mount_admin(self, store)
             await self.supervisor.start()
             stack.push_async_callback(self.supervisor.stop)
             log.info(

@@ -107,6 +107,10 @@ class PresenceBridge:
     def out_of_office(self, person_id: str) -> OutOfOffice | None:
         return self._oof.get(person_id)
 
+    def overlaid(self) -> list[str]:
+        """People whose contacts see an overlay now (as far as this instance knows)."""
+        return [person_id for person_id, shown in self._applied.items() if shown is not None]
+
     # -- lifecycle ----------------------------------------------------------------------
     async def run(self) -> None:
         now = _now()

@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from samtek.admin.config import AdminSection
+from samtek.admin.history import StatusHistory
 from samtek.directory import DirectoryService
 from samtek.model import OutOfOffice, PresenceClaim
 from samtek.presence.resolver import Resolution
@@ -25,6 +26,7 @@ class PresenceView(Protocol):
     def explain(self, person_id: str, at: datetime | None = None) -> Resolution | None: ...
     def claims(self, person_id: str) -> list[PresenceClaim]: ...
     def out_of_office(self, person_id: str) -> OutOfOffice | None: ...
+    def overlaid(self) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class AdminContext:
     rooms: RoomSpecs | None = None  # None: no [rooms] section in the config
     core_parts: Sequence[str] = ("xmpp", "presence", "http", "directory")
     resyncs: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # running, by name
+    history: StatusHistory | None = None  # the status page's charts
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -1,17 +1,23 @@
-"""The status page: plain HTML with inline CSS, no scripts and no build step.
+"""The status page: plain HTML with inline CSS and SVG, no scripts and no build step.
 
 Meant for a browser or a wall display: every supervised part with its health (failing parts
-in red, degraded in amber), the people served per source, and the most recent errors.
+in red, degraded in amber, with the state in words too), what is wrong in plain words and how
+to fix it, the people served, and small charts of the last hour (transitions per minute,
+people overlaid now per municipality, connector sync time).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
 from aiohttp import web
 
+from samtek.admin.advice import advise, plain
 from samtek.admin.context import CONTEXT
+from samtek.admin.history import Sample
 from samtek.health import HealthSnapshot, HealthState
 
 RED = (HealthState.FAILING, HealthState.AUTH_FAILED, HealthState.STOPPED)
@@ -22,21 +28,38 @@ body { font: 15px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.5em; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .35em .6em; border-bottom: 1px solid #ddd; }
+td { vertical-align: top; }
 th { background: #f4f4f4; }
 tr.failing td { background: #fde2e2; color: #8b0000; }
 tr.degraded td { background: #fff4d6; color: #7a5200; }
 tr.ok td.state { color: #1b6e1b; }
 .summary span { margin-right: 2em; }
-td.error { font-family: ui-monospace, monospace; font-size: .9em; }
+.cause { font-weight: 600; } .fix { display: block; color: #333; }
+details { font-family: ui-monospace, monospace; font-size: .85em; color: #555; }
+.charts { display: flex; flex-wrap: wrap; gap: 1.5em; }
+figure { margin: 0; } figcaption { font-size: .9em; color: #444; }
+svg.spark { background: #fafafa; border: 1px solid #e4e4e4; }
 """
 
 
+def _span(seconds: int) -> str:
+    seconds = abs(seconds)
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{round(seconds / 3600)} h"
+
+
 def _time(value: datetime | None, now: datetime) -> str:
+    """'12:03:04 (3 min ago)', or for a time to come: 'in 25 s (12:05:00)'."""
     if value is None:
         return "–"
-    seconds = int((now - value).total_seconds())
-    ago = f"{seconds} s ago" if seconds >= 0 else f"in {-seconds} s"
-    return f'<time datetime="{value.isoformat()}">{value:%H:%M:%S} ({ago})</time>'
+    elapsed = (now - value).total_seconds()
+    tag = f'<time datetime="{value.isoformat()}">{value:%H:%M:%S}</time>'
+    if elapsed < 0:
+        return f"in {_span(math.ceil(-elapsed))} ({tag})"
+    return f"{tag} ({_span(int(elapsed))} ago)" if elapsed >= 1 else f"{tag} (now)"
 
 
 def _row_class(snapshot: HealthSnapshot) -> str:
@@ -47,6 +70,21 @@ def _row_class(snapshot: HealthSnapshot) -> str:
     return snapshot.state.value
 
 
+def explain(part: str, error: str | None) -> str:
+    """The error as an admin reads it: cause and fix when known, the raw text folded away."""
+    if not error:
+        return "–"
+    advice = advise(part, error)
+    said = escape(plain(error))
+    if advice is None:
+        return said
+    return (
+        f'<span class="cause">{escape(advice.cause)}</span>'
+        f'<span class="fix">Fix: {escape(advice.fix)}</span>'
+        f"<details><summary>details</summary>{said}</details>"
+    )
+
+
 def _part_row(snapshot: HealthSnapshot, now: datetime) -> str:
     return (
         f'<tr class="{_row_class(snapshot)}" data-part="{escape(snapshot.name)}"'
@@ -54,11 +92,53 @@ def _part_row(snapshot: HealthSnapshot, now: datetime) -> str:
         f"<td>{escape(snapshot.name)}</td>"
         f'<td class="state">{snapshot.state.value}</td>'
         f"<td>{_time(snapshot.last_success, now)}</td>"
-        f'<td class="error">{escape(snapshot.last_error or "–")}</td>'
+        f'<td class="error">{explain(snapshot.name, snapshot.last_error)}</td>'
         f"<td>{_time(snapshot.next_retry, now)}</td>"
         f"<td>{len(snapshot.item_errors)}</td>"
         f"<td>{snapshot.restarts}</td></tr>"
     )
+
+
+def sparkline(values: Sequence[float], label: str, unit: str = "") -> str:
+    """A small inline SVG line chart of the last hour; text says the latest and the peak."""
+    width, height = 240, 48
+    latest = values[-1] if values else 0.0
+    peak = max(values, default=0.0)
+    caption = f"{escape(label)}: {_number(latest)}{unit} now, peak {_number(peak)}{unit}"
+    if len(values) < 2:
+        points = ""
+    else:
+        top = peak or 1.0
+        step = width / (len(values) - 1)
+        points = " ".join(
+            f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}"
+            for i, v in enumerate(values)
+        )
+    return (
+        f'<figure><svg class="spark" role="img" aria-label="{caption}" width="{width}"'
+        f' height="{height}" viewBox="0 0 {width} {height}">'
+        f'<polyline fill="none" stroke="#2a6ebb" stroke-width="2" points="{points}"/></svg>'
+        f"<figcaption>{caption}</figcaption></figure>"
+    )
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.2f}"
+
+
+def charts(samples: Sequence[Sample]) -> str:
+    if not samples:
+        return "<p>No samples yet: the first comes within a minute of the start.</p>"
+    parts = [sparkline([s.transitions for s in samples], "Presence transitions per minute")]
+    municipalities = sorted({m for s in samples for m in s.overlaid})
+    for municipality in municipalities:
+        series = [float(s.overlaid.get(municipality, 0)) for s in samples]
+        parts.append(sparkline(series, f"People overlaid now, {municipality}"))
+    connectors = sorted({c for s in samples for c in s.sync_seconds})
+    for connector in connectors:
+        series = [s.sync_seconds.get(connector, 0.0) for s in samples]
+        parts.append(sparkline(series, f"Sync time, {connector}", " s"))
+    return f'<div class="charts">{"".join(parts)}</div>'
 
 
 async def page(request: web.Request) -> web.Response:
@@ -74,9 +154,10 @@ async def page(request: web.Request) -> web.Response:
     )[:RECENT_ERRORS]
     error_rows = "".join(
         f"<tr><td>{_time(s.last_error_at, now)}</td><td>{escape(s.name)}</td>"
-        f'<td class="error">{escape(s.last_error or "")}</td></tr>'
+        f'<td class="error">{explain(s.name, s.last_error)}</td></tr>'
         for s in errors
     )
+    history = charts(list(ctx.history.samples) if ctx.history is not None else [])
     body = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="30">
@@ -89,10 +170,12 @@ async def page(request: web.Request) -> web.Response:
 <span>At {now:%Y-%m-%d %H:%M:%S} UTC</span></p>
 <h2>Parts</h2>
 <table id="parts"><thead><tr><th>Part</th><th>State</th><th>Last success</th>
-<th>Last error</th><th>Next retry</th><th>Item errors</th><th>Restarts</th></tr></thead>
+<th>What is wrong</th><th>Next retry</th><th>Item errors</th><th>Restarts</th></tr></thead>
 <tbody>{"".join(_part_row(s, now) for s in snapshots)}</tbody></table>
+<h2>Last hour</h2>
+{history}
 <h2>Recent errors</h2>
-<table id="errors"><thead><tr><th>When</th><th>Part</th><th>Error</th></tr></thead>
+<table id="errors"><thead><tr><th>When</th><th>Part</th><th>What is wrong</th></tr></thead>
 <tbody>{error_rows or '<tr><td colspan="3">none</td></tr>'}</tbody></table>
 </body></html>
 """

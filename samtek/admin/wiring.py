@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from samtek.admin.api import build_admin_app
 from samtek.admin.context import AdminContext
+from samtek.admin.history import StatusHistory
+from samtek.health import HealthReporter
 from samtek.store import Store
 from samtek.store.audit import AuditLog
 
@@ -18,6 +20,15 @@ async def mount_admin(service: Service, store: Store) -> AdminContext:
     settings = service.config.file.admin
     audit = AuditLog(store.db)
     await audit.prune(settings.audit_retention_days)
+    presence = service.presence
+    history = StatusHistory(
+        service.metrics.transitions,
+        service.directory.people,
+        presence.overlaid if presence is not None else list,
+        service.connectors,
+        HealthReporter("status-history"),
+    )
+    service.supervisor.add("status-history", history.run, history.health)
     ctx = AdminContext(
         settings=settings,
         supervisor=service.supervisor,
@@ -26,6 +37,7 @@ async def mount_admin(service: Service, store: Store) -> AdminContext:
         connectors=service.connectors,
         presence=service.presence,
         rooms=service.rooms.specs if service.rooms is not None else None,
+        history=history,
     )
     service.web.mount("/admin", build_admin_app(ctx))
     service.metrics.watch(

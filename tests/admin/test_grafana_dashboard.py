@@ -39,7 +39,9 @@ async def test_every_dashboard_query_names_an_exported_metric(admin_region: Admi
         for name in METRIC.findall(target["expr"])
     }
     assert len(queried) >= 10
-    async with aiohttp.ClientSession() as http:
-        async with http.get(admin_region.base + "/metrics") as response:
-            exported = exported_names(await response.text())
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(admin_region.base + "/metrics") as response,
+    ):
+        exported = exported_names(await response.text())
     assert queried - exported == set()

@@ -6,6 +6,7 @@ Needs the Debian package `chromium`. The screenshot goes to artifacts/ at the re
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 import tempfile
@@ -99,3 +100,28 @@ async def test_status_page_shows_the_failing_connector_in_red(admin_region: Admi
             assert response.status == 200
         async with http.get(f"{admin_region.base}/admin/connectors") as response:
             assert response.status == 401
+
+
+async def test_status_page_says_cause_fix_countdown_and_charts(admin_region: AdminRegion) -> None:
+    service = admin_region.service
+    assert service.admin is not None and service.admin.history is not None
+    assert service.presence is not None
+    for _ in range(100):  # kari's meeting is on: the bridge overlays her
+        if "kari" in service.presence.overlaid():
+            break
+        await asyncio.sleep(0.05)
+    service.admin.history.sample()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{admin_region.base}/admin/status") as response,
+    ):
+        html = await response.text()
+    # the LDAP connector's port is closed: said in words, with what to change
+    assert "the server does not answer" in html
+    assert "Fix: check that it runs and that the connector&#x27;s address and port" in html
+    assert re.search(r"in \d+ s \(<time", html), "the next retry reads as a countdown"
+    assert "People overlaid now, kongsberg: 1 now" in html
+    assert "Presence transitions per minute" in html
+    screenshot = ARTIFACTS / "status-page-charts.png"
+    ARTIFACTS.mkdir(exist_ok=True)
+    await run_chromium(f"--screenshot={screenshot}", f"{admin_region.base}/admin/status")
