@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from slixmpp import ClientXMPP
 
 from samtek.app import Service
 from samtek.config import load_config
+from samtek.devserver.process import free_port
 from samtek.devserver.prosody import ProsodyServer
 from samtek.logging import configure_logging
 from samtek.plugin import discover_connectors
@@ -56,7 +58,7 @@ async def _demo(directory: Path) -> None:
                 prosody.add_contact(pid, prosody.jid(other), name=other_name)
     await prosody.start()
     try:
-        config_path = _write_region(directory, prosody)
+        config_path = _write_region(directory, prosody, free_port())
         service = Service(load_config(config_path, discover_connectors()))
         ready = asyncio.Event()
         task = asyncio.create_task(service.run(ready))
@@ -64,9 +66,10 @@ async def _demo(directory: Path) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
         await ready.wait()
+        await service.web.wait_started()
         for pid, *_ in PEOPLE[:-1]:
             await _log_in(prosody, pid)
-        print(_instructions(prosody, config_path), flush=True)
+        print(_instructions(prosody, config_path, service.web.base_url), flush=True)
         with contextlib.suppress(asyncio.CancelledError):
             await task
     finally:
@@ -91,7 +94,7 @@ async def _log_in(prosody: ProsodyServer, user: str) -> ClientXMPP:
     return client
 
 
-def _write_region(directory: Path, prosody: ProsodyServer) -> Path:
+def _write_region(directory: Path, prosody: ProsodyServer, http_port: int) -> Path:
     feeds = directory / "calendars"
     feeds.mkdir(exist_ok=True)
     now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -111,6 +114,10 @@ def _write_region(directory: Path, prosody: ProsodyServer) -> Path:
     secret = directory / "component.secret"
     secret.write_text(prosody.component_secret)
     secret.chmod(0o600)
+    token = directory / "admin.token"
+    if not token.exists():
+        token.write_text(secrets.token_urlsafe(24))
+    token.chmod(0o600)
     path = directory / "samtek.toml"
     path.write_text(
         f"""# Written by `samtek demo`. Edit the ICS files in {feeds}: changes apply at once.
@@ -125,6 +132,14 @@ port = {prosody.component_port}
 
 [store]
 url = "sqlite:///{directory / "state.db"}"
+
+[http]                          # loopback only: the status page needs no token in the demo
+host = "127.0.0.1"
+port = {http_port}
+
+[admin]
+public_status = true
+tokens = [{{ name = "demo", token = "file:{token}", role = "admin" }}]
 
 [[municipalities]]
 id = "kongsberg"
@@ -155,7 +170,7 @@ def _vevent(uid: str, start: datetime, minutes: int, subject: str, private: bool
     )
 
 
-def _instructions(prosody: ProsodyServer, config: Path) -> str:
+def _instructions(prosody: ProsodyServer, config: Path, web: str) -> str:
     return f"""
 SAMTEK demo is running.
   Log in with any XMPP client (Gajim, Dino, Conversations, Psi+ ...):
@@ -165,5 +180,6 @@ SAMTEK demo is running.
   starting in 1-5 minutes: watch their status turn to "I møte til …" (dnd) exactly at the
   start and back to "Tilgjengelig" at the end, in their own language (ingrid: nynorsk, lars:
   English). ola's first meeting is private: its subject is never shown.
+  Status page: {web}/admin/status   (admin API token: {config.parent / "admin.token"})
   Config: {config}   Stop: Ctrl-C
 """
