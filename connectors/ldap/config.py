@@ -45,6 +45,8 @@ class LdapConfig(ConnectorConfig):
     group_filter: str = "(objectClass=groupOfNames)"
     group_name_attribute: str = "cn"
     group_member_attribute: str = "member"
+    # Serve only the members of this group (its DN), nested groups included; needs group_base.
+    people_group: str | None = None
     attributes: AttributeMap = AttributeMap()
     # Used when attributes.jid is unset: any fetched attribute by lower-case name, plus {id}
     # and {mail}. E.g. "{uid}@region.test".
@@ -62,6 +64,8 @@ class LdapConfig(ConnectorConfig):
             raise ValueError("set attributes.jid or jid_template (e.g. '{uid}@region.test')")
         if self.password is not None and self.bind_dn is None:
             raise ValueError("password given without bind_dn")
+        if self.people_group is not None and self.group_base is None:
+            raise ValueError("people_group needs group_base (where the groups are read)")
         return self
 
     @property

@@ -21,6 +21,7 @@ import structlog
 from connectors.ldap.client import Entry, LdapClient
 from connectors.ldap.config import LdapConfig
 from connectors.ldap.mapping import Group, MappingError, normalize_dn, to_group, to_person
+from connectors.ldap.nesting import expand_groups, nested_members
 from samtek.events import DirectoryPerson, DirectoryUpdate
 from samtek.plugin import Connector, ConnectorConfig, ConnectorContext
 
@@ -174,12 +175,15 @@ class LdapConnector(Connector):
             self._watermarks[what] = max([*values, self._watermarks.get(what, "")])
 
     async def _publish(self) -> None:
-        people = tuple(sorted(self._people.values(), key=lambda p: p.id))
         ids = {dn: p.id for dn, p in self._people.items()}
-        groups: dict[str, frozenset[str]] = {}
-        for group in self._groups.values():
-            members = frozenset(ids[m] for m in group.member_dns if m in ids)
-            groups[group.name] = groups.get(group.name, frozenset()) | members
+        if self.config.people_group is not None:
+            # only the (nested) members of one group are served, e.g. "samtek-users"
+            allowed = nested_members(normalize_dn(self.config.people_group), self._groups, ids)
+            ids = {dn: pid for dn, pid in ids.items() if pid in allowed}
+        served = set(ids.values())
+        people = tuple(sorted((p for p in self._people.values() if p.id in served),
+                              key=lambda p: p.id))  # fmt: skip
+        groups = expand_groups(self._groups, ids)
         update = DirectoryUpdate(self.name, people, groups)
         if update == self._published:
             return
