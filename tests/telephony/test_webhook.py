@@ -45,9 +45,11 @@ class Hook:
         secret: bytes = SECRET,
         age: float = 0,
         headers: dict[str, str] | None = None,
+        timestamp: str | None = None,
     ) -> int:
         body = json.dumps(event).encode()
-        timestamp = str(int(time.time() - age))
+        if timestamp is None:
+            timestamp = str(int(time.time() - age))
         sent = {
             "Content-Type": "application/json",
             "X-Samtek-Timestamp": timestamp,
@@ -148,6 +150,24 @@ async def test_forged_unsigned_and_stale_requests_are_refused(store: Store, tmp_
         assert reasons(logs)[4].startswith("malformed event")
         assert all(e["log_level"] == "warning" for e in logs if "reason" in e)
         assert await hook.post(call("ok", call_id="sentinel")) == 202
+        assert (await hook.next_call()).call_id == "sentinel"  # nothing before it
+
+
+async def test_timestamp_must_be_ascii_digits(store: Store, tmp_path: Path) -> None:
+    """Correctly signed, but not whole seconds in ASCII: float() took these, and "nan"
+    passed the age check (NaN compares false), so an old capture stayed valid forever."""
+    now = int(time.time())
+    fullwidth = str(now).translate({ord("0") + d: 0xFF10 + d for d in range(10)})
+    arabic_indic = str(now).translate({ord("0") + d: 0x0660 + d for d in range(10)})
+    bad = ["nan", "NaN", fullwidth, arabic_indic, f"{now:.9e}", f"{now}.0", f"+{now}",
+           f"{now // 10**6}_{now % 10**6:06d}", "9" * 13]  # fmt: skip
+    async with webhook(store, tmp_path) as hook:
+        with capture_logs() as logs:
+            for n, timestamp in enumerate(bad):
+                status = await hook.post(call(f"t{n}", call_id="odd"), timestamp=timestamp)
+                assert status == 401, timestamp
+        assert [r.split(" ", 2)[:2] for r in reasons(logs)] == [["bad", "timestamp"]] * len(bad)
+        assert await hook.post(call("ok", call_id="sentinel"), timestamp=str(now)) == 202
         assert (await hook.next_call()).call_id == "sentinel"  # nothing before it
 
 
