@@ -34,7 +34,7 @@ def unix_seconds(text: str) -> int | None:
     """Whole Unix seconds in ASCII digits, else None.
 
     float() would take "nan" (every age comparison with NaN is false: never stale), "1e9",
-    "１７６４…" (any Unicode digits) and "+1_700_000_000"; none of that is a timestamp.
+    fullwidth or Arabic-Indic digits and "+1_700_000_000"; none of that is a timestamp.
     """
     if not (0 < len(text) <= _MAX_DIGITS and text.isascii() and text.isdigit()):
         return None
