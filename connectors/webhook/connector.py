@@ -55,10 +55,10 @@ class WebhookConnector(Connector):
         self._seen = WebhookEvents(ctx.store.db, keep)
         self._device: dict[str, tuple[DeviceState, datetime]] = {}
         self._running = asyncio.Event()
-        app = web.Application(client_max_size=config.max_body_bytes)
+        app = web.Application()
         app.router.add_post(ROUTE, self._handle)
         self.prefix = f"/webhooks/{ctx.name}"
-        ctx.web.mount(self.prefix, app)
+        ctx.web.mount(self.prefix, app, max_body_bytes=config.max_body_bytes)
 
     async def run(self) -> None:
         self._running.set()

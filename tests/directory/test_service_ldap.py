@@ -96,7 +96,7 @@ async def test_ldap_people_in_the_service_and_after_restart(
     try:
         await eventually(lambda: len(service.directory.people()) == 3)
         async with aiohttp.ClientSession() as http:
-            base = service.web.base_url
+            base = service.web.admin_url
             async with http.get(f"{base}/admin/people", headers=auth) as response:
                 people = await response.json()
             assert people["total"] == 3

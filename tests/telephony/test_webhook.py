@@ -27,6 +27,7 @@ from samtek.plugin import ConnectorContext
 from samtek.store import Store, open_store
 from samtek.telephony import CallEvent, CallState, DeviceState, DeviceStateUpdate
 from samtek.web import HttpSection, WebServer
+from tests.rawhttp import status_after_partial_body, status_of_chunked
 from tests.telephony.conftest import StaticDirectory
 
 SECRET = b"s3cret-shared-with-the-pbx"
@@ -79,10 +80,12 @@ def call(event_id: str, state: str = "missed", call_id: str = "c1") -> dict[str,
 
 
 @contextlib.asynccontextmanager
-async def webhook(store: Store, tmp_path: Path) -> AsyncIterator[Hook]:
+async def webhook(store: Store, tmp_path: Path, **settings: object) -> AsyncIterator[Hook]:
     secret_file = tmp_path / "webhook.secret"
     secret_file.write_bytes(SECRET)
-    config = WebhookConfig.model_validate({"type": "webhook", "secret": f"file:{secret_file}"})
+    config = WebhookConfig.model_validate(
+        {"type": "webhook", "secret": f"file:{secret_file}", **settings}
+    )
     web = WebServer(HttpSection(port=0), HealthReporter("http"))
     bus = Bus()
     ctx = ConnectorContext(
@@ -168,6 +171,24 @@ async def test_timestamp_must_be_ascii_digits(store: Store, tmp_path: Path) -> N
                 assert status == 401, timestamp
         assert [r.split(" ", 2)[:2] for r in reasons(logs)] == [["bad", "timestamp"]] * len(bad)
         assert await hook.post(call("ok", call_id="sentinel"), timestamp=str(now)) == 202
+        assert (await hook.next_call()).call_id == "sentinel"  # nothing before it
+
+
+async def test_body_over_max_body_bytes_is_refused_unread(store: Store, tmp_path: Path) -> None:
+    """The sub-application's own limit used to be ignored (aiohttp applies only the top-level
+    app's): a correctly signed 900 KB body was accepted with max_body_bytes = 2048."""
+    async with webhook(store, tmp_path, max_body_bytes=2048) as hook:
+        padded = call("big", call_id="big") | {"remote_name": None, "padding": "x" * 900_000}
+        with capture_logs() as logs:
+            assert await hook.post(padded) == 413
+        assert [e["declared"] for e in logs if e["event"] == "request body too large"] == [
+            len(json.dumps(padded))
+        ]
+        # Announced, not sent: the answer comes without waiting for the body.
+        assert await status_after_partial_body(hook.url, 900_000, b"{" + b" " * 1023) == 413
+        # No Content-Length (chunked): read up to the limit, no further.
+        assert await status_of_chunked(hook.url, 900_000) == 413
+        assert await hook.post(call("ok", call_id="sentinel")) == 202
         assert (await hook.next_call()).call_id == "sentinel"  # nothing before it
 
 
