@@ -59,6 +59,7 @@ type = "ldap"
 servers = ["{slapd.url}"]
 bind_dn = "{ADMIN_DN}"
 password = "file:{directory / "ldap.secret"}"
+allow_plaintext_bind = true  # loopback test slapd
 people_base = "{PEOPLE}"
 group_base = "{GROUPS}"
 jid_template = "{{uid}}@{prosody.domain}"
