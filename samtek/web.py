@@ -43,7 +43,9 @@ class HttpSection(BaseModel):
 
     @model_validator(mode="after")
     def _separate(self) -> HttpSection:
-        if self.port != 0 and (self.admin_host, self.admin_bind_port) == (self.host, self.port):
+        wildcard = {"", "0.0.0.0", "::"}
+        overlap = self.admin_host == self.host or {self.admin_host, self.host} & wildcard
+        if self.port != 0 and self.admin_bind_port == self.port and overlap:
             raise ValueError(
                 "admin_port: the admin listener must not share host and port with the public"
                 " one (set [http] admin_port to another port)"
@@ -71,20 +73,23 @@ def body_limit(max_bytes: int) -> Middleware:
     async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
         declared = request.content_length
         if declared is not None and declared > max_bytes:
-            log.warning(
-                "request body too large",
-                path=request.path,
-                remote=request.remote,
-                declared=declared,
-                limit=max_bytes,
-            )
-            return too_large(max_bytes)
-        return await handler(request.clone(client_max_size=max_bytes))
+            return too_large(request, max_bytes, declared)
+        try:
+            return await handler(request.clone(client_max_size=max_bytes))
+        except web.HTTPRequestEntityTooLarge:  # chunked: read() stopped at the limit
+            return too_large(request, max_bytes, None)
 
     return limit
 
 
-def too_large(max_bytes: int) -> web.Response:
+def too_large(request: web.Request, max_bytes: int, declared: int | None) -> web.Response:
+    log.warning(
+        "request body too large",
+        path=request.path[:200],
+        remote=request.remote,
+        declared=declared,
+        limit=max_bytes,
+    )
     return web.json_response({"error": f"request body over {max_bytes} bytes"}, status=413)
 
 

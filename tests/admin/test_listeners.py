@@ -7,6 +7,8 @@ internet (webhooks, room feeds) must not answer the admin side at all, token or 
 from __future__ import annotations
 
 import aiohttp
+import pytest
+from pydantic import ValidationError
 
 from samtek.web import HttpSection
 from tests.admin.conftest import AdminRegion
@@ -34,6 +36,10 @@ def test_admin_listener_is_loopback_unless_configured() -> None:
     assert HttpSection(host="0.0.0.0").admin_host == "127.0.0.1"
     assert HttpSection(host="0.0.0.0").admin_bind_port == 8481
     assert HttpSection(port=0).admin_bind_port == 0  # tests: any free port for both
+    for clash in ({"host": "0.0.0.0", "admin_port": 8480}, {"port": 8481}):
+        with pytest.raises(ValidationError, match="must not share host and port"):
+            HttpSection.model_validate(clash)
+    assert HttpSection(host="10.0.0.5", admin_port=8480).admin_bind_port == 8480
 
 
 async def test_admin_body_over_the_limit_is_refused_unread(admin_region: AdminRegion) -> None:
