@@ -17,6 +17,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from connectors.sip import SipConnector
+from samtek.runtime.loglimit import LogLimiter
 from tests.servers.sip import SipPeer
 from tests.telephony.conftest import Running, eventually, make_connector, running_connector
 
@@ -156,3 +157,13 @@ async def test_utf16_dialog_info_with_a_dtd_is_refused(sip_peer: SipPeer) -> Non
             assert running.calls_of("1001") == []  # no call from the expanded document
     finally:
         trusted.close()
+
+
+def test_log_limiter_says_how_many_lines_it_left_out() -> None:
+    now = [0.0]
+    limiter = LogLimiter(burst=2, window=60, monotonic=lambda: now[0])
+    assert [limiter.allow("x") for _ in range(5)] == [0, 0, None, None, None]
+    assert limiter.allow("y") == 0  # kinds are counted apart
+    now[0] = 60.0
+    assert limiter.allow("x") == 3  # the first line of the next window reports the gap
+    assert limiter.allow("x") == 0
