@@ -63,7 +63,7 @@ async def main(people: int, groups: int, tmp: Path) -> None:
             "type": "ldap", "servers": [server.url], "bind_dn": ADMIN_DN,
             "password": f"file:{tmp / 'pw'}", "people_base": PEOPLE, "group_base": GROUPS,
             "jid_template": "{uid}@region.test", "default_municipality": "kongsberg",
-            "poll_interval": 0.5,
+            "poll_interval": 0.5, "allow_plaintext_bind": True,  # loopback slapd
         })  # fmt: skip
         async with open_store(f"sqlite:///{tmp}/state.db") as store:
             bus = Bus()

@@ -98,7 +98,7 @@ class Service:
                 self.link.on_ready(self.rooms.on_xmpp_ready)
                 rooms = self.rooms
                 self.leases.on_gained(lambda _partitions: rooms.wake())  # a takeover: at once
-                self.web.mount("/rooms", self.rooms.feeds.app)
+                self.web.mount("/rooms", self.rooms.feeds.app, max_body_bytes=1024)  # GETs
                 self.supervisor.add("rooms", self.rooms.run, self.rooms.health)
             self.supervisor.add("http", self.web.run, self.web.health)
             self.supervisor.add("directory", self.directory.run, self.directory.health)

@@ -58,7 +58,7 @@ async def _demo(directory: Path) -> None:
                 prosody.add_contact(pid, prosody.jid(other), name=other_name)
     await prosody.start()
     try:
-        config_path = _write_region(directory, prosody, free_port())
+        config_path = _write_region(directory, prosody, free_port(), free_port())
         service = Service(load_config(config_path, discover_connectors()))
         ready = asyncio.Event()
         task = asyncio.create_task(service.run(ready))
@@ -69,7 +69,7 @@ async def _demo(directory: Path) -> None:
         await service.web.wait_started()
         for pid, *_ in PEOPLE[:-1]:
             await _log_in(prosody, pid)
-        print(_instructions(prosody, config_path, service.web.base_url), flush=True)
+        print(_instructions(prosody, config_path, service.web.admin_url), flush=True)
         with contextlib.suppress(asyncio.CancelledError):
             await task
     finally:
@@ -94,7 +94,9 @@ async def _log_in(prosody: ProsodyServer, user: str) -> ClientXMPP:
     return client
 
 
-def _write_region(directory: Path, prosody: ProsodyServer, http_port: int) -> Path:
+def _write_region(
+    directory: Path, prosody: ProsodyServer, http_port: int, admin_port: int
+) -> Path:
     feeds = directory / "calendars"
     feeds.mkdir(exist_ok=True)
     now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -136,6 +138,7 @@ url = "sqlite:///{directory / "state.db"}"
 [http]                          # loopback only: the status page needs no token in the demo
 host = "127.0.0.1"
 port = {http_port}
+admin_port = {admin_port}
 
 [admin]
 public_status = true

@@ -39,13 +39,13 @@ class RunningInstance:
 
 
 async def running_instance(config: Config) -> RunningInstance | None:
-    """The local service if it answers on its configured HTTP port, with a token to ask it."""
+    """The local service if it answers on its admin listener, with a token to ask it."""
     http = config.file.http
     tokens = config.file.admin.tokens
-    if http.port == 0 or not tokens:
+    if http.admin_bind_port == 0 or not tokens:
         return None  # no fixed port, or no way to authenticate: plan locally
-    host = "127.0.0.1" if http.host in ("0.0.0.0", "::", "") else http.host
-    base = f"http://{host}:{http.port}"
+    host = "127.0.0.1" if http.admin_host in ("0.0.0.0", "::", "") else http.admin_host
+    base = f"http://{host}:{http.admin_bind_port}"
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session,

@@ -1,7 +1,7 @@
 """WebDAV/CalDAV request bodies and multistatus parsing (RFC 4918, 4791, 6578).
 
 Only the few request shapes the connector needs, built with ElementTree so values are escaped.
-Responses are parsed with the stdlib expat parser, which refuses external entities.
+Responses are parsed with defusedxml, refusing any DTD (samtek/untrusted_xml.py).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote, urljoin
+
+from samtek.untrusted_xml import UntrustedXmlError, parse_untrusted
 
 DAV = "DAV:"
 CALDAV = "urn:ietf:params:xml:ns:caldav"
@@ -143,9 +145,9 @@ def _status_code(text: str | None) -> int | None:
 
 def parse_multistatus(body: bytes, request_url: str) -> Multistatus:
     try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise DavXmlError(f"unparsable XML from {request_url}: {exc}") from exc
+        root = parse_untrusted(body)
+    except UntrustedXmlError as exc:
+        raise DavXmlError(f"unusable XML from {request_url}: {exc}") from None
     if root.tag != clark(DAV, "multistatus"):
         raise DavXmlError(f"expected DAV:multistatus from {request_url}, got {root.tag}")
     resources: list[DavResource] = []
@@ -176,9 +178,9 @@ def same_resource(a: str, b: str) -> bool:
 def error_condition(body: bytes) -> str | None:
     """The precondition element of a DAV:error body (e.g. 'valid-sync-token'), if any."""
     try:
-        root = ET.fromstring(body)
-    except ET.ParseError:
-        return None
+        root = parse_untrusted(body)
+    except UntrustedXmlError:
+        return None  # no usable condition: the caller reports the status and the body start
     if root.tag != clark(DAV, "error") or not len(root):
         return None
     return root[0].tag.rsplit("}", 1)[-1]

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from samtek.plugin import ConnectorConfig
 from samtek.secrets import Secret
@@ -57,6 +65,31 @@ class LdapConfig(ConnectorConfig):
     poll_interval: float = Field(60.0, gt=0, description="seconds between incremental syncs")
     full_resync_interval: float = Field(3600.0, gt=0, description="seconds between full syncs")
     timeout: float = Field(10.0, gt=0)
+    # TLS: ldaps:// URLs, or ldap:// with start_tls (RFC 4513 §3). The certificate must chain
+    # to `ca_file` (PEM; default: the system's CAs) and name the host in the URL.
+    start_tls: bool = Field(False, validate_default=True)
+    ca_file: FilePath | None = None
+    # A simple bind over plain ldap:// sends the password in clear text: refused unless set.
+    allow_plaintext_bind: bool = Field(False, validate_default=True)
+
+    @field_validator("start_tls")
+    @classmethod
+    def _start_tls_needs_ldap(cls, value: bool, info: ValidationInfo) -> bool:
+        servers = info.data.get("servers") or []
+        if value and any(_scheme(s) == "ldaps" for s in servers):
+            raise ValueError("start_tls is for ldap:// URLs; ldaps:// servers are TLS already")
+        return value
+
+    @field_validator("allow_plaintext_bind")
+    @classmethod
+    def _no_password_in_clear(cls, value: bool, info: ValidationInfo) -> bool:
+        plain = [s for s in info.data.get("servers") or [] if _scheme(s) == "ldap"]
+        if info.data.get("password") is None or info.data.get("start_tls") or not plain or value:
+            return value
+        raise ValueError(
+            f"a simple bind over {plain[0]} would send the password in clear text: use"
+            " ldaps:// or start_tls = true, or set allow_plaintext_bind = true"
+        )
 
     @model_validator(mode="after")
     def _jid_source(self) -> LdapConfig:
@@ -68,7 +101,19 @@ class LdapConfig(ConnectorConfig):
             raise ValueError("people_group needs group_base (where the groups are read)")
         return self
 
+    @field_validator("servers")
+    @classmethod
+    def _known_schemes(cls, servers: list[str]) -> list[str]:
+        for url in servers:
+            if _scheme(url) not in ("ldap", "ldaps"):
+                raise ValueError(f"{url!r}: expected an ldap:// or ldaps:// URL")
+        return servers
+
     @property
     def change_attribute(self) -> str:
         """The attribute incremental syncs filter on."""
         return "uSNChanged" if self.flavor == "ad" else "modifyTimestamp"
+
+
+def _scheme(url: str) -> str:
+    return url.partition("://")[0].lower() if "://" in url else ""

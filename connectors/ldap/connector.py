@@ -42,6 +42,8 @@ class LdapConnector(Connector):
             password,
             self.config.timeout,
             self.config.page_size,
+            start_tls=self.config.start_tls,
+            ca_file=self.config.ca_file,
         )
         self._people: dict[str, DirectoryPerson] = {}  # by normalized DN
         self._groups: dict[str, Group] = {}

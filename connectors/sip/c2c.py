@@ -14,7 +14,14 @@ import time
 
 import structlog
 
-from connectors.sip.message import SipMessage, new_branch, new_token, param, parse_name_addr
+from connectors.sip.message import (
+    SipMessage,
+    ascii_int,
+    new_branch,
+    new_token,
+    param,
+    parse_name_addr,
+)
 from connectors.sip.transport import Address, SipTimeout, SipTransport, SipTransportError
 from samtek.telephony import TelephonyError
 
@@ -175,6 +182,6 @@ class ClickToCall:
 def _sipfrag_status(body: bytes) -> int | None:
     """Status code of a message/sipfrag body ("SIP/2.0 180 Ringing")."""
     first = body.split(b"\n", 1)[0].decode("utf-8", "replace").split()
-    if len(first) >= 2 and first[0] == "SIP/2.0" and first[1].isdigit():
-        return int(first[1])
+    if len(first) >= 2 and first[0] == "SIP/2.0":
+        return ascii_int(first[1], 3)
     return None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -55,8 +57,14 @@ def extension_of(phone: str) -> str | None:
 class SipConnector(Connector):
     config_model = SipConfig
 
-    def __init__(self, config: SipConfig, ctx: ConnectorContext) -> None:
+    def __init__(
+        self,
+        config: SipConfig,
+        ctx: ConnectorContext,
+        monotonic: Callable[[], float] = time.monotonic,  # tests: a still clock for log limits
+    ) -> None:
         super().__init__(config, ctx)
+        self._monotonic = monotonic
         self.config: SipConfig = config
         self._ready = asyncio.Event()
         self._transport: SipTransport | None = None
@@ -64,17 +72,21 @@ class SipConnector(Connector):
         self._contact = ""
         self._calls: dict[str, ClickToCall] = {}
         self._device: dict[str, DeviceState] = {}
-        self._trusted: set[str] = set()
 
     async def run(self) -> None:
         cfg = self.config
         next_hop = await _resolve(cfg.server_host, cfg.server_port)
-        self._trusted = {next_hop[0], *cfg.trusted_hosts}
         creds = None
         if cfg.auth_username and cfg.auth_password is not None:
             creds = Credentials(cfg.auth_username, cfg.auth_password.get_secret_value())
+        # Only the PBX and trusted_hosts are heard at all: checked before parsing.
         transport = SipTransport(
-            next_hop, self._on_request, cfg.transaction_timeout, credentials=creds
+            next_hop,
+            self._on_request,
+            cfg.transaction_timeout,
+            credentials=creds,
+            trusted=cfg.trusted_hosts,
+            monotonic=self._monotonic,
         )
         await transport.start(cfg.bind_host, cfg.bind_port)
         host, port = transport.local_address
@@ -110,6 +122,11 @@ class SipConnector(Connector):
             finally:
                 transport.close()
                 self._transport = self._manager = None
+
+    @property
+    def local_address(self) -> Address | None:
+        """Where NOTIFYs are received, once running."""
+        return self._transport.local_address if self._transport is not None else None
 
     def subscriptions(self) -> dict[str, str]:
         """Extension -> Call-ID of its active dialog subscription (for health and tests)."""
@@ -201,12 +218,6 @@ class SipConnector(Connector):
     async def _on_request(self, msg: SipMessage, addr: Address) -> None:
         transport = self._transport
         if transport is None:
-            return
-        if addr[0] not in self._trusted:
-            log.warning(
-                "sip request from untrusted host refused", source=addr[0], request=msg.summary()
-            )
-            transport.respond(msg, addr, 403, "Forbidden")
             return
         call = self._calls.get(msg.call_id)
         if call is not None:

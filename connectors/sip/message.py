@@ -2,6 +2,11 @@
 
 Headers keep their order and repeats; names are matched case-insensitively and the compact
 forms (RFC 3261 §7.3.3) are expanded on parse so the rest of the code sees one spelling.
+Parsing is strict and raises only SipParseError: Via, From, To, Call-ID and a well-formed
+CSeq are required, numbers are ASCII digits (str.isdigit() and
+int() also take "²" and "٣"), the start line and header names are RFC 3261 tokens, and a
+Content-Length that is malformed, repeated differently or longer than the datagram refuses
+the message (RFC 3261 §18.3).
 """
 
 from __future__ import annotations
@@ -32,6 +37,20 @@ BRANCH_COOKIE = "z9hG4bK"
 
 class SipParseError(ValueError):
     """A datagram that is not a well-formed SIP message."""
+
+
+# RFC 3261 §25.1 token (method names, header names).
+_TOKEN = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")
+_MAX_HEADERS = 100
+_REQUIRED = ("Via", "From", "To", "Call-ID", "CSeq")  # RFC 3261 §8.1.1, in responses too
+
+
+def ascii_int(text: str | None, max_digits: int = 10) -> int | None:
+    """A non-negative integer written in ASCII digits only, else None."""
+    value = (text or "").strip(" \t")
+    if 0 < len(value) <= max_digits and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 def new_token(nbytes: int = 8) -> str:
@@ -93,10 +112,10 @@ class SipMessage:
     @property
     def cseq(self) -> tuple[int, str]:
         number, _, method = self.require("CSeq").strip().partition(" ")
-        try:
-            return int(number), method.strip().upper()
-        except ValueError as exc:
-            raise SipParseError(f"bad CSeq {self.get('CSeq')!r}") from exc
+        value, method = ascii_int(number), method.strip()
+        if value is None or not _TOKEN.fullmatch(method):
+            raise SipParseError(f"bad CSeq {self.get('CSeq')!r}"[:120])
+        return value, method.upper()
 
     @property
     def top_branch(self) -> str | None:
@@ -150,9 +169,11 @@ def parse(data: bytes) -> SipMessage:
         head, sep, body = data.partition(b"\n\n")
     try:
         text = head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SipParseError("header section is not UTF-8") from exc
+    except UnicodeDecodeError:
+        raise SipParseError("header section is not UTF-8") from None
     lines = re.split(r"\r?\n", text)
+    if len(lines) > _MAX_HEADERS:
+        raise SipParseError(f"more than {_MAX_HEADERS} header lines")
     # Unfold continuation lines (RFC 3261 §7.3.1).
     unfolded: list[str] = []
     for line in lines[1:]:
@@ -163,26 +184,43 @@ def parse(data: bytes) -> SipMessage:
     msg = SipMessage()
     parts = lines[0].split(" ", 2)
     if len(parts) < 2:
-        raise SipParseError(f"bad start line {lines[0]!r}")
+        raise SipParseError(f"bad start line {lines[0][:80]!r}")
     if parts[0] == "SIP/2.0":
-        try:
-            msg.status = int(parts[1])
-        except ValueError as exc:
-            raise SipParseError(f"bad status line {lines[0]!r}") from exc
+        status = ascii_int(parts[1], 3)
+        if status is None or not 100 <= status <= 699:
+            raise SipParseError(f"bad status line {lines[0][:80]!r}")
+        msg.status = status
         msg.reason = parts[2] if len(parts) > 2 else ""
     else:
-        if len(parts) != 3 or parts[2] != "SIP/2.0":
-            raise SipParseError(f"bad request line {lines[0]!r}")
+        if len(parts) != 3 or parts[2] != "SIP/2.0" or not _TOKEN.fullmatch(parts[0]):
+            raise SipParseError(f"bad request line {lines[0][:80]!r}")
         msg.method, msg.uri = parts[0].upper(), parts[1]
     for line in unfolded:
         name, colon, value = line.partition(":")
-        if not colon:
-            raise SipParseError(f"bad header line {line!r}")
         name = name.strip()
+        if not colon or not _TOKEN.fullmatch(name):
+            raise SipParseError(f"bad header line {line[:80]!r}")
         msg.headers.append((_COMPACT.get(name.lower(), name), value.strip()))
-    length = msg.get("Content-Length")
-    msg.body = body[: int(length)] if length and length.strip().isdigit() else body
+    for name in _REQUIRED:
+        msg.require(name)
+    msg.cseq  # noqa: B018 - well-formed now, so no handler meets a bad one later
+    msg.body = body[: _content_length(msg, len(body))]
     return msg
+
+
+def _content_length(msg: SipMessage, available: int) -> int:
+    """How much of the datagram after the headers is the body (all of it when unsaid)."""
+    values = {v.strip() for n, v in msg.headers if n.lower() == "content-length"}
+    if not values:
+        return available
+    lengths = {ascii_int(v) for v in values}
+    if len(values) > 1 or None in lengths:
+        raise SipParseError(f"bad Content-Length {sorted(values)!r}"[:120])
+    length = lengths.pop()
+    assert length is not None
+    if length > available:
+        raise SipParseError(f"Content-Length {length} but {available} bytes in the datagram")
+    return length
 
 
 def param(value: str, name: str) -> str | None:
@@ -230,7 +268,8 @@ def uri_hostport(uri: str) -> tuple[str, int | None]:
     rest = uri.partition(":")[2]
     hostpart = rest.rpartition("@")[2].split(";", 1)[0].split("?", 1)[0]
     host, colon, port = hostpart.partition(":")
-    return host, (int(port) if colon and port.isdigit() else None)
+    number = ascii_int(port, 5) if colon else None
+    return host, (number if number is not None and number <= 65535 else None)
 
 
 def make_response(

@@ -25,7 +25,14 @@ from connectors.sip.dialoginfo import (
     DialogTracker,
     parse_dialog_info,
 )
-from connectors.sip.message import SipMessage, new_branch, new_token, param, parse_name_addr
+from connectors.sip.message import (
+    SipMessage,
+    ascii_int,
+    new_branch,
+    new_token,
+    param,
+    parse_name_addr,
+)
 from connectors.sip.transport import Address, SipTransport, SipTransportError
 from samtek.health import HealthReporter
 from samtek.plugin import AuthFailed
@@ -237,9 +244,9 @@ class SubscriptionManager:
         sub.expires = max(sub.expires, self.config.subscription_expires)
         resp = await self._send_subscribe(sub, sub.expires)
         status = resp.status or 0
-        min_expires = resp.get("Min-Expires") or ""
-        if status == 423 and min_expires.strip().isdigit():
-            sub.expires = int(min_expires)  # Interval Too Brief (RFC 6665 §4.2.1.4)
+        min_expires = ascii_int(resp.get("Min-Expires"))
+        if status == 423 and min_expires is not None:
+            sub.expires = min_expires  # Interval Too Brief (RFC 6665 §4.2.1.4)
             raise SubscriptionFailed(f"SUBSCRIBE {sub.aor}: PBX wants Expires >= {sub.expires}")
         if status in (401, 407):
             error = AuthFailed(
@@ -264,8 +271,8 @@ class SubscriptionManager:
         log.debug("subscribed", extension=sub.extension, expires=resp.get("Expires"))
 
     def _granted(self, sub: Subscription, resp: SipMessage) -> None:
-        expires = resp.get("Expires")
-        granted = int(expires) if expires and expires.strip().isdigit() else sub.expires
+        expires = ascii_int(resp.get("Expires"))
+        granted = expires if expires is not None else sub.expires
         sub.expires_at = time.monotonic() + granted
 
     async def _unsubscribe(self, sub: Subscription) -> None:

@@ -2,6 +2,10 @@
 
 All requests go to one next hop (the PBX, used as outbound proxy), which keeps routing
 simple and is what every PBX deployment does for a trusted application server.
+Datagrams are accepted only from trusted hosts (the next hop and `trusted`), checked before a
+byte is parsed; others are dropped unanswered (an answer to a spoofed UDP source would be a
+reflection). Nothing raised by a datagram reaches the event loop, and the log lines about
+dropped datagrams are rate-limited (anyone can send them).
 Retransmissions follow Timer A/E (T1 doubling, capped at T2 for non-INVITE); the overall
 transaction timeout (Timer B/F, 32 s by default) is configurable so tests need not wait.
 """
@@ -10,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -25,6 +31,7 @@ from connectors.sip.message import (
     new_token,
     parse,
 )
+from samtek.runtime.loglimit import LogLimiter
 
 T1 = 0.5
 T2 = 4.0
@@ -58,7 +65,11 @@ class _Protocol(asyncio.DatagramProtocol):
         self.owner = owner
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.owner._received(data, (addr[0], addr[1]))
+        try:
+            self.owner._received(data, (addr[0], addr[1]))
+        # The socket's boundary: a bug must not cost a traceback per packet. Logged, limited.
+        except Exception:  # noqa: BLE001
+            self.owner._drop("failed", addr, "sip datagram handling failed", exc_info=True)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors (port unreachable) on UDP; transactions will time out on their own.
@@ -73,8 +84,12 @@ class SipTransport:
         transaction_timeout: float = 64 * T1,
         user_agent: str = "SAMTEK",
         credentials: Credentials | None = None,
+        trusted: Iterable[str] = (),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.next_hop = next_hop
+        self.trusted = frozenset({next_hop[0], *trusted})
+        self._log_limit = LogLimiter(monotonic=monotonic)
         self.credentials = credentials
         self.transaction_timeout = transaction_timeout
         self.user_agent = user_agent
@@ -215,6 +230,10 @@ class SipTransport:
         return (request.top_branch or "", request.method or "", request.call_id)
 
     def _received(self, data: bytes, addr: Address) -> None:
+        if addr[0] not in self.trusted:
+            event = "sip datagram from untrusted host dropped"
+            self._drop("untrusted", addr, event, size=len(data))
+            return
         if not data.strip():
             return  # keep-alive CRLF
         try:
@@ -224,9 +243,13 @@ class SipTransport:
             else:
                 self._on_response(msg)
         except SipParseError as exc:
-            log.warning(
-                "dropped malformed sip datagram", source=f"{addr[0]}:{addr[1]}", error=str(exc)
-            )
+            self._drop("malformed", addr, "dropped malformed sip datagram", error=str(exc))
+
+    def _drop(self, kind: str, addr: Address, event: str, **details: Any) -> None:
+        left_out = self._log_limit.allow(kind)
+        if left_out is not None:
+            source = f"{addr[0]}:{addr[1]}"
+            log.warning(event, source=source, suppressed=left_out, **details)
 
     def _on_request(self, msg: SipMessage, addr: Address) -> None:
         if msg.method == "ACK":

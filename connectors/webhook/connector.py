@@ -27,6 +27,18 @@ from samtek.telephony import CallEvent, DeviceState, DeviceStateUpdate
 log = structlog.get_logger("samtek.webhook")
 
 ROUTE = "/events"
+_MAX_DIGITS = 12  # Unix seconds until the year 33658
+
+
+def unix_seconds(text: str) -> int | None:
+    """Whole Unix seconds in ASCII digits, else None.
+
+    float() would take "nan" (every age comparison with NaN is false: never stale), "1e9",
+    fullwidth or Arabic-Indic digits and "+1_700_000_000"; none of that is a timestamp.
+    """
+    if not (0 < len(text) <= _MAX_DIGITS and text.isascii() and text.isdigit()):
+        return None
+    return int(text)
 
 
 class WebhookConnector(Connector):
@@ -43,10 +55,10 @@ class WebhookConnector(Connector):
         self._seen = WebhookEvents(ctx.store.db, keep)
         self._device: dict[str, tuple[DeviceState, datetime]] = {}
         self._running = asyncio.Event()
-        app = web.Application(client_max_size=config.max_body_bytes)
+        app = web.Application()
         app.router.add_post(ROUTE, self._handle)
         self.prefix = f"/webhooks/{ctx.name}"
-        ctx.web.mount(self.prefix, app)
+        ctx.web.mount(self.prefix, app, max_body_bytes=config.max_body_bytes)
 
     async def run(self) -> None:
         self._running.set()
@@ -68,10 +80,10 @@ class WebhookConnector(Connector):
             return self._reject(request, 401, "unsigned request (signature or timestamp missing)")
         if not valid(self._secret, timestamp, body, signature):
             return self._reject(request, 401, "forged request (signature does not match)")
-        try:
-            age = time.time() - float(timestamp)
-        except ValueError:
+        seconds = unix_seconds(timestamp)
+        if seconds is None:
             return self._reject(request, 401, f"bad timestamp {timestamp[:32]!r}")
+        age = time.time() - seconds
         if abs(age) > cfg.max_age_seconds:
             return self._reject(request, 401, f"stale request (signed {age:+.0f} s from now)")
         try:

@@ -302,7 +302,7 @@ ENDPOINT_TABLE: list[Endpoint] = [
 
 
 def build_admin_app(ctx: AdminContext) -> web.Application:
-    app = web.Application(middlewares=[guard], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[guard])  # body limit: [admin] max_body_bytes
     app[CONTEXT] = ctx
     app[ENDPOINTS] = {e.handler: e for e in ENDPOINT_TABLE}
     for endpoint in ENDPOINT_TABLE:

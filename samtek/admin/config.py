@@ -32,6 +32,8 @@ class AdminSection(BaseModel):
     # The HTML status page without a token (a wall display); the JSON API always needs one.
     public_status: bool = False
     audit_retention_days: int = Field(365, ge=1)
+    # Request bodies are small JSON documents; larger ones are refused with 413 unread.
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)
 
     @field_validator("tokens")
     @classmethod

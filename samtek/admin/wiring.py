@@ -1,4 +1,7 @@
-"""Adds the admin side to a Service: /admin API and status page, /metrics, audit retention."""
+"""Adds the admin side to a Service: /admin API and status page, /metrics, audit retention.
+
+All of it on the admin listener (samtek/web.py), never on the public one.
+"""
 
 from __future__ import annotations
 
@@ -39,9 +42,9 @@ async def mount_admin(service: Service, store: Store) -> AdminContext:
         rooms=service.rooms.specs if service.rooms is not None else None,
         history=history,
     )
-    service.web.mount("/admin", build_admin_app(ctx))
+    service.web.mount_admin("/admin", build_admin_app(ctx), max_body_bytes=settings.max_body_bytes)
     service.metrics.watch(
         service.supervisor, service.bus, service.directory, service.connectors, service.leases
     )
-    service.web.add_routes(service.metrics.routes())
+    service.web.add_admin_routes(service.metrics.routes())
     return ctx

@@ -127,7 +127,7 @@ async def admin_region(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[
     try:
         await asyncio.wait_for(ready.wait(), 15)
         await asyncio.wait_for(service.web.wait_started(), 10)
-        region = AdminRegion(service, service.web.base_url, admin_token, read_token, tmp_path)
+        region = AdminRegion(service, service.web.admin_url, admin_token, read_token, tmp_path)
         await wait_for_state(service, "connector:staff", HealthState.FAILING)
         yield region
     finally:

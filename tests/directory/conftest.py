@@ -57,6 +57,7 @@ def ldap_config(server: SlapdServer, password_file: Path, **overrides: object) -
             {"id": "notodden", "base_dn": f"ou=notodden,{PEOPLE}"},
         ],
         "poll_interval": 0.2,
+        "allow_plaintext_bind": True,  # the test slapd listens on loopback only
         **overrides,
     }
     return LdapConfig.model_validate(settings)

@@ -59,6 +59,7 @@ type = "ldap"
 servers = ["{slapd.url}"]
 bind_dn = "{ADMIN_DN}"
 password = "file:{directory / "ldap.secret"}"
+allow_plaintext_bind = true  # loopback test slapd
 people_base = "{PEOPLE}"
 group_base = "{GROUPS}"
 jid_template = "{{uid}}@{prosody.domain}"
@@ -96,7 +97,7 @@ async def test_ldap_people_in_the_service_and_after_restart(
     try:
         await eventually(lambda: len(service.directory.people()) == 3)
         async with aiohttp.ClientSession() as http:
-            base = service.web.base_url
+            base = service.web.admin_url
             async with http.get(f"{base}/admin/people", headers=auth) as response:
                 people = await response.json()
             assert people["total"] == 3

@@ -72,7 +72,7 @@ tokens = [
         service: Service = await running.start()
         stack.push_async_callback(running.stop)
         await asyncio.wait_for(service.web.wait_started(), WAIT)
-        base = f"http://127.0.0.1:{service.web.port}/admin"
+        base = f"{service.web.admin_url}/admin"
         admin = {"Authorization": f"Bearer {token}"}
         kari = Person(prosody.jid("kari"), prosody.c2s_port)
         await kari.connect()
@@ -180,7 +180,9 @@ async def test_plan_against_the_running_service(
         config = write_config(tmp_path, prosody, {"kari": "k.ics", "ola": "o.ics"})
         token = secrets.token_urlsafe(16)
         (tmp_path / "admin.token").write_text(token)
-        text = config.read_text().replace("[http]\nport = 0", f"[http]\nport = {free_port()}")
+        text = config.read_text().replace(
+            "[http]\nport = 0", f"[http]\nport = {free_port()}\nadmin_port = {free_port()}"
+        )
         config.write_text(
             text
             + f"""

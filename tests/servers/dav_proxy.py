@@ -10,6 +10,7 @@
 - `redirect_no_slash=True` answers PROPFIND/REPORT on a collection path without its trailing
   slash with 301 to the slashed path, as some servers do.
 - `fail_next` answers that many requests with `fail_status` before recovering.
+- `rewrite_multistatus` transforms every 207 body on its way back (a hostile server).
 - It counts requests per (method, path) and the highest number of requests in flight at once
   per path, so tests can check that a collection is never fetched twice concurrently.
 """
@@ -20,7 +21,7 @@ import asyncio
 import contextlib
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,7 @@ class DavProxy:
     fail_next: int = 0
     redirect_no_slash: bool = False
     fail_status: int = 503
+    rewrite_multistatus: Callable[[bytes], bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -128,6 +130,8 @@ class DavProxy:
             self.in_flight[path] -= 1
         if self.without_sync and request.method == "PROPFIND":
             data = _hide_sync(data)
+        if self.rewrite_multistatus is not None and status == 207:
+            data = self.rewrite_multistatus(data)
         return web.Response(status=status, body=data, headers=out_headers)
 
 

@@ -33,16 +33,29 @@ def require_binaries() -> None:
 
 
 class SlapdServer:
-    def __init__(self) -> None:
+    """`tls=(certificate, key, ca)`: StartTLS on `url` and an ldaps:// listener at `ldaps_url`."""
+
+    def __init__(self, tls: tuple[Path, Path, Path] | None = None) -> None:
         require_binaries()
         self.dir = Path(tempfile.mkdtemp(prefix="samtek-slapd-"))
         self.port = free_port()
         self.url = f"ldap://127.0.0.1:{self.port}/"
+        self.tls = tls
+        self.ldaps_url: str | None = None
+        if tls is not None:
+            self.ldaps_port = free_port()
+            self.ldaps_url = f"ldaps://127.0.0.1:{self.ldaps_port}/"
         self._process: asyncio.subprocess.Process | None = None
 
     def _write_config(self) -> Path:
         (self.dir / "db").mkdir()
         includes = "\n".join(f"include /etc/ldap/schema/{s}.schema" for s in SCHEMAS)
+        if self.tls is not None:
+            cert, key, ca = self.tls
+            includes += (
+                f"\nTLSCACertificateFile {ca}\nTLSCertificateFile {cert}"
+                f"\nTLSCertificateKeyFile {key}"
+            )
         config = self.dir / "slapd.conf"
         config.write_text(
             f"""{includes}
@@ -65,26 +78,32 @@ index modifyTimestamp eq
         config = self._write_config()
         slapd = shutil.which("slapd") or "/usr/sbin/slapd"
         log = (self.dir / "slapd.log").open("wb")
+        urls = " ".join(u for u in (self.url, self.ldaps_url) if u)
         self._process = await asyncio.create_subprocess_exec(
-            slapd, "-d", "0", "-h", self.url, "-f", str(config),
+            slapd, "-d", "0", "-h", urls, "-f", str(config),
             stdout=log, stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,  # only a prctl call: safe between fork and exec
         )  # fmt: skip
         log.close()
+        for port in (self.port, self.ldaps_port) if self.tls else (self.port,):
+            await self._wait_listening(port)
+
+    async def _wait_listening(self, port: int) -> None:
+        assert self._process is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 15
         while loop.time() < deadline:
             if self._process.returncode is not None:
                 raise RuntimeError(f"slapd exited at start: {self.log_tail()}")
             try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
             except OSError:
                 await asyncio.sleep(0.05)
                 continue
             writer.close()
             await writer.wait_closed()
             return
-        raise RuntimeError(f"slapd did not listen on {self.port}: {self.log_tail()}")
+        raise RuntimeError(f"slapd did not listen on {port}: {self.log_tail()}")
 
     def log_tail(self) -> str:
         path = self.dir / "slapd.log"

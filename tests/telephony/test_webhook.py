@@ -27,6 +27,7 @@ from samtek.plugin import ConnectorContext
 from samtek.store import Store, open_store
 from samtek.telephony import CallEvent, CallState, DeviceState, DeviceStateUpdate
 from samtek.web import HttpSection, WebServer
+from tests.rawhttp import status_after_partial_body, status_of_chunked
 from tests.telephony.conftest import StaticDirectory
 
 SECRET = b"s3cret-shared-with-the-pbx"
@@ -45,9 +46,11 @@ class Hook:
         secret: bytes = SECRET,
         age: float = 0,
         headers: dict[str, str] | None = None,
+        timestamp: str | None = None,
     ) -> int:
         body = json.dumps(event).encode()
-        timestamp = str(int(time.time() - age))
+        if timestamp is None:
+            timestamp = str(int(time.time() - age))
         sent = {
             "Content-Type": "application/json",
             "X-Samtek-Timestamp": timestamp,
@@ -77,10 +80,12 @@ def call(event_id: str, state: str = "missed", call_id: str = "c1") -> dict[str,
 
 
 @contextlib.asynccontextmanager
-async def webhook(store: Store, tmp_path: Path) -> AsyncIterator[Hook]:
+async def webhook(store: Store, tmp_path: Path, **settings: object) -> AsyncIterator[Hook]:
     secret_file = tmp_path / "webhook.secret"
     secret_file.write_bytes(SECRET)
-    config = WebhookConfig.model_validate({"type": "webhook", "secret": f"file:{secret_file}"})
+    config = WebhookConfig.model_validate(
+        {"type": "webhook", "secret": f"file:{secret_file}", **settings}
+    )
     web = WebServer(HttpSection(port=0), HealthReporter("http"))
     bus = Bus()
     ctx = ConnectorContext(
@@ -147,6 +152,42 @@ async def test_forged_unsigned_and_stale_requests_are_refused(store: Store, tmp_
         assert reasons(logs)[3].startswith("stale request")
         assert reasons(logs)[4].startswith("malformed event")
         assert all(e["log_level"] == "warning" for e in logs if "reason" in e)
+        assert await hook.post(call("ok", call_id="sentinel")) == 202
+        assert (await hook.next_call()).call_id == "sentinel"  # nothing before it
+
+
+async def test_timestamp_must_be_ascii_digits(store: Store, tmp_path: Path) -> None:
+    """Correctly signed, but not whole seconds in ASCII: float() took these, and "nan"
+    passed the age check (NaN compares false), so an old capture stayed valid forever."""
+    now = int(time.time())
+    fullwidth = str(now).translate({ord("0") + d: 0xFF10 + d for d in range(10)})
+    arabic_indic = str(now).translate({ord("0") + d: 0x0660 + d for d in range(10)})
+    bad = ["nan", "NaN", fullwidth, arabic_indic, f"{now:.9e}", f"{now}.0", f"+{now}",
+           f"{now // 10**6}_{now % 10**6:06d}", "9" * 13]  # fmt: skip
+    async with webhook(store, tmp_path) as hook:
+        with capture_logs() as logs:
+            for n, timestamp in enumerate(bad):
+                status = await hook.post(call(f"t{n}", call_id="odd"), timestamp=timestamp)
+                assert status == 401, timestamp
+        assert [r.split(" ", 2)[:2] for r in reasons(logs)] == [["bad", "timestamp"]] * len(bad)
+        assert await hook.post(call("ok", call_id="sentinel"), timestamp=str(now)) == 202
+        assert (await hook.next_call()).call_id == "sentinel"  # nothing before it
+
+
+async def test_body_over_max_body_bytes_is_refused_unread(store: Store, tmp_path: Path) -> None:
+    """The sub-application's own limit used to be ignored (aiohttp applies only the top-level
+    app's): a correctly signed 900 KB body was accepted with max_body_bytes = 2048."""
+    async with webhook(store, tmp_path, max_body_bytes=2048) as hook:
+        padded = call("big", call_id="big") | {"remote_name": None, "padding": "x" * 900_000}
+        with capture_logs() as logs:
+            assert await hook.post(padded) == 413
+        assert [e["declared"] for e in logs if e["event"] == "request body too large"] == [
+            len(json.dumps(padded))
+        ]
+        # Announced, not sent: the answer comes without waiting for the body.
+        assert await status_after_partial_body(hook.url, 900_000, b"{" + b" " * 1023) == 413
+        # No Content-Length (chunked): read up to the limit, no further.
+        assert await status_of_chunked(hook.url, 900_000) == 413
         assert await hook.post(call("ok", call_id="sentinel")) == 202
         assert (await hook.next_call()).call_id == "sentinel"  # nothing before it
 
