@@ -18,6 +18,10 @@ local host = module.host;
 local trusted = module:get_option_set("samtek_overlay_trusted", {});
 local bare_sessions = prosody.bare_sessions;
 local core_post_stanza = prosody.core_post_stanza;
+-- Refusals are logged rate-limited: any account can send thousands of them.
+local samtek_log = module:require "samtek_log";
+local log_refused = samtek_log.limiter("warn", "refused overlay requests");
+local log_dismissed = samtek_log.limiter("info", "dismissals");
 
 -- "available" = no <show/> at all, with the overlay status (e.g. "working elsewhere").
 local valid_show = { available = true, away = true, xa = true, dnd = true, chat = true };
@@ -109,7 +113,7 @@ local function check_manual_change(origin, stanza, bare)
 		return;
 	end
 	rec.dismissed = true; -- keep the record (and its timer) as the dismissal memory
-	module:log("info", "%s dismissed overlay %s by hand", bare, rec.transition);
+	log_dismissed(bare, "%s dismissed overlay %s by hand", bare, rec.transition);
 	notify_dismissed(bare, rec, stanza);
 	-- This resource's new presence now flows unmodified through mod_presence; the other
 	-- resources must re-send their real presence, contacts still see them overlaid.
@@ -138,7 +142,7 @@ module:hook("pre-presence/full", filter, 100);
 
 local function authorised(event)
 	if trusted:contains(jid.bare(event.stanza.attr.from)) then return true; end
-	module:log("warn", "overlay request from untrusted %s refused", event.stanza.attr.from);
+	log_refused(jid.bare(event.stanza.attr.from), "overlay request from untrusted %s refused", event.stanza.attr.from);
 	event.origin.send(st.error_reply(event.stanza, "auth", "forbidden", "Not a trusted overlay controller"));
 end
 
