@@ -54,7 +54,10 @@ Component "samtek.region.test"
 	component_secret = ENV_SAMTEK_COMPONENT_SECRET
 
 -- Multi-user chat for project rooms, with message archive (XEP-0313) per room.
+-- Only admins (SAMTEK's component, see `admins`) may create rooms here: with "local", any
+-- user could create a project room's address first (with a password, say) before SAMTEK
+-- does.  Give people a separate MUC host if they should create their own rooms.
 Component "conference.region.test" "muc"
 	modules_enabled = { "muc_mam" }
-	restrict_room_creation = "local"
+	restrict_room_creation = true
 	muc_room_cache_size = 2000 -- at least the number of project rooms (deploy/rooms.md)
