@@ -385,3 +385,25 @@ async def test_resends_reach_at_most_max_rooms_per_session(few_rooms: ProsodySer
             if c is not None:
                 await c.close()
         await component.close()
+
+
+async def test_resend_after_nick_change_goes_to_the_new_nick_only(
+    prosody: ProsodyServer, component: Component, client: NewClient
+) -> None:
+    """A re-send to her old occupant JID would be a nick change back (XEP-0045 §7.6)."""
+    room = f"proj@{prosody.muc_domain}"
+    laptop = await client("alice", "laptop", status="free")
+    carol = await client("carol", "desk")
+    bob = await client("bob", "desk")
+    await enter(laptop, room, "alice", owner=True)
+    await enter(carol, room, "carol")
+    mark = carol.presences.mark()
+    laptop.xmpp.send_presence(pto=f"{room}/alice2", pstatus="free")
+    await carol.presence_from(f"{room}/alice2", mark, "available", "free")
+
+    mark = carol.presences.mark()
+    await component.set(prosody.jid("alice"), "dnd", "t1", until_in(600), "meeting")
+    await carol.presence_from(f"{room}/alice2", mark, "dnd", "meeting")
+    bob.xmpp.send_presence(pto=carol.jid, pstatus="barrier")
+    await carol.presence_from(bob.jid, mark, "available", "barrier")
+    assert not carol.from_(f"{room}/alice", mark)
