@@ -1,5 +1,10 @@
 """Desired room state vs what the server has: a plan of typed, printable items. Pure code.
 
+SAMTEK owns the whole room configuration: every field of the owner form that the spec does not
+set is reset to the managed default below (a room pre-created by someone else keeps no password,
+no `whois = anyone`, ...). A room SAMTEK did not create (the component is not among its owners)
+is taken over and reported.
+
 Lifecycle by date (in the service's timezone): before `start` nothing is done; from `end`+1
 the room is archived (closed: a notice is posted, the room becomes moderated and only owners
 keep their affiliation — the history stays on the server); after `retention_days` more it is
@@ -25,7 +30,42 @@ F_MEMBERS_ONLY = "muc#roomconfig_membersonly"
 F_PUBLIC = "muc#roomconfig_publicroom"
 F_ARCHIVING = "muc#roomconfig_enablearchiving"
 F_MODERATED = "muc#roomconfig_moderatedroom"
-BOOLEAN_FIELDS = {F_PERSISTENT, F_MEMBERS_ONLY, F_PUBLIC, F_ARCHIVING, F_MODERATED}
+F_SECRET = "muc#roomconfig_roomsecret"
+F_WHOIS = "muc#roomconfig_whois"
+F_CHANGE_SUBJECT = "muc#roomconfig_changesubject"
+F_MEMBER_INVITES = "{http://prosody.im/protocol/muc}roomconfig_allowmemberinvites"
+F_HISTORY = "muc#roomconfig_historylength"
+F_DEFAULT_HISTORY = "muc#roomconfig_defaulthistorymessages"
+F_PRESENCE_BROADCAST = "muc#roomconfig_presencebroadcast"
+F_PASSWORD_PROTECTED = "muc#roomconfig_passwordprotectedroom"  # XEP-0045; not in Prosody 0.12
+
+# Every other field of a project room, as SAMTEK creates it (Prosody 0.12's defaults for a new
+# room, and no password). Keep max_history_messages unset or >= 20 in Prosody: it caps the
+# history fields the form shows, which would then never match.
+MANAGED_DEFAULTS: dict[str, FormValue] = {
+    F_PERSISTENT: "1",
+    F_MEMBERS_ONLY: "1",
+    F_ARCHIVING: "1",
+    F_SECRET: "",
+    F_PASSWORD_PROTECTED: "0",
+    F_WHOIS: "moderators",
+    F_CHANGE_SUBJECT: "0",
+    F_MEMBER_INVITES: "0",
+    F_HISTORY: "20",
+    F_DEFAULT_HISTORY: "20",
+    F_PRESENCE_BROADCAST: ["moderator", "participant", "visitor"],
+}
+BOOLEAN_FIELDS = {
+    F_PERSISTENT,
+    F_MEMBERS_ONLY,
+    F_PUBLIC,
+    F_ARCHIVING,
+    F_MODERATED,
+    F_PASSWORD_PROTECTED,
+    F_CHANGE_SUBJECT,
+    F_MEMBER_INVITES,
+}
+SECRET_FIELDS = {F_SECRET}  # never printed: a squatter's room password is still a password
 
 
 class Phase(StrEnum):
@@ -72,8 +112,32 @@ class Reconfigure:
     changes: tuple[tuple[str, FormValue, FormValue], ...]  # field, old, new
 
     def describe(self) -> str:
-        parts = [f"{f.split('#')[-1]}: {old!r} -> {new!r}" for f, old, new in self.changes]
+        parts = [
+            f"{f.split('#')[-1]}: {_shown(f, old)} -> {_shown(f, new)}"
+            for f, old, new in self.changes
+        ]
         return f"~ configure {self.room}: " + ", ".join(parts)
+
+
+def _shown(field_name: str, value: FormValue) -> str:
+    if field_name in SECRET_FIELDS:
+        return "(set)" if value else "(none)"
+    return repr(value)
+
+
+@dataclass(frozen=True, slots=True)
+class TakeOver:
+    """A room SAMTEK did not create: become its owner, clear the subject, report it.
+
+    The Reconfigure and SetAffiliation items of the same plan reset everything else.
+    """
+
+    room: str
+    owners: tuple[str, ...]  # the owners it had
+
+    def describe(self) -> str:
+        by = ", ".join(self.owners) or "unknown"
+        return f"! take over {self.room}: not created by SAMTEK (owners: {by})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +193,7 @@ class Note:
         return f"  note {self.room}: {self.text}"
 
 
-Action = CreateRoom | Reconfigure | SetAffiliation | Invite | ArchiveNotice | Destroy
+Action = CreateRoom | TakeOver | Reconfigure | SetAffiliation | Invite | ArchiveNotice | Destroy
 Item = Action | Note
 
 
@@ -157,13 +221,11 @@ class Plan:
 def desired_config(room: Room, phase: Phase) -> dict[str, FormValue]:
     spec = room.spec
     return {
+        **MANAGED_DEFAULTS,
         F_NAME: spec.name,
         F_DESC: spec.description,
         F_LANG: spec.language,
-        F_PERSISTENT: "1",
-        F_MEMBERS_ONLY: "1",
         F_PUBLIC: "1" if spec.public else "0",
-        F_ARCHIVING: "1",
         F_MODERATED: "1" if phase is Phase.ARCHIVED else "0",
     }
 
@@ -178,6 +240,8 @@ def desired_affiliations(room: Room, phase: Phase) -> dict[str, str]:
 def _same(field_name: str, a: FormValue | None, b: FormValue) -> bool:
     if field_name in BOOLEAN_FIELDS:
         return _truthy(a) == _truthy(b)
+    if isinstance(b, list):
+        return isinstance(a, list) and sorted(a) == sorted(b)
     return (a or "") == b
 
 
@@ -224,11 +288,15 @@ def plan_room(
             ]
         return items
 
+    # Only fields the server's form offers (another server, or Prosody without muc_mam, lacks
+    # some); fields it offers that SAMTEK does not know are reported, never guessed.
     changes = tuple(
-        (name, observed.config.get(name, ""), value)
+        (name, observed.config[name], value)
         for name, value in config.items()
-        if not _same(name, observed.config.get(name), value)
+        if name in observed.config and not _same(name, observed.config[name], value)
     )
+    unknown = sorted(set(observed.config) - set(config))
+    ours = observed.affiliations.get(component_jid) == "owner"
     have = {j: a for j, a in observed.affiliations.items() if j != component_jid}
     affiliation_items: list[Item] = []
     invites: list[Item] = []
@@ -239,18 +307,28 @@ def plan_room(
             if old == "none" and phase is Phase.ACTIVE:
                 invites.append(_invite(room, jid))
 
+    notes: list[Item] = []
+    if unknown:
+        notes.append(Note(room.jid, f"config fields SAMTEK does not manage: {', '.join(unknown)}"))
+    owners = tuple(sorted(j for j, a in have.items() if a == "owner"))
     if room.spec.unmanaged:
         drift = [c[0] for c in changes] + [
             i.jid for i in affiliation_items if isinstance(i, SetAffiliation)
         ]
-        return [Note(room.jid, f"unmanaged; drift left alone: {', '.join(drift)}")] if drift else []
+        if not ours:
+            notes.append(Note(room.jid, f"not created by SAMTEK (owners: {', '.join(owners)})"))
+        if drift:
+            notes.append(Note(room.jid, f"unmanaged; drift left alone: {', '.join(drift)}"))
+        return notes
 
-    items = []
+    items = notes
     archiving = phase is Phase.ARCHIVED and not _truthy(observed.config.get(F_MODERATED))
     if archiving:
         items.append(ArchiveNotice(room.jid, text(room.spec.language, "archived")))
     if changes:
         items.append(Reconfigure(room.jid, changes))
+    if not ours:  # after Reconfigure: the component cannot enter while a password is set
+        items.append(TakeOver(room.jid, owners))
     return items + affiliation_items + invites
 
 

@@ -1,8 +1,8 @@
 """Observe the MUC service, plan, apply: one reconciliation pass over all declared rooms.
 
-Observation is read-only (owner form + affiliation lists per room, concurrently with a bound);
-applying runs each room's items in order and rooms concurrently; one room's failure is logged
-and reported in health without stopping the others.
+Observation is read-only (the whole owner form + affiliation lists per room, concurrently
+with a bound); applying runs each room's items in order and rooms concurrently; one room's
+failure is logged and reported in health without stopping the others.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bridges.rooms.plan import (
     Plan,
     Reconfigure,
     SetAffiliation,
+    TakeOver,
     make_plan,
     phase_of,
 )
@@ -80,7 +81,7 @@ class Reconciler:
             async with limit:
                 if phases[room.jid] is Phase.EXPIRED:
                     try:
-                        config = await self.muc.room_info(room.jid)
+                        config = await self.muc.get_config(room.jid)
                     except RoomGone:
                         return room.jid, Observed(exists=False)
                     history = await self.muc.has_history(room.jid)
@@ -88,7 +89,7 @@ class Reconciler:
                 # both at once: one round trip per room instead of two
                 try:
                     config, affiliations = await asyncio.gather(
-                        self.muc.room_info(room.jid), self.muc.affiliations(room.jid)
+                        self.muc.get_config(room.jid), self.muc.affiliations(room.jid)
                     )
                 except RoomGone:
                     return room.jid, Observed(exists=False)
@@ -121,12 +122,32 @@ class Reconciler:
         await asyncio.gather(*(one(room, actions) for room, actions in by_room.items()))
         return result
 
+    async def _take_over(self, action: TakeOver) -> None:
+        """After the Reconfigure (the password is gone): own it, drop a planted subject.
+
+        Reported until restart: someone created a project room's address before SAMTEK
+        (possible only where the MUC lets ordinary users create rooms, deploy/prosody).
+        """
+        log.warning(
+            "room not created by SAMTEK: taken over", room=action.room, owners=action.owners
+        )
+        await self.muc.set_affiliations(action.room, [Affiliation(self.muc.link.jid, "owner")])
+        self.muc.clear_subject(action.room)
+        if self.health:
+            self.health.item_error(
+                f"{action.room} (taken over)",
+                f"was created by {', '.join(action.owners) or 'someone else'}, not by SAMTEK; "
+                "its configuration and members were reset",
+            )
+
     async def _apply_room(self, room: str, actions: list[Action]) -> None:
         affiliations = [a for a in actions if isinstance(a, SetAffiliation)]
         for action in actions:
             log.info("room change", change=action.describe())
             if isinstance(action, CreateRoom):
                 await self.muc.create(room, action.config)
+            elif isinstance(action, TakeOver):
+                await self._take_over(action)
             elif isinstance(action, Reconfigure):
                 await self.muc.set_config(room, {f: new for f, _, new in action.changes})
             elif isinstance(action, ArchiveNotice):

@@ -14,13 +14,15 @@ local xmlns = "urn:samtek:oof:0";
 local host = module.host;
 local trusted = module:get_option_set("samtek_oof_trusted", {});
 local MAX_USERS = 100000;
+-- Refusals are logged rate-limited: any account can send thousands of them.
+local log_refused = module:require "samtek_log".limiter("warn", "refused OOF requests");
 
 -- bare JID -> epoch seconds until which the user is out of office.
 local away = {};
 
 local function is_trusted(event)
 	if trusted:contains(jid.bare(event.stanza.attr.from)) then return true; end
-	module:log("warn", "oof request from untrusted %s refused", event.stanza.attr.from);
+	log_refused(jid.bare(event.stanza.attr.from), "oof request from untrusted %s refused", event.stanza.attr.from);
 	event.origin.send(st.error_reply(event.stanza, "auth", "forbidden", "Not a trusted OOF controller"));
 	return false;
 end

@@ -18,10 +18,18 @@ local host = module.host;
 local trusted = module:get_option_set("samtek_overlay_trusted", {});
 local bare_sessions = prosody.bare_sessions;
 local core_post_stanza = prosody.core_post_stanza;
+-- Refusals are logged rate-limited: any account can send thousands of them.
+local samtek_log = module:require "samtek_log";
+local log_refused = samtek_log.limiter("warn", "refused overlay requests");
+local log_dismissed = samtek_log.limiter("info", "dismissals");
 
 -- "available" = no <show/> at all, with the overlay status (e.g. "working elsewhere").
 local valid_show = { available = true, away = true, xa = true, dnd = true, chat = true };
 local MAX_TRANSITION, MAX_STATUS = 256, 1024; -- characters
+-- Rooms per session that get her presence again when the overlay changes: bounds the
+-- stanzas one set/clear/expiry sends (resources x (contacts + rooms)).
+local MAX_ROOMS = module:get_option_number("samtek_overlay_max_rooms", 100);
+local xmlns_muc = "http://jabber.org/protocol/muc";
 
 -- Length in characters (the XML parser guarantees valid UTF-8); bytes on Lua 5.1.
 local function length(s) return utf8 and utf8.len(s) or #s; end
@@ -56,6 +64,55 @@ local function overlaid(stanza, rec)
 	return copy;
 end
 
+-- session -> { rooms = { [room bare JID] = occupant JID }, n = count }: the MUC rooms the
+-- session is in.  Only these and contacts see the overlay; a one-off directed-presence target
+-- (a stranger) gets exactly what her client sent and is never sent anything again by us.
+local joined = setmetatable({}, { __mode = "k" });
+
+local function is_local_muc(h)
+	local host_session = prosody.hosts[h];
+	return host_session ~= nil and host_session.modules ~= nil and host_session.modules.muc ~= nil;
+end
+
+-- Is `to` an occupant JID of a room the session is in (or joining now)?  Remembers it.
+local function room_target(origin, stanza, to)
+	local room, nick = jid.bare(to), jid.resource(to);
+	if not nick then return false; end -- presence to a room goes to room/nick
+	local known = joined[origin];
+	if known and known.rooms[room] then
+		known.rooms[room] = to; -- a nick change: later updates go to the new nick
+		return true;
+	end
+	-- A join carries <x xmlns='…muc'/> (XEP-0045 §7.2.1); a local MUC service is a room anyway
+	-- (e.g. after a module reload forgot the join).
+	if not stanza:get_child("x", xmlns_muc) and not is_local_muc(jid.host(room)) then
+		return false;
+	end
+	known = known or { rooms = {}, n = 0 };
+	joined[origin] = known;
+	if known.n < MAX_ROOMS then
+		known.rooms[room] = to;
+		known.n = known.n + 1;
+	end
+	return true;
+end
+
+local function forget_room(origin, to)
+	local known = joined[origin];
+	if not known then return; end
+	if not to then joined[origin] = nil; return; end -- broadcast unavailable: left every room
+	local room = jid.bare(to);
+	if known.rooms[room] == to then
+		known.rooms[room] = nil;
+		known.n = known.n - 1;
+	end
+end
+
+local function is_contact(origin, bare_to)
+	local item = origin.roster and origin.roster[bare_to];
+	return item ~= nil and (item.subscription == "both" or item.subscription == "from");
+end
+
 local function resend(session, to)
 	local p = st.clone(session.presence);
 	p.attr.to = to;
@@ -63,9 +120,9 @@ local function resend(session, to)
 end
 
 -- Send the stored presence of each available resource (except `except`) to every contact
--- subscribed to the user, and to the targets of its directed presence (e.g. MUC rooms, which
--- would otherwise keep a stale overlay after the meeting).  It passes through our filter,
--- which applies the overlay if one is active, so this serves set, clear and expiry alike.
+-- subscribed to the user, and to the MUC rooms it is in (which would otherwise keep a stale
+-- overlay after the meeting), never to other directed-presence targets.  It passes through
+-- our filter, which applies the overlay if one is active: set, clear and expiry alike.
 local function rebroadcast(bare, except)
 	local user = bare_sessions[bare];
 	if not user then return; end -- no client online: contacts see "offline" anyway
@@ -76,7 +133,15 @@ local function rebroadcast(bare, except)
 					resend(session, contact);
 				end
 			end
-			for target in pairs(session.directed or {}) do resend(session, target); end
+			local known = joined[session];
+			for room, target in pairs(known and known.rooms or {}) do
+				if session.directed and session.directed[target] then
+					resend(session, target);
+				else -- Prosody forgot it (she left the room): so do we
+					known.rooms[room] = nil;
+					known.n = known.n - 1;
+				end
+			end
 		end
 	end
 end
@@ -109,7 +174,7 @@ local function check_manual_change(origin, stanza, bare)
 		return;
 	end
 	rec.dismissed = true; -- keep the record (and its timer) as the dismissal memory
-	module:log("info", "%s dismissed overlay %s by hand", bare, rec.transition);
+	log_dismissed(bare, "%s dismissed overlay %s by hand", bare, rec.transition);
 	notify_dismissed(bare, rec, stanza);
 	-- This resource's new presence now flows unmodified through mod_presence; the other
 	-- resources must re-send their real presence, contacts still see them overlaid.
@@ -119,13 +184,22 @@ end
 -- Outgoing presence filter, runs before mod_presence (priority 0).
 local function filter(event)
 	local origin, stanza = event.origin, event.stanza;
-	if ours[stanza] or stanza.attr.type ~= nil then return; end -- only available presence
+	if ours[stanza] then return; end
 	if origin.type ~= "c2s" or origin.host ~= host or not origin.username then return; end
+	local to, kind = stanza.attr.to, stanza.attr.type;
+	if kind ~= nil then -- only available presence is overlaid
+		if kind == "unavailable" or kind == "error" then forget_room(origin, to); end
+		return;
+	end
 	local bare = origin.username .. "@" .. host;
-	local to = stanza.attr.to;
 	if not to then return check_manual_change(origin, stanza, bare); end
+	local bare_to = jid.bare(to);
+	if bare_to == bare then return; end -- own resources see the real presence
+	-- Contacts and rooms see the overlay; anyone else gets what she sent (room_target first:
+	-- it also remembers the room for later re-sends).
+	if not room_target(origin, stanza, to) and not is_contact(origin, bare_to) then return; end
 	local rec = active(bare);
-	if not rec or jid.bare(to) == bare then return; end -- own resources see the real presence
+	if not rec then return; end
 	local copy = overlaid(stanza, rec);
 	ours[copy] = true;
 	core_post_stanza(origin, copy, true); -- full pre-processing (blocklist, directed presence…)
@@ -138,7 +212,7 @@ module:hook("pre-presence/full", filter, 100);
 
 local function authorised(event)
 	if trusted:contains(jid.bare(event.stanza.attr.from)) then return true; end
-	module:log("warn", "overlay request from untrusted %s refused", event.stanza.attr.from);
+	log_refused(jid.bare(event.stanza.attr.from), "overlay request from untrusted %s refused", event.stanza.attr.from);
 	event.origin.send(st.error_reply(event.stanza, "auth", "forbidden", "Not a trusted overlay controller"));
 end
 

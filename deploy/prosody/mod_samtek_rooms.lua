@@ -13,6 +13,10 @@ local xmlns_bookmarks = "urn:xmpp:bookmarks:1";
 local xmlns_pubsub = "http://jabber.org/protocol/pubsub";
 local trusted = module:get_option_set("samtek_rooms_trusted", {});
 local mod_pep = module:depends("pep");
+-- Rate-limited: any account can send thousands of refused requests.
+local samtek_log = module:require "samtek_log";
+local log_refused = samtek_log.limiter("warn", "refused bookmark requests");
+local log_failed = samtek_log.limiter("warn", "failed bookmark writes");
 
 -- The node options XEP-0402 requires (the same mod_bookmarks uses).
 local node_options = {
@@ -25,7 +29,7 @@ local node_options = {
 module:hook("iq-set/host/" .. xmlns .. ":bookmark", function(event)
 	local origin, stanza = event.origin, event.stanza;
 	if not trusted:contains(jid.bare(stanza.attr.from)) then
-		module:log("warn", "bookmark request from untrusted %s refused", stanza.attr.from);
+		log_refused(jid.bare(stanza.attr.from), "bookmark request from untrusted %s refused", stanza.attr.from);
 		origin.send(st.error_reply(stanza, "auth", "forbidden", "Not a trusted rooms controller"));
 		return true;
 	end
@@ -58,7 +62,7 @@ module:hook("iq-set/host/" .. xmlns .. ":bookmark", function(event)
 		ok, err = service:publish(xmlns_bookmarks, true, room, item);
 	end
 	if not ok then
-		module:log("warn", "bookmark for %s in %s failed: %s", room, request.attr.jid, tostring(err));
+		log_failed(request.attr.jid, "bookmark for %s in %s failed: %s", room, request.attr.jid, tostring(err));
 		origin.send(st.error_reply(stanza, "wait", "internal-server-error", tostring(err)));
 	else
 		origin.send(st.reply(stanza));

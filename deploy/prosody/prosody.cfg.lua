@@ -8,7 +8,7 @@ admins = {
 	"samtek.region.test";
 }
 
--- Where mod_samtek_overlay.lua lives (copy it there, see README.md).
+-- Where the mod_samtek_*.lua modules and samtek_log.lib.lua live (copy them there, README.md).
 plugin_paths = { "/usr/local/lib/prosody/samtek-modules" }
 
 modules_enabled = {
@@ -45,6 +45,11 @@ VirtualHost "region.test"
 	samtek_overlay_trusted = { "samtek.region.test" }
 	-- ... and to add/remove project-room bookmarks in users' PEP (deploy/rooms.md).
 	samtek_rooms_trusted = { "samtek.region.test" }
+	-- Defaults, shown for reference: refused requests are logged once per sender and
+	-- interval (at most `burst` lines), then counted; rooms per client that get overlay re-sends.
+	-- samtek_log_interval = 60
+	-- samtek_log_burst = 10
+	-- samtek_overlay_max_rooms = 100
 
 -- SAMTEK itself.  The secret must match SAMTEK's configuration.  ENV_<NAME> reads the
 -- environment variable <NAME> (Prosody 0.12 config feature): set it in the service unit
@@ -54,7 +59,10 @@ Component "samtek.region.test"
 	component_secret = ENV_SAMTEK_COMPONENT_SECRET
 
 -- Multi-user chat for project rooms, with message archive (XEP-0313) per room.
+-- Only admins (SAMTEK's component, see `admins`) may create rooms here: with "local", any
+-- user could create a project room's address first (with a password, say) before SAMTEK
+-- does.  Give people a separate MUC host if they should create their own rooms.
 Component "conference.region.test" "muc"
 	modules_enabled = { "muc_mam" }
-	restrict_room_creation = "local"
+	restrict_room_creation = true
 	muc_room_cache_size = 2000 -- at least the number of project rooms (deploy/rooms.md)

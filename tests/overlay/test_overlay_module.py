@@ -6,7 +6,7 @@ before a later stanza that the server necessarily sent after Y would have been s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -15,6 +15,7 @@ from slixmpp.exceptions import IqError
 from samtek.devserver.prosody import ProsodyServer
 from tests.overlay.helpers import (
     NS,
+    PASSWORD,
     Client,
     Component,
     IqKind,
@@ -163,18 +164,35 @@ async def test_last_resource_offline_keeps_overlay(
     await bob.presence_from(phone.jid, 0, "away", "meeting")
 
 
-async def test_directed_presence_is_overlaid(
+async def test_one_off_directed_target_gets_what_she_sent_and_no_resends(
     prosody: ProsodyServer, component: Component, client: NewClient
 ) -> None:
+    """Issue 13, item 7: a stranger she once sent presence to never sees the overlay (it can
+    carry a confidential subject) nor, at clear, her real status (never sent to them)."""
     carol = await client("carol", "desk")  # not on alice's roster
+    bob = await client("bob", "desk")  # a contact
     laptop = await client("alice", "laptop", status="free")
-    await component.set(prosody.jid("alice"), "dnd", "t1", until_in(600), "meeting")
-    laptop.xmpp.send_presence(pto=carol.jid, pstatus="free")
-    await carol.presence_from(laptop.jid, 0, "dnd", "meeting")
-    # Directed-presence targets (e.g. MUC rooms) are updated at clear, not left stale.
-    mark = carol.presences.mark()
+    laptop.xmpp.send_presence(pto=carol.jid, pstatus="for carol")
+    await carol.presence_from(laptop.jid, 0, "available", "for carol")
+    mark = bob.presences.mark()
+    await laptop.send_presence(status="at the doctor")  # her real status, not sent to carol
+    await bob.presence_from(laptop.jid, mark, "available", "at the doctor")
+
+    mark = bob.presences.mark()
+    await component.set(prosody.jid("alice"), "dnd", "t1", until_in(600), "Lønnssamtale")
+    await bob.presence_from(laptop.jid, mark, "dnd", "Lønnssamtale")
+    laptop.xmpp.send_presence(pto=carol.jid, pstatus="still for carol")
+    await carol.presence_from(laptop.jid, 0, "available", "still for carol")
     await component.clear(prosody.jid("alice"))
-    await carol.presence_from(laptop.jid, mark, "available", "free")
+    # Sent after the clear's re-sends: anything those sent to carol arrived before it.
+    laptop.xmpp.send_presence(pto=carol.jid, pstatus="barrier")
+    await carol.presence_from(laptop.jid, 0, "available", "barrier")
+    seen = [(show_of(p), p["status"]) for p in carol.from_(laptop.jid)]
+    assert seen == [
+        ("available", "for carol"),
+        ("available", "still for carol"),
+        ("available", "barrier"),
+    ]
 
 
 async def test_list_returns_state(
@@ -312,3 +330,80 @@ async def test_identical_reset_sends_nothing_new(
     await bob.presence_from(laptop.jid, mark, "available", "free")
     # Only the clear's real presence arrived: the identical re-set caused no broadcast.
     assert [show_of(p) for p in bob.from_(laptop.jid, mark)] == ["available"]
+
+
+async def enter(c: Client, room: str, nick: str, owner: bool = False) -> None:
+    """Join `room` as `nick`; the owner creates it and accepts the default configuration."""
+    p = c.xmpp.make_presence(pto=f"{room}/{nick}", pstatus="free")
+    p.append(ET.Element("{http://jabber.org/protocol/muc}x"))
+    p.send()
+    await c.presences.wait_for(lambda q: q["from"] == f"{room}/{nick}", 0, f"join {nick}")
+    if owner:
+        unlock = c.xmpp.make_iq_set(ito=room)
+        query = ET.Element("{http://jabber.org/protocol/muc#owner}query")
+        ET.SubElement(query, "{jabber:x:data}x", type="submit")
+        unlock.append(query)
+        await send_iq(unlock)
+
+
+@pytest.fixture
+async def few_rooms() -> AsyncIterator[ProsodyServer]:
+    server = ProsodyServer(extra_host_config="\tsamtek_overlay_max_rooms = 2\n")
+    for user in ("alice", "bob", "carol"):
+        server.add_user(user, PASSWORD)
+    async with server:
+        yield server
+
+
+async def test_resends_reach_at_most_max_rooms_per_session(few_rooms: ProsodyServer) -> None:
+    """The amplification of one set is bounded: with samtek_overlay_max_rooms = 2 only the
+    first two rooms alice is in get her presence again."""
+    prosody = few_rooms
+    component = Component(prosody)
+    await component.connect()
+    rooms = [f"r{i}@{prosody.muc_domain}" for i in range(3)]
+    laptop, carol = Client(prosody, "alice", "laptop"), Client(prosody, "carol", "desk")
+    bob: Client | None = None
+    try:
+        await laptop.connect(status="free")
+        await carol.connect()
+        for room in rooms:
+            await enter(laptop, room, "alice", owner=True)
+            await enter(carol, room, "carol")
+        bob = Client(prosody, "bob", "desk")
+        await bob.connect()
+        mark = carol.presences.mark()
+        await component.set(prosody.jid("alice"), "dnd", "t1", until_in(600), "meeting")
+        for room in rooms[:2]:
+            await carol.presence_from(f"{room}/alice", mark, "dnd", "meeting")
+        # bob's presence is routed after the set's re-sends: a re-send to r2 came before it.
+        bob.xmpp.send_presence(pto=carol.jid, pstatus="barrier")
+        await carol.presence_from(bob.jid, mark, "available", "barrier")
+        assert not carol.from_(f"{rooms[2]}/alice", mark)
+    finally:
+        for c in (laptop, carol, bob):
+            if c is not None:
+                await c.close()
+        await component.close()
+
+
+async def test_resend_after_nick_change_goes_to_the_new_nick_only(
+    prosody: ProsodyServer, component: Component, client: NewClient
+) -> None:
+    """A re-send to her old occupant JID would be a nick change back (XEP-0045 §7.6)."""
+    room = f"proj@{prosody.muc_domain}"
+    laptop = await client("alice", "laptop", status="free")
+    carol = await client("carol", "desk")
+    bob = await client("bob", "desk")
+    await enter(laptop, room, "alice", owner=True)
+    await enter(carol, room, "carol")
+    mark = carol.presences.mark()
+    laptop.xmpp.send_presence(pto=f"{room}/alice2", pstatus="free")
+    await carol.presence_from(f"{room}/alice2", mark, "available", "free")
+
+    mark = carol.presences.mark()
+    await component.set(prosody.jid("alice"), "dnd", "t1", until_in(600), "meeting")
+    await carol.presence_from(f"{room}/alice2", mark, "dnd", "meeting")
+    bob.xmpp.send_presence(pto=carol.jid, pstatus="barrier")
+    await carol.presence_from(bob.jid, mark, "available", "barrier")
+    assert not carol.from_(f"{room}/alice", mark)

@@ -9,7 +9,7 @@ from typing import Literal, cast
 from xml.etree import ElementTree as ET
 
 from slixmpp import ClientXMPP
-from slixmpp.stanza import Iq, Message
+from slixmpp.stanza import Iq, Message, Presence
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
@@ -35,10 +35,11 @@ class RoomsProsody(ProsodyServer):
     all persistent rooms on every room save (quadratic for a first apply of many rooms)."""
 
     muc_sql = False
+    muc_options = ""  # more option lines for the MUC component (e.g. the deploy example's)
 
     def _config(self) -> str:
         # the MUC component is the last section of the harness config: these lines join it
-        extra = "\tmuc_room_cache_size = 10000\n"
+        extra = self.muc_options + "\tmuc_room_cache_size = 10000\n"
         if self.muc_sql:
             database = self.dir / "muc.sqlite"
             extra += (
@@ -47,7 +48,25 @@ class RoomsProsody(ProsodyServer):
         return super()._config() + extra
 
 
-def rooms_prosody(muc_sql: bool = False) -> ProsodyServer:
+DEPLOY_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "prosody" / "prosody.cfg.lua"
+
+
+def deploy_muc_options() -> str:
+    """The option lines of the MUC component in deploy/prosody/prosody.cfg.lua."""
+    lines = DEPLOY_CONFIG.read_text().splitlines()
+    start = next(
+        i for i, line in enumerate(lines) if line.startswith("Component") and '"muc"' in line
+    )
+    block = []
+    for line in lines[start + 1 :]:
+        if not line.startswith(("\t", " ")):
+            break
+        if line.strip() and not line.strip().startswith("--"):
+            block.append("\t" + line.strip() + "\n")
+    return "".join(block)
+
+
+def rooms_prosody(muc_sql: bool = False, muc_options: str = "") -> RoomsProsody:
     """Prosody as the harness starts it, plus the bookmarks module for the component."""
     if (
         muc_sql
@@ -57,6 +76,7 @@ def rooms_prosody(muc_sql: bool = False) -> ProsodyServer:
         raise RuntimeError(f"SQL storage needs LuaDBI: apt-get install -y {SQL_APT_PACKAGE}")
     server = RoomsProsody()
     server.muc_sql = muc_sql
+    server.muc_options = muc_options
     server.extra_host_config = (
         '\tmodules_enabled = { "samtek_overlay"; "samtek_rooms" }\n'
         f'\tsamtek_rooms_trusted = {{ "{server.component_jid}" }}\n'
@@ -95,6 +115,7 @@ class Person:
         self.jid = jid
         self.port = port
         self.messages: list[Message] = []
+        self.presences: list[Presence] = []
         self._changed = asyncio.Event()
         self.xmpp: ClientXMPP | None = None
 
@@ -118,6 +139,13 @@ class Person:
                 lambda stanza: self._record(cast(Message, stanza)),
             )
         )
+        xmpp.register_handler(
+            Callback(
+                "all presences",
+                MatchXPath("{jabber:client}presence"),
+                lambda stanza: self._record_presence(cast(Presence, stanza)),
+            )
+        )
         xmpp.connect("127.0.0.1", self.port)
         await asyncio.wait_for(started, WAIT)
         self.xmpp = xmpp
@@ -125,6 +153,28 @@ class Person:
     def _record(self, message: Message) -> None:
         self.messages.append(message)
         self._changed.set()
+
+    def _record_presence(self, presence: Presence) -> None:
+        self.presences.append(presence)
+        self._changed.set()
+
+    async def enter(self, room: str, nick: str, password: str | None = None) -> Presence:
+        """Join; the room's answer: our own presence in the room, or an error presence."""
+        mark = len(self.presences)
+        self.join(room, nick, password)
+        occupant = f"{room}/{nick}"
+
+        async def answer() -> Presence:
+            while True:
+                for p in self.presences[mark:]:
+                    if p["from"] == occupant and (
+                        p["type"] == "error" or p.xml.find(".//{*}status[@code='110']") is not None
+                    ):
+                        return p
+                self._changed.clear()
+                await self._changed.wait()
+
+        return await asyncio.wait_for(answer(), WAIT)
 
     async def wait_message(self, pred: Callable[[Message], bool], what: str) -> Message:
         async def scan() -> Message:
@@ -193,10 +243,12 @@ class Person:
             for item in reply.xml.iterfind(".//{http://jabber.org/protocol/pubsub}item")
         }
 
-    def join(self, room: str, nick: str) -> None:
+    def join(self, room: str, nick: str, password: str | None = None) -> None:
         assert self.xmpp is not None
         presence = self.xmpp.make_presence(pto=f"{room}/{nick}")
-        ET.SubElement(presence.xml, "{http://jabber.org/protocol/muc}x")
+        x = ET.SubElement(presence.xml, "{http://jabber.org/protocol/muc}x")
+        if password is not None:
+            ET.SubElement(x, "{http://jabber.org/protocol/muc}password").text = password
         presence.send()
 
     async def disconnect(self) -> None:

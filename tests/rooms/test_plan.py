@@ -15,6 +15,7 @@ from bridges.rooms.plan import (
     Phase,
     Reconfigure,
     SetAffiliation,
+    TakeOver,
     desired_config,
     phase_of,
     plan_room,
@@ -107,3 +108,38 @@ def test_room_whose_end_has_passed_is_not_created_and_the_plan_says_why() -> Non
     items = plan_room(room(end="2026-03-31"), Observed(False), Phase.ARCHIVED, COMPONENT)
     assert len(items) == 1 and isinstance(items[0], Note)
     assert "end date 2026-03-31 has passed" in items[0].text
+
+
+def test_every_config_field_is_owned_and_a_foreign_room_is_taken_over() -> None:
+    """Issue 13, item 5: a pre-created room keeps nothing of its creator's configuration."""
+    r = room()
+    squatted = Observed(
+        True,
+        {
+            **desired_config(r, Phase.ACTIVE),
+            "muc#roomconfig_roomsecret": "hunter2",
+            "muc#roomconfig_whois": "anyone",
+            "muc#roomconfig_presencebroadcast": ["moderator"],
+            "x-other#field": "1",
+        },
+        {"mallory@region.test": "owner"},
+    )
+    items = plan_room(r, squatted, Phase.ACTIVE, COMPONENT)
+    note, reconfigure, take_over = items[:3]
+    assert isinstance(note, Note) and "x-other#field" in note.text
+    assert isinstance(reconfigure, Reconfigure)
+    assert {f for f, _, _ in reconfigure.changes} == {
+        "muc#roomconfig_roomsecret",
+        "muc#roomconfig_whois",
+        "muc#roomconfig_presencebroadcast",
+    }
+    assert "hunter2" not in reconfigure.describe()
+    assert take_over == TakeOver(r.jid, ("mallory@region.test",))
+    assert SetAffiliation(r.jid, "mallory@region.test", "owner", "none") in items
+    # list fields compare as sets; fields the server does not offer are left alone
+    same = existing(r, Phase.ACTIVE)
+    reordered = dict(same.config)
+    reordered["muc#roomconfig_presencebroadcast"] = ["visitor", "moderator", "participant"]
+    del reordered["muc#roomconfig_enablearchiving"]
+    observed = Observed(True, reordered, same.affiliations)
+    assert plan_room(r, observed, Phase.ACTIVE, COMPONENT) == []
