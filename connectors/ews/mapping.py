@@ -8,6 +8,7 @@ round trip (exchangelib fetches `location` with an extra GetItem).
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +16,15 @@ from zoneinfo import ZoneInfo
 from exchangelib import CalendarItem, ExtendedProperty
 from exchangelib.settings import OofSettings
 
-from samtek.model import BusyBlock, BusyStatus, CalendarEvent, OutOfOffice, Sensitivity
+from samtek.model import (
+    BusyBlock,
+    BusyStatus,
+    CalendarEvent,
+    OutOfOffice,
+    Participation,
+    Sensitivity,
+    busy_after_reply,
+)
 
 
 class SensitivityTag(ExtendedProperty):  # type: ignore[misc]
@@ -66,6 +75,9 @@ FIELDS = (
     "samtek_online_url",
     "_start_timezone",
     "_end_timezone",
+    "is_cancelled",
+    "appointment_state",
+    "my_response_type",
 )
 
 BUSY = {
@@ -81,6 +93,48 @@ SENSITIVITY = {
     2: Sensitivity.PRIVATE,
     3: Sensitivity.CONFIDENTIAL,
 }
+
+
+# MyResponseType (ResponseTypeType). "Unknown" and a missing value keep the event's own
+# busy status; "NoResponseReceived" is an unanswered invitation (tentative, as in Outlook).
+REPLY = {
+    "Organizer": Participation.ORGANIZER,
+    "Accept": Participation.ACCEPTED,
+    "Tentative": Participation.TENTATIVE,
+    "Decline": Participation.DECLINED,
+    "NoResponseReceived": Participation.NEEDS_ACTION,
+}
+
+
+class ItemRefused(ValueError):
+    """One calendar item cannot be read; the rest of the mailbox is still published."""
+
+
+def _from_xml(cls: type[CalendarItem], elem: Any, account: Any) -> CalendarItem:
+    """CalendarItem.from_xml, except that an all-day item whose StartTimeZone exchangelib
+    cannot name ("Customized Time Zone", sent by real servers with its Periods and
+    TransitionsGroups) takes its dates in the mailbox's zone (the account's default zone),
+    not in the zone of the host SAMTEK runs on."""
+    item = super(CalendarItem, cls).from_xml(elem=elem, account=account)
+    if not item.is_all_day:
+        return item
+    for name in ("start", "end"):
+        value = getattr(item, name)
+        if not isinstance(value, datetime):
+            continue
+        if name == "end":
+            value -= timedelta(days=1)  # EWS sends the exclusive end, exchangelib keeps dates
+        tz = getattr(item, f"_{name}_timezone") or account.default_timezone
+        setattr(item, name, value.astimezone(tz).date())
+    return item
+
+
+# Replaces exchangelib's version (same behaviour for named zones) for the whole process.
+CalendarItem.from_xml = classmethod(_from_xml)
+# exchangelib warns (a long text on stderr) for every custom zone; handled above.
+warnings.filterwarnings(
+    "ignore", message="Cannot convert value 'Customized Time Zone'", category=UserWarning
+)
 
 
 def busy_status(value: str | None) -> BusyStatus:
@@ -106,16 +160,37 @@ def _aware(value: date | datetime, tz: ZoneInfo, *, end: bool) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=tz)
 
 
-def to_event(item: Any, mailbox_tz: str) -> CalendarEvent:
+def cancelled(item: Any) -> bool:
+    """IsCancelled, or the Canceled bit of AppointmentState (either may come alone)."""
+    return bool(item.is_cancelled) or "Canceled" in (item.appointment_state or ())
+
+
+def to_event(item: Any, mailbox_tz: str) -> CalendarEvent | None:
+    """The event as the mailbox owner lives it; None when it gives no presence (cancelled,
+    declined). Raises ItemRefused for an item that cannot be read."""
+    if not item.id:
+        raise ItemRefused("no ItemId")
+    if item.start is None or item.end is None:
+        raise ItemRefused("Start or End missing or unreadable")
+    if cancelled(item):
+        return None
+    busy = busy_after_reply(
+        busy_status(item.legacy_free_busy_status), REPLY.get(item.my_response_type or "")
+    )
+    if busy is None:
+        return None
     tz = ZoneInfo(mailbox_tz)
-    start = _aware(item.start, tz, end=False)
-    end = _aware(item.end, tz, end=True)
+    try:
+        start = _aware(item.start, tz, end=False)
+        end = _aware(item.end, tz, end=True)
+    except (ValueError, OverflowError) as e:
+        raise ItemRefused(f"unreadable time: {e}") from e
     raw_sensitivity = item.samtek_sensitivity
     return CalendarEvent(
         uid=item.id,
         start=start,
         end=max(end, start),
-        busy=busy_status(item.legacy_free_busy_status),
+        busy=busy,
         sensitivity=SENSITIVITY.get(raw_sensitivity, Sensitivity.PRIVATE),
         all_day=bool(item.is_all_day),
         subject=item.subject,

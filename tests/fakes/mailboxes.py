@@ -29,6 +29,18 @@ class FakeEvent:
     timezone: str = "W. Europe Standard Time"  # Windows zone id of the event
     recurrence_id: datetime | None = None  # set on occurrences of a series (same uid)
     change_key: str = "ck0"
+    # EWS MyResponseType spelling: Organizer (own appointments and meetings), Accept,
+    # Tentative, Decline, NoResponseReceived, Unknown.
+    response: str = "Organizer"
+    cancelled: bool = False  # a cancellation the attendee has not removed yet
+    # Graph only: the responseStatus.response sent instead of the one derived from
+    # `response` (Graph sends "none" for the organizer, as documented for responseStatus).
+    graph_response: str | None = None
+    # Graph only: the timeZone label of start/end (local times in Europe/Oslo) instead of
+    # UTC, as when the Prefer header is not honoured: Windows names or custom labels.
+    graph_zone: str | None = None
+    # EWS only: the text of <t:Start> instead of the real start (a damaged item).
+    ews_start_text: str | None = None
 
 
 @dataclass

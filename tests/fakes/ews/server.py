@@ -172,11 +172,12 @@ class FakeEws:
         start = datetime.fromisoformat(view.get("StartDate").replace("Z", "+00:00"))
         end = datetime.fromisoformat(view.get("EndDate").replace("Z", "+00:00"))
         extended = [dict(e.attrib) for e in op_elem.iter(f"{{{T}}}ExtendedFieldURI")]
+        asked = {e.get("FieldURI", "") for e in op_elem.iter(f"{{{T}}}FieldURI")}
         events = sorted(
             (e for e in self.state.box(mailbox).events.values() if e.start < end and e.end > start),
             key=lambda e: e.start,
         )
-        items = "".join(xml.calendar_item(e, extended) for e in events)
+        items = "".join(xml.calendar_item(e, extended, asked) for e in events)
         inner = (
             f'<m:RootFolder TotalItemsInView="{len(events)}" IncludesLastItemInRange="true">'
             f"<t:Items>{items}</t:Items></m:RootFolder>"

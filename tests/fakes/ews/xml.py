@@ -94,7 +94,32 @@ def _extended(event: FakeEvent, wanted: list[dict[str, str]]) -> str:
     return "".join(out)
 
 
-def calendar_item(event: FakeEvent, extended: list[dict[str, str]]) -> str:
+# What Exchange sends as StartTimeZone/EndTimeZone for an event made in a zone it cannot
+# name (a custom definition, e.g. from an iCalendar invitation): here Central European rules.
+CUSTOM_ZONE_BODY = (
+    '<t:Periods><t:Period Bias="-PT1H" Name="Standard" Id="Std"/>'
+    '<t:Period Bias="-PT2H" Name="Daylight" Id="Dlt/1"/></t:Periods>'
+    '<t:TransitionsGroups><t:TransitionsGroup Id="0">'
+    '<t:RecurringDayTransition><t:To Kind="Period">Dlt/1</t:To>'
+    "<t:TimeOffset>PT2H</t:TimeOffset><t:Month>3</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek>"
+    "<t:Occurrence>-1</t:Occurrence></t:RecurringDayTransition>"
+    '<t:RecurringDayTransition><t:To Kind="Period">Std</t:To>'
+    "<t:TimeOffset>PT3H</t:TimeOffset><t:Month>10</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek>"
+    "<t:Occurrence>-1</t:Occurrence></t:RecurringDayTransition>"
+    "</t:TransitionsGroup></t:TransitionsGroups>"
+    '<t:Transitions><t:Transition><t:To Kind="Group">0</t:To></t:Transition></t:Transitions>'
+)
+
+
+def _zone(tag: str, zone: str) -> str:
+    name = quoteattr(zone)
+    if zone == "Customized Time Zone":
+        return f"<t:{tag} Id={name} Name={name}>{CUSTOM_ZONE_BODY}</t:{tag}>"
+    return f"<t:{tag} Id={name} Name={name}/>"
+
+
+def calendar_item(event: FakeEvent, extended: list[dict[str, str]], asked: set[str]) -> str:
+    """One CalendarItem; meeting fields only when asked for (FieldURI), as EWS does."""
     parts = [
         f"<t:CalendarItem><t:ItemId Id={quoteattr(event.item_id)}"
         f" ChangeKey={quoteattr(event.change_key)}/>",
@@ -106,15 +131,25 @@ def calendar_item(event: FakeEvent, extended: list[dict[str, str]]) -> str:
     parts.append(f"<t:UID>{escape(event.uid)}</t:UID>")
     if event.recurrence_id is not None:
         parts.append(f"<t:RecurrenceId>{iso(event.recurrence_id)}</t:RecurrenceId>")
-    parts.append(f"<t:Start>{iso(event.start)}</t:Start><t:End>{iso(event.end)}</t:End>")
+    start = escape(event.ews_start_text) if event.ews_start_text is not None else iso(event.start)
+    parts.append(f"<t:Start>{start}</t:Start><t:End>{iso(event.end)}</t:End>")
     parts.append(f"<t:IsAllDayEvent>{str(event.all_day).lower()}</t:IsAllDayEvent>")
     parts.append(f"<t:LegacyFreeBusyStatus>{event.busy}</t:LegacyFreeBusyStatus>")
     if event.location is not None:
         parts.append(f"<t:Location>{escape(event.location)}</t:Location>")
+    meeting = event.response != "Organizer" or event.cancelled
+    if "calendar:IsCancelled" in asked:
+        parts.append(f"<t:IsCancelled>{str(event.cancelled).lower()}</t:IsCancelled>")
+    if "calendar:MyResponseType" in asked:
+        parts.append(f"<t:MyResponseType>{event.response}</t:MyResponseType>")
+    if "calendar:AppointmentState" in asked:
+        # PidLidAppointmentStateFlags: 1 meeting, 2 received (attendee's copy), 4 cancelled.
+        state = (1 if meeting else 0) | (2 if event.response != "Organizer" else 0)
+        state |= 4 if event.cancelled else 0
+        parts.append(f"<t:AppointmentState>{state}</t:AppointmentState>")
+    parts.append(_zone("StartTimeZone", event.timezone) + _zone("EndTimeZone", event.timezone))
     if event.online_meeting_url is not None:
         parts.append(f"<t:NetShowUrl>{escape(event.online_meeting_url)}</t:NetShowUrl>")
-    tz = quoteattr(event.timezone)
-    parts.append(f"<t:StartTimeZone Id={tz} Name={tz}/><t:EndTimeZone Id={tz} Name={tz}/>")
     parts.append("</t:CalendarItem>")
     return "".join(parts)
 
