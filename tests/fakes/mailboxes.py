@@ -111,6 +111,13 @@ class Mailboxes:
         self._log(box, "modified", item_id)
         return new
 
+    def update_event(self, mailbox: str, item_id: str, **changes: object) -> FakeEvent:
+        box = self.box(mailbox)
+        new = replace(box.events[item_id], change_key=f"ck{self.last_seq + 1}", **changes)  # type: ignore[arg-type]
+        box.events[item_id] = new
+        self._log(box, "modified", item_id)
+        return new
+
     def cancel_event(self, mailbox: str, item_id: str) -> None:
         box = self.box(mailbox)
         del box.events[item_id]
