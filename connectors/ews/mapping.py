@@ -8,13 +8,15 @@ round trip (exchangelib fetches `location` with an extra GetItem).
 
 from __future__ import annotations
 
+import re
 import warnings
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from exchangelib import CalendarItem, ExtendedProperty
 from exchangelib.settings import OofSettings
+from exchangelib.util import TNS
 
 from samtek.model import (
     BusyBlock,
@@ -110,30 +112,66 @@ class ItemRefused(ValueError):
     """One calendar item cannot be read; the rest of the mailbox is still published."""
 
 
+# A Period's Bias (MS-OXWSGTZ): UTC = local time + bias, as an xs:duration ("-PT1H").
+_BIAS = re.compile(r"^(-)?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+def _offsets(elem: Any, tag: str) -> list[timedelta]:
+    """UTC offsets of the periods of a custom zone definition (StartTimeZone/EndTimeZone)."""
+    zone = elem.find(f"{{{TNS}}}{tag}")
+    found = []
+    for period in () if zone is None else zone.iter(f"{{{TNS}}}Period"):
+        match = _BIAS.match(period.get("Bias") or "")
+        if match is None or not any(match.groups()[1:]):
+            continue
+        days, hours, minutes, seconds = (int(g or 0) for g in match.groups()[1:])
+        bias = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        found.append(bias if match.group(1) else -bias)  # offset = -bias
+    return found
+
+
+def _all_day_date(value: datetime, offsets: list[timedelta], fallback: Any) -> date:
+    """The date of an all-day boundary: midnight in one of the definition's periods, or,
+    when the definition says nothing usable, the date in the mailbox's zone."""
+    instant = plain(value).replace(tzinfo=None)
+    for offset in offsets:
+        local = instant + offset
+        if local.time() == time(0, 0):
+            return local.date()
+    return value.astimezone(fallback).date()
+
+
 def _from_xml(cls: type[CalendarItem], elem: Any, account: Any) -> CalendarItem:
     """CalendarItem.from_xml, except that an all-day item whose StartTimeZone exchangelib
     cannot name ("Customized Time Zone", sent by real servers with its Periods and
-    TransitionsGroups) takes its dates in the mailbox's zone (the account's default zone),
-    not in the zone of the host SAMTEK runs on."""
+    TransitionsGroups) takes its dates from that definition, else in the mailbox's zone
+    (the account's default zone), never in the zone of the host SAMTEK runs on."""
+    # Read before exchangelib parses the item: it clears the element afterwards.
+    offsets = {tag: _offsets(elem, tag) for tag in ("StartTimeZone", "EndTimeZone")}
     item = super(CalendarItem, cls).from_xml(elem=elem, account=account)
     if not item.is_all_day:
         return item
-    for name in ("start", "end"):
+    for name, tag in (("start", "StartTimeZone"), ("end", "EndTimeZone")):
         value = getattr(item, name)
         if not isinstance(value, datetime):
             continue
         if name == "end":
             value -= timedelta(days=1)  # EWS sends the exclusive end, exchangelib keeps dates
-        tz = getattr(item, f"_{name}_timezone") or account.default_timezone
-        setattr(item, name, value.astimezone(tz).date())
+        tz = getattr(item, f"_{name}_timezone")
+        if tz is not None:
+            setattr(item, name, value.astimezone(tz).date())
+        else:
+            setattr(item, name, _all_day_date(value, offsets[tag], account.default_timezone))
     return item
 
 
 # Replaces exchangelib's version (same behaviour for named zones) for the whole process.
 CalendarItem.from_xml = classmethod(_from_xml)
-# exchangelib warns (a long text on stderr) for every custom zone; handled above.
+# exchangelib warns (a long text on stderr) for every zone it cannot name; handled above.
 warnings.filterwarnings(
-    "ignore", message="Cannot convert value 'Customized Time Zone'", category=UserWarning
+    "ignore",
+    message=r"Cannot convert value .* on field '_(start|end)_timezone'",
+    category=UserWarning,
 )
 
 

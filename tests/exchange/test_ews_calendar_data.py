@@ -23,6 +23,7 @@ from samtek.store import Store
 from tests.exchange.conftest import person, running, wait_for
 from tests.exchange.test_ews import ALICE, NAME, connector
 from tests.fakes.ews.server import FakeEws
+from tests.fakes.ews.xml import NEW_ZEALAND
 
 OSLO = ZoneInfo("Europe/Oslo")
 # Thursday 3 December 2026, 09:00 in Oslo (08:00 UTC).
@@ -100,6 +101,28 @@ async def test_all_day_item_in_a_customized_time_zone(ews: FakeEws, store: Store
     conn = fixed(connector(ews, store))
     [event] = await conn.events(person("alice", NAME), WINDOW)
     assert event.all_day and event.busy is BusyStatus.ELSEWHERE
+    assert (event.start, event.end) == (friday, friday + timedelta(days=1))
+
+
+@pytest.mark.usefixtures("host_in_los_angeles")
+async def test_all_day_item_dated_by_its_own_custom_definition(ews: FakeEws, store: Store) -> None:
+    # Made in New Zealand (NZDT, UTC+13 in December) as a custom definition: stored as
+    # 3 Dec 11:00Z to 4 Dec 11:00Z. In Oslo's zone that would start on Thursday; the
+    # definition says the item is Friday 4 December, which the Oslo mailbox shows as Friday.
+    nz = ZoneInfo("Pacific/Auckland")
+    ews.state.add_event(
+        ALICE,
+        "Frist",
+        datetime(2026, 12, 4, tzinfo=nz),
+        datetime(2026, 12, 5, tzinfo=nz),
+        all_day=True,
+        busy="OOF",
+        timezone="Customized Time Zone",
+        ews_custom_zone=NEW_ZEALAND,
+    )
+    conn = fixed(connector(ews, store))
+    [event] = await conn.events(person("alice", NAME), WINDOW)
+    friday = datetime(2026, 12, 4, tzinfo=OSLO)
     assert (event.start, event.end) == (friday, friday + timedelta(days=1))
 
 

@@ -39,6 +39,8 @@ class FakeEvent:
     # Graph only: the timeZone label of start/end (local times in Europe/Oslo) instead of
     # UTC, as when the Prefer header is not honoured: Windows names or custom labels.
     graph_zone: str | None = None
+    # EWS only: the Periods etc. of a "Customized Time Zone" (default: Central European).
+    ews_custom_zone: str | None = None
     # EWS only: the text of <t:Start> instead of the real start (a damaged item).
     ews_start_text: str | None = None
 

@@ -94,27 +94,43 @@ def _extended(event: FakeEvent, wanted: list[dict[str, str]]) -> str:
     return "".join(out)
 
 
+def custom_zone(
+    standard: str, daylight: str, to_dst: tuple[int, int], to_std: tuple[int, int]
+) -> str:
+    """The inside of a TimeZoneDefinitionType (MS-OXWSGTZ): two periods with their Bias
+    (UTC = local + bias) and a yearly group of RecurringDayTransitions, each given as
+    (month, occurrence of Sunday; -1 is the last)."""
+
+    def transition(to: str, month_occurrence: tuple[int, int]) -> str:
+        month, occurrence = month_occurrence
+        return (
+            f'<t:RecurringDayTransition><t:To Kind="Period">{to}</t:To>'
+            f"<t:TimeOffset>PT2H</t:TimeOffset><t:Month>{month}</t:Month>"
+            f"<t:DayOfWeek>Sunday</t:DayOfWeek><t:Occurrence>{occurrence}</t:Occurrence>"
+            "</t:RecurringDayTransition>"
+        )
+
+    return (
+        f'<t:Periods><t:Period Bias="{standard}" Name="Standard" Id="Std"/>'
+        f'<t:Period Bias="{daylight}" Name="Daylight" Id="Dlt/1"/></t:Periods>'
+        '<t:TransitionsGroups><t:TransitionsGroup Id="0">'
+        f"{transition('Dlt/1', to_dst)}{transition('Std', to_std)}"
+        "</t:TransitionsGroup></t:TransitionsGroups>"
+        '<t:Transitions><t:Transition><t:To Kind="Group">0</t:To></t:Transition></t:Transitions>'
+    )
+
+
 # What Exchange sends as StartTimeZone/EndTimeZone for an event made in a zone it cannot
-# name (a custom definition, e.g. from an iCalendar invitation): here Central European rules.
-CUSTOM_ZONE_BODY = (
-    '<t:Periods><t:Period Bias="-PT1H" Name="Standard" Id="Std"/>'
-    '<t:Period Bias="-PT2H" Name="Daylight" Id="Dlt/1"/></t:Periods>'
-    '<t:TransitionsGroups><t:TransitionsGroup Id="0">'
-    '<t:RecurringDayTransition><t:To Kind="Period">Dlt/1</t:To>'
-    "<t:TimeOffset>PT2H</t:TimeOffset><t:Month>3</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek>"
-    "<t:Occurrence>-1</t:Occurrence></t:RecurringDayTransition>"
-    '<t:RecurringDayTransition><t:To Kind="Period">Std</t:To>'
-    "<t:TimeOffset>PT3H</t:TimeOffset><t:Month>10</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek>"
-    "<t:Occurrence>-1</t:Occurrence></t:RecurringDayTransition>"
-    "</t:TransitionsGroup></t:TransitionsGroups>"
-    '<t:Transitions><t:Transition><t:To Kind="Group">0</t:To></t:Transition></t:Transitions>'
-)
+# name (a custom definition, e.g. from an iCalendar invitation): Central European rules.
+CENTRAL_EUROPE = custom_zone("-PT1H", "-PT2H", (3, -1), (10, -1))
+NEW_ZEALAND = custom_zone("-PT12H", "-PT13H", (9, -1), (4, 1))
 
 
-def _zone(tag: str, zone: str) -> str:
-    name = quoteattr(zone)
-    if zone == "Customized Time Zone":
-        return f"<t:{tag} Id={name} Name={name}>{CUSTOM_ZONE_BODY}</t:{tag}>"
+def _zone(tag: str, event: FakeEvent) -> str:
+    name = quoteattr(event.timezone)
+    if event.timezone == "Customized Time Zone":
+        body = event.ews_custom_zone or CENTRAL_EUROPE
+        return f"<t:{tag} Id={name} Name={name}>{body}</t:{tag}>"
     return f"<t:{tag} Id={name} Name={name}/>"
 
 
@@ -147,7 +163,7 @@ def calendar_item(event: FakeEvent, extended: list[dict[str, str]], asked: set[s
         state = (1 if meeting else 0) | (2 if event.response != "Organizer" else 0)
         state |= 4 if event.cancelled else 0
         parts.append(f"<t:AppointmentState>{state}</t:AppointmentState>")
-    parts.append(_zone("StartTimeZone", event.timezone) + _zone("EndTimeZone", event.timezone))
+    parts.append(_zone("StartTimeZone", event) + _zone("EndTimeZone", event))
     if event.online_meeting_url is not None:
         parts.append(f"<t:NetShowUrl>{escape(event.online_meeting_url)}</t:NetShowUrl>")
     parts.append("</t:CalendarItem>")
