@@ -287,9 +287,9 @@ class GraphConnector(Connector):
         while next_url:
             page = await self.http.request("GET", next_url, mailbox=box.address, prefer=prefer)
             for item in page.get("value", []):
-                if "@removed" in item:
-                    box.events.pop(item["id"], None)
-                    box.refused.pop(item["id"], None)
+                if isinstance(item, dict) and "@removed" in item:
+                    box.events.pop(str(item.get("id")), None)
+                    box.refused.pop(str(item.get("id")), None)
                     continue
                 event_id, event, why = map_event(item, box.person.timezone)
                 box.events.pop(event_id, None)
