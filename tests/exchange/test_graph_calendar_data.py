@@ -21,6 +21,7 @@ from samtek.store import Store
 from tests.exchange.conftest import person, running, wait_for
 from tests.exchange.test_graph import ALICE, NAME, connector
 from tests.fakes.graph.server import FakeGraph
+from tests.fakes.mailboxes import FakeOof
 
 OSLO = ZoneInfo("Europe/Oslo")
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=OSLO)  # Thursday 3 December 2026, 09:00 in Oslo
@@ -121,3 +122,16 @@ async def test_refused_event_recovers_when_fixed(graph: FakeGraph, store: Store)
         fixed_update = await wait_for(updates, lambda u: len(u.events) == 1)
     assert [e.subject for e in fixed_update.events] == ["Egen sone"]
     assert conn.ctx.health.snapshot().item_counts[ALICE].refused == {}
+
+
+async def test_automatic_replies_in_a_windows_zone(graph: FakeGraph, store: Store) -> None:
+    """mailboxSettings gives scheduled times in the zone they were set in (a Windows name)."""
+    start, end = at(8), at(0, day=7)
+    oof = FakeOof("Scheduled", start, end, "På kurs", graph_zone="W. Europe Standard Time")
+    graph.state.set_oof(ALICE, oof)
+    conn = fixed(connector(graph, store))
+    try:
+        read = await conn.out_of_office(person("alice", NAME))
+    finally:
+        await conn.close()
+    assert (read.enabled, read.start, read.end) == (True, start, end)

@@ -51,6 +51,9 @@ class FakeOof:
     start: datetime | None = None
     end: datetime | None = None
     internal_reply: str = ""
+    # Graph only: the timeZone label of the scheduled times (Oslo wall-clock) instead of UTC;
+    # mailboxSettings gives them in the zone they were set in, e.g. a Windows name.
+    graph_zone: str | None = None
 
 
 @dataclass(frozen=True)

@@ -110,8 +110,8 @@ def automatic_replies(oof: FakeOof) -> dict[str, Any]:
         "externalReplyMessage": oof.internal_reply,
     }
     if oof.start and oof.end:
-        setting["scheduledStartDateTime"] = graph_time(oof.start)
-        setting["scheduledEndDateTime"] = graph_time(oof.end)
+        setting["scheduledStartDateTime"] = graph_time(oof.start, oof.graph_zone or "UTC")
+        setting["scheduledEndDateTime"] = graph_time(oof.end, oof.graph_zone or "UTC")
     return setting
 
 
