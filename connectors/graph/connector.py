@@ -120,7 +120,7 @@ class GraphConnector(Connector):
             for data in page.get("value", []):
                 event_id, event, why = map_event(data, person.timezone)
                 if why is not None:
-                    log.warning("event refused", mailbox=address, event=event_id, reason=why)
+                    log.warning("event refused", mailbox=address, event_id=event_id, reason=why)
                 elif event is not None:
                     found.append(event)
             url = page.get("@odata.nextLink")

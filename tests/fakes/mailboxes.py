@@ -69,6 +69,10 @@ class FakeMailbox:
     events: dict[str, FakeEvent] = field(default_factory=dict)
     oof: FakeOof = field(default_factory=FakeOof)
     changes: list[Change] = field(default_factory=list)
+    # Verbatim wire payloads served after the scripted events, for corpora written from
+    # Microsoft's documented formats: EWS <t:CalendarItem> elements, Graph event objects.
+    raw_ews: list[str] = field(default_factory=list)
+    raw_graph: list[object] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

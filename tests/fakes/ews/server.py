@@ -177,9 +177,11 @@ class FakeEws:
             (e for e in self.state.box(mailbox).events.values() if e.start < end and e.end > start),
             key=lambda e: e.start,
         )
-        items = "".join(xml.calendar_item(e, extended, asked) for e in events)
+        raw = self.state.box(mailbox).raw_ews
+        items = "".join(xml.calendar_item(e, extended, asked) for e in events) + "".join(raw)
         inner = (
-            f'<m:RootFolder TotalItemsInView="{len(events)}" IncludesLastItemInRange="true">'
+            f'<m:RootFolder TotalItemsInView="{len(events) + len(raw)}"'
+            ' IncludesLastItemInRange="true">'
             f"<t:Items>{items}</t:Items></m:RootFolder>"
         )
         return xml.response("FindItem", xml.ok_message("FindItem", inner))
