@@ -6,6 +6,7 @@ stays broken for a day does not flood the log (Home Assistant's coordinator does
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -22,6 +23,14 @@ class HealthState(StrEnum):
     STOPPED = "stopped"
 
 
+@dataclass(frozen=True)
+class ItemCounts:
+    """One item's (a feed's, a mailbox's) last read: events published, entries refused."""
+
+    published: int
+    refused: Mapping[str, str]  # entry id (UID, ItemId, event id) -> reason
+
+
 @dataclass
 class HealthSnapshot:
     name: str
@@ -34,6 +43,7 @@ class HealthSnapshot:
     restarts: int
     next_retry: datetime | None
     item_errors: dict[str, str] = field(default_factory=dict)
+    item_counts: dict[str, ItemCounts] = field(default_factory=dict)
 
 
 class HealthReporter:
@@ -51,6 +61,7 @@ class HealthReporter:
         self._restarts = 0
         self._next_retry: datetime | None = None
         self._item_errors: dict[str, str] = {}
+        self._item_counts: dict[str, ItemCounts] = {}
 
     @property
     def state(self) -> HealthState:
@@ -74,6 +85,14 @@ class HealthReporter:
         if self._item_errors.pop(item, None) is not None:
             self._log.info("item recovered", item=item)
         self._settle()
+
+    def item_counts(self, item: str, published: int, refused: Mapping[str, str]) -> None:
+        """The last complete read of one item. Refused entries are data problems, not
+        source failures: they are shown here, with reasons, without degrading the part."""
+        old = self._item_counts.get(item)
+        for entry in sorted(set(refused) - set(old.refused if old else ())):
+            self._log.warning("entry refused", item=item, entry=entry, reason=refused[entry])
+        self._item_counts[item] = ItemCounts(published, dict(refused))
 
     def failing(self, error: str, next_retry: datetime | None) -> None:
         self._record_error(error)
@@ -100,6 +119,7 @@ class HealthReporter:
             restarts=self._restarts,
             next_retry=self._next_retry,
             item_errors=dict(self._item_errors),
+            item_counts=dict(self._item_counts),
         )
 
     def _record_error(self, error: str) -> None:

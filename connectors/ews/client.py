@@ -135,16 +135,24 @@ class EwsClient:
             account.protocol.close()
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _mailbox(self, address: str) -> tuple[Account, Calendar]:
+    def _mailbox(self, address: str, timezone: str | None = None) -> tuple[Account, Calendar]:
         """Account + calendar folder built locally: no GetFolder round trip per mailbox
-        (exchangelib serialises the first `account.calendar` across all accounts)."""
+        (exchangelib serialises the first `account.calendar` across all accounts).
+
+        The account's default zone is the mailbox owner's: exchangelib falls back to it for
+        naive times and all-day items in a custom zone, and would otherwise use the host's."""
         key = address.lower()
-        if key not in self._accounts:
+        if key in self._accounts:
+            account = self._accounts[key][0]
+            if timezone is not None and account.default_timezone.key != timezone:
+                account.default_timezone = EWSTimeZone(timezone)
+        else:
             account = Account(
                 primary_smtp_address=address,
                 config=self._ews_config,
                 autodiscover=False,
                 access_type=IMPERSONATION,
+                default_timezone=EWSTimeZone(timezone or "UTC"),
             )
             account.protocol.TIMEOUT = self.config.request_timeout_seconds
             root = Root(account=account)
@@ -217,11 +225,15 @@ class EwsClient:
     async def check_credentials(self, address: str) -> None:
         await self.call(f"credential check via {address}", self._oof_sync, address)
 
-    async def calendar_view(self, address: str, start: datetime, end: datetime) -> list[Any]:
-        return await self.call(f"calendar view of {address}", self._view_sync, address, start, end)
+    async def calendar_view(
+        self, address: str, start: datetime, end: datetime, timezone: str
+    ) -> list[Any]:
+        return await self.call(
+            f"calendar view of {address}", self._view_sync, address, start, end, timezone
+        )
 
-    def _view_sync(self, address: str, start: datetime, end: datetime) -> list[Any]:
-        _, calendar = self._mailbox(address)
+    def _view_sync(self, address: str, start: datetime, end: datetime, timezone: str) -> list[Any]:
+        _, calendar = self._mailbox(address, timezone)
         items = list(calendar.view(start=start, end=end).only(*FIELDS))
         errors = [i for i in items if isinstance(i, Exception)]
         if errors:

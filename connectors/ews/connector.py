@@ -16,15 +16,17 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from exchangelib import Account, Attendee, Body, CalendarItem, Mailbox
 
 from connectors.ews.client import FREE_BUSY_CHUNK, EwsClient, Subscription, SubscriptionLost
 from connectors.ews.config import EwsConfig
-from connectors.ews.mapping import to_blocks, to_event, to_oof
+from connectors.ews.mapping import ItemRefused, to_blocks, to_event, to_oof
 from samtek.calendar import CalendarError, MeetingRequest
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.events import CalendarUpdate, OutOfOfficeUpdate
 from samtek.model import BusyBlock, CalendarEvent, OutOfOffice, Person, TimeWindow
 from samtek.plugin import AuthFailed, Connector, ConnectorContext
@@ -43,6 +45,25 @@ class _Mailbox:
 
 
 _Step = Callable[[_Mailbox, TimeWindow], Awaitable[None]]
+# What one unreadable item may raise while being mapped; it costs that item only.
+_ITEM_ERRORS = (ItemRefused, ValueError, TypeError, AttributeError, KeyError, OverflowError)
+
+
+def map_items(items: Sequence[Any], timezone: str) -> tuple[list[CalendarEvent], dict[str, str]]:
+    """(events sorted by start, refused item id -> reason): one bad item never costs the
+    mailbox its calendar."""
+    events: list[CalendarEvent] = []
+    refused: dict[str, str] = {}
+    for n, item in enumerate(items):
+        try:
+            event = to_event(item, timezone)
+        except _ITEM_ERRORS as e:
+            item_id = getattr(item, "id", None) or f"item #{n}"
+            refused[str(item_id)] = str(e) if isinstance(e, ItemRefused) else type(e).__name__
+            continue
+        if event is not None:
+            events.append(event)
+    return sorted(events, key=lambda e: e.start), refused
 
 
 class EwsConnector(Connector):
@@ -53,11 +74,12 @@ class EwsConnector(Connector):
         self.cfg = config
         self.client = EwsClient(config)
         self._state_ns = f"ews:{ctx.name}"
+        self.clock: Clock = SYSTEM_CLOCK
 
     # -- CalendarSource / MeetingWriter / OOF ------------------------------------------------
     def window(self, now: datetime | None = None) -> TimeWindow:
         return TimeWindow.around(
-            now or datetime.now(UTC),
+            now or self.clock.now(),
             timedelta(days=self.cfg.window_back_days),
             timedelta(days=self.cfg.window_ahead_days),
         )
@@ -71,8 +93,14 @@ class EwsConnector(Connector):
         raise CalendarError(f"{person.id} has no mailbox on {self.name} and no e-mail address")
 
     async def events(self, person: Person, window: TimeWindow) -> list[CalendarEvent]:
-        items = await self.client.calendar_view(self.address_of(person), window.start, window.end)
-        return sorted((to_event(i, person.timezone) for i in items), key=lambda e: e.start)
+        return (await self._events(person, window))[0]
+
+    async def _events(
+        self, person: Person, window: TimeWindow
+    ) -> tuple[list[CalendarEvent], dict[str, str]]:
+        address = self.address_of(person)
+        items = await self.client.calendar_view(address, window.start, window.end, person.timezone)
+        return map_items(items, person.timezone)
 
     async def free_busy(
         self, people: Sequence[Person], window: TimeWindow
@@ -204,7 +232,9 @@ class EwsConnector(Connector):
             await self._read(box, window)
 
     async def _read(self, box: _Mailbox, window: TimeWindow) -> None:
-        events = tuple(await self.events(box.person, window))
+        found, refused = await self._events(box.person, window)
+        events = tuple(found)
+        self.ctx.health.item_counts(box.address, len(events), refused)
         self.ctx.health.item_ok(box.address)  # before publishing: consumers see fresh health
         if events != box.published:
             box.published = events

@@ -8,14 +8,25 @@ round trip (exchangelib fetches `location` with an extra GetItem).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import re
+import warnings
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from exchangelib import CalendarItem, ExtendedProperty
 from exchangelib.settings import OofSettings
+from exchangelib.util import TNS
 
-from samtek.model import BusyBlock, BusyStatus, CalendarEvent, OutOfOffice, Sensitivity
+from samtek.model import (
+    BusyBlock,
+    BusyStatus,
+    CalendarEvent,
+    OutOfOffice,
+    Participation,
+    Sensitivity,
+    busy_after_reply,
+)
 
 
 class SensitivityTag(ExtendedProperty):  # type: ignore[misc]
@@ -66,6 +77,9 @@ FIELDS = (
     "samtek_online_url",
     "_start_timezone",
     "_end_timezone",
+    "is_cancelled",
+    "appointment_state",
+    "my_response_type",
 )
 
 BUSY = {
@@ -81,6 +95,84 @@ SENSITIVITY = {
     2: Sensitivity.PRIVATE,
     3: Sensitivity.CONFIDENTIAL,
 }
+
+
+# MyResponseType (ResponseTypeType). "Unknown" and a missing value keep the event's own
+# busy status; "NoResponseReceived" is an unanswered invitation (tentative, as in Outlook).
+REPLY = {
+    "Organizer": Participation.ORGANIZER,
+    "Accept": Participation.ACCEPTED,
+    "Tentative": Participation.TENTATIVE,
+    "Decline": Participation.DECLINED,
+    "NoResponseReceived": Participation.NEEDS_ACTION,
+}
+
+
+class ItemRefused(ValueError):
+    """One calendar item cannot be read; the rest of the mailbox is still published."""
+
+
+# A Period's Bias (MS-OXWSGTZ): UTC = local time + bias, as an xs:duration ("-PT1H").
+_BIAS = re.compile(r"^(-)?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+def _offsets(elem: Any, tag: str) -> list[timedelta]:
+    """UTC offsets of the periods of a custom zone definition (StartTimeZone/EndTimeZone)."""
+    zone = elem.find(f"{{{TNS}}}{tag}")
+    found = []
+    for period in () if zone is None else zone.iter(f"{{{TNS}}}Period"):
+        match = _BIAS.match(period.get("Bias") or "")
+        if match is None or not any(match.groups()[1:]):
+            continue
+        days, hours, minutes, seconds = (int(g or 0) for g in match.groups()[1:])
+        bias = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        found.append(bias if match.group(1) else -bias)  # offset = -bias
+    return found
+
+
+def _all_day_date(value: datetime, offsets: list[timedelta], fallback: Any) -> date:
+    """The date of an all-day boundary: midnight in one of the definition's periods, or,
+    when the definition says nothing usable, the date in the mailbox's zone."""
+    instant = plain(value).replace(tzinfo=None)
+    for offset in offsets:
+        local = instant + offset
+        if local.time() == time(0, 0):
+            return local.date()
+    return value.astimezone(fallback).date()
+
+
+def _from_xml(cls: type[CalendarItem], elem: Any, account: Any) -> CalendarItem:
+    """CalendarItem.from_xml, except that an all-day item whose StartTimeZone exchangelib
+    cannot name ("Customized Time Zone", sent by real servers with its Periods and
+    TransitionsGroups) takes its dates from that definition, else in the mailbox's zone
+    (the account's default zone), never in the zone of the host SAMTEK runs on."""
+    # Read before exchangelib parses the item: it clears the element afterwards.
+    offsets = {tag: _offsets(elem, tag) for tag in ("StartTimeZone", "EndTimeZone")}
+    item = super(CalendarItem, cls).from_xml(elem=elem, account=account)
+    if not item.is_all_day:
+        return item
+    for name, tag in (("start", "StartTimeZone"), ("end", "EndTimeZone")):
+        value = getattr(item, name)
+        if not isinstance(value, datetime):
+            continue
+        if name == "end":
+            value -= timedelta(days=1)  # EWS sends the exclusive end, exchangelib keeps dates
+        tz = getattr(item, f"_{name}_timezone")
+        if tz is not None:
+            setattr(item, name, value.astimezone(tz).date())
+        else:
+            setattr(item, name, _all_day_date(value, offsets[tag], account.default_timezone))
+    return item
+
+
+# Replaces exchangelib's version (same behaviour for named zones) for the whole process.
+CalendarItem.from_xml = classmethod(_from_xml)
+# exchangelib warns (a long text on stderr) for every zone it cannot name; handled above.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Cannot convert value .* on field '_(start|end)_timezone'",
+    category=UserWarning,
+)
 
 
 def busy_status(value: str | None) -> BusyStatus:
@@ -106,16 +198,37 @@ def _aware(value: date | datetime, tz: ZoneInfo, *, end: bool) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=tz)
 
 
-def to_event(item: Any, mailbox_tz: str) -> CalendarEvent:
+def cancelled(item: Any) -> bool:
+    """IsCancelled, or the Canceled bit of AppointmentState (either may come alone)."""
+    return bool(item.is_cancelled) or "Canceled" in (item.appointment_state or ())
+
+
+def to_event(item: Any, mailbox_tz: str) -> CalendarEvent | None:
+    """The event as the mailbox owner lives it; None when it gives no presence (cancelled,
+    declined). Raises ItemRefused for an item that cannot be read."""
+    if not item.id:
+        raise ItemRefused("no ItemId")
+    if item.start is None or item.end is None:
+        raise ItemRefused("Start or End missing or unreadable")
+    if cancelled(item):
+        return None
+    busy = busy_after_reply(
+        busy_status(item.legacy_free_busy_status), REPLY.get(item.my_response_type or "")
+    )
+    if busy is None:
+        return None
     tz = ZoneInfo(mailbox_tz)
-    start = _aware(item.start, tz, end=False)
-    end = _aware(item.end, tz, end=True)
+    try:
+        start = _aware(item.start, tz, end=False)
+        end = _aware(item.end, tz, end=True)
+    except (ValueError, OverflowError) as e:
+        raise ItemRefused(f"unreadable time: {e}") from e
     raw_sensitivity = item.samtek_sensitivity
     return CalendarEvent(
         uid=item.id,
         start=start,
         end=max(end, start),
-        busy=busy_status(item.legacy_free_busy_status),
+        busy=busy,
         sensitivity=SENSITIVITY.get(raw_sensitivity, Sensitivity.PRIVATE),
         all_day=bool(item.is_all_day),
         subject=item.subject,

@@ -24,8 +24,9 @@ import structlog
 from connectors.graph.auth import TokenSource
 from connectors.graph.config import GraphConfig
 from connectors.graph.http import BATCH_LIMIT, DeltaExpired, GraphError, GraphHttp
-from connectors.graph.mapping import to_blocks, to_event, to_oof
+from connectors.graph.mapping import EventRefused, to_blocks, to_event, to_oof
 from samtek.calendar import CalendarError, MeetingRequest
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.events import CalendarUpdate, OutOfOfficeUpdate
 from samtek.model import BusyBlock, CalendarEvent, OutOfOffice, Person, TimeWindow
 from samtek.plugin import AuthFailed, Connector, ConnectorContext
@@ -36,8 +37,19 @@ SCHEDULES_PER_REQUEST = 20  # getSchedule limit
 UTC_PREFER = 'outlook.timezone="UTC"'
 SELECT = (
     "subject,start,end,isAllDay,showAs,sensitivity,location,onlineMeeting,"
-    "onlineMeetingUrl,iCalUId,type,originalStart,isCancelled"
+    "onlineMeetingUrl,iCalUId,type,originalStart,isCancelled,isOrganizer,responseStatus"
 )
+# What one unreadable event may raise while being mapped; it costs that event only.
+_EVENT_ERRORS = (EventRefused, ValueError, TypeError, AttributeError, KeyError, OverflowError)
+
+
+def map_event(data: Any, timezone: str) -> tuple[str, CalendarEvent | None, str | None]:
+    """(Graph event id, the event or None if it gives no presence, why it was refused)."""
+    event_id = str(data.get("id")) if isinstance(data, dict) else "?"
+    try:
+        return event_id, to_event(data, timezone), None
+    except _EVENT_ERRORS as e:
+        return event_id, None, str(e) if isinstance(e, EventRefused) else type(e).__name__
 
 
 def _iso(value: datetime) -> str:
@@ -54,6 +66,7 @@ class _Mailbox:
     address: str
     delta_link: str | None = None
     events: dict[str, CalendarEvent] = field(default_factory=dict)  # by Graph event id
+    refused: dict[str, str] = field(default_factory=dict)  # Graph event id -> reason
     published: tuple[CalendarEvent, ...] | None = None
     oof: OutOfOffice | None = None
 
@@ -70,6 +83,7 @@ class GraphConnector(Connector):
         self.tokens = TokenSource(config)
         self.http = GraphHttp(config, self.tokens)
         self._state_ns = f"graph:{ctx.name}"
+        self.clock: Clock = SYSTEM_CLOCK
 
     async def close(self) -> None:
         await self.http.close()
@@ -77,7 +91,7 @@ class GraphConnector(Connector):
 
     def window(self, now: datetime | None = None) -> TimeWindow:
         return TimeWindow.around(
-            now or datetime.now(UTC),
+            now or self.clock.now(),
             timedelta(days=self.cfg.window_back_days),
             timedelta(days=self.cfg.window_ahead_days),
         )
@@ -103,11 +117,12 @@ class GraphConnector(Connector):
         found: list[CalendarEvent] = []
         while url:
             page = await self.http.request("GET", url, mailbox=address, prefer=(UTC_PREFER,))
-            found.extend(
-                to_event(e, person.timezone)
-                for e in page.get("value", [])
-                if not e.get("isCancelled")
-            )
+            for data in page.get("value", []):
+                event_id, event, why = map_event(data, person.timezone)
+                if why is not None:
+                    log.warning("event refused", mailbox=address, event_id=event_id, reason=why)
+                elif event is not None:
+                    found.append(event)
             url = page.get("@odata.nextLink")
         return sorted(found, key=lambda e: e.start)
 
@@ -244,7 +259,7 @@ class GraphConnector(Connector):
         await self._read_oof(box, window)
 
     async def _full(self, box: _Mailbox, window: TimeWindow) -> None:
-        box.events = {}
+        box.events, box.refused = {}, {}
         first = (
             f"{self._user(box.address)}/calendarView/delta?"
             f"startDateTime={_iso(window.start)}&endDateTime={_iso(window.end)}"
@@ -272,10 +287,17 @@ class GraphConnector(Connector):
         while next_url:
             page = await self.http.request("GET", next_url, mailbox=box.address, prefer=prefer)
             for item in page.get("value", []):
-                if "@removed" in item or item.get("isCancelled"):
-                    box.events.pop(item["id"], None)
-                else:
-                    box.events[item["id"]] = to_event(item, box.person.timezone)
+                if isinstance(item, dict) and "@removed" in item:
+                    box.events.pop(str(item.get("id")), None)
+                    box.refused.pop(str(item.get("id")), None)
+                    continue
+                event_id, event, why = map_event(item, box.person.timezone)
+                box.events.pop(event_id, None)
+                box.refused.pop(event_id, None)
+                if why is not None:
+                    box.refused[event_id] = why
+                elif event is not None:
+                    box.events[event_id] = event
             next_url = page.get("@odata.nextLink")
             if next_url is None:
                 box.delta_link = page.get("@odata.deltaLink")
@@ -292,6 +314,7 @@ class GraphConnector(Connector):
                 key=lambda e: (e.start, e.uid),
             )
         )
+        self.ctx.health.item_counts(box.address, len(events), box.refused)
         self.ctx.health.item_ok(box.address)  # before publishing: consumers see fresh health
         if events != box.published:
             box.published = events

@@ -70,6 +70,11 @@ class HealthOut(_Out):
     failing: list[str] = Field(description="all parts that are failing or degraded")
 
 
+class ItemCountsOut(_Out):
+    published: int
+    refused: dict[str, str] = Field(description="refused entry id -> reason")
+
+
 class PartHealth(_Out):
     name: str
     state: str
@@ -81,6 +86,9 @@ class PartHealth(_Out):
     restarts: int
     next_retry: datetime | None
     item_errors: dict[str, str]
+    item_counts: dict[str, ItemCountsOut] = Field(
+        default_factory=dict, description="per feed or mailbox: events published, refused"
+    )
     resyncable: bool
 
     @classmethod
@@ -96,6 +104,10 @@ class PartHealth(_Out):
             restarts=snapshot.restarts,
             next_retry=snapshot.next_retry,
             item_errors=snapshot.item_errors,
+            item_counts={
+                k: ItemCountsOut(published=v.published, refused=dict(v.refused))
+                for k, v in snapshot.item_counts.items()
+            },
             resyncable=resyncable,
         )
 

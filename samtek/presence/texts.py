@@ -1,13 +1,16 @@
 """Status texts from message catalogues (catalogs/<lang>.toml), times in the person's zone.
 
 "until" reads as a clock time today ("14:00"), "tomorrow 09:00", or a date further out
-("måndag 2. desember"); out-of-office always names the day it ends.
+("måndag 2. desember"); out-of-office always names the day it ends. A state that ends at
+midnight (all-day events: working elsewhere, out of office, a day-long course) ends on a
+date, said the way people say it: "Jobber fra et annet sted i dag", "Fraværende til og med
+fredag", "Out of office until Friday", never "til i morgen 00:00".
 """
 
 from __future__ import annotations
 
 import tomllib
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from importlib.resources import files
 from zoneinfo import ZoneInfo
@@ -53,10 +56,33 @@ def status_text(
     if subject and kind in _WITH_SUBJECT:
         key += "_subject"
     tz = ZoneInfo(timezone)
+    days = format_days(until, now, language, tz)
+    if days is not None and f"{key}_days" in texts:
+        return texts[f"{key}_days"].format(days=days, subject=subject)
     return texts[key].format(
         until=format_until(until, now, language, tz, date_only=kind is ClaimKind.OUT_OF_OFFICE),
         subject=subject,
     )
+
+
+def format_days(until: datetime, now: datetime, language: str, tz: ZoneInfo) -> str | None:
+    """For a state ending at local midnight, the days it covers from today on: "i dag",
+    "i dag og i morgen", "til og med fredag" (within a week), "til og med fredag 11.
+    desember"; None for any other end (a clock time is then the right answer)."""
+    local_until, local_now = until.astimezone(tz), now.astimezone(tz)
+    if local_until.timetz().replace(tzinfo=None) != time(0, 0) or local_until <= local_now:
+        return None
+    last_day = local_until.date() - timedelta(days=1)
+    gap = (last_day - local_now.date()).days
+    texts = catalogue(language)
+    if gap <= 0:
+        return texts["days_today"]
+    if gap == 1:
+        return texts["days_tomorrow"]
+    if gap < 7:
+        weekday = format_date(last_day, "EEEE", locale=_BABEL_LOCALE[language])
+        return texts["days_through"].format(day=weekday)
+    return texts["days_through"].format(day=_day(last_day, language))
 
 
 def format_until(

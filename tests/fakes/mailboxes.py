@@ -29,6 +29,20 @@ class FakeEvent:
     timezone: str = "W. Europe Standard Time"  # Windows zone id of the event
     recurrence_id: datetime | None = None  # set on occurrences of a series (same uid)
     change_key: str = "ck0"
+    # EWS MyResponseType spelling: Organizer (own appointments and meetings), Accept,
+    # Tentative, Decline, NoResponseReceived, Unknown.
+    response: str = "Organizer"
+    cancelled: bool = False  # a cancellation the attendee has not removed yet
+    # Graph only: the responseStatus.response sent instead of the one derived from
+    # `response` (Graph sends "none" for the organizer, as documented for responseStatus).
+    graph_response: str | None = None
+    # Graph only: the timeZone label of start/end (local times in Europe/Oslo) instead of
+    # UTC, as when the Prefer header is not honoured: Windows names or custom labels.
+    graph_zone: str | None = None
+    # EWS only: the Periods etc. of a "Customized Time Zone" (default: Central European).
+    ews_custom_zone: str | None = None
+    # EWS only: the text of <t:Start> instead of the real start (a damaged item).
+    ews_start_text: str | None = None
 
 
 @dataclass
@@ -37,6 +51,9 @@ class FakeOof:
     start: datetime | None = None
     end: datetime | None = None
     internal_reply: str = ""
+    # Graph only: the timeZone label of the scheduled times (Oslo wall-clock) instead of UTC;
+    # mailboxSettings gives them in the zone they were set in, e.g. a Windows name.
+    graph_zone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,10 @@ class FakeMailbox:
     events: dict[str, FakeEvent] = field(default_factory=dict)
     oof: FakeOof = field(default_factory=FakeOof)
     changes: list[Change] = field(default_factory=list)
+    # Verbatim wire payloads served after the scripted events, for corpora written from
+    # Microsoft's documented formats: EWS <t:CalendarItem> elements, Graph event objects.
+    raw_ews: list[str] = field(default_factory=list)
+    raw_graph: list[object] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -95,6 +116,13 @@ class Mailboxes:
         box = self.box(mailbox)
         old = box.events[item_id]
         new = replace(old, start=start, end=end, change_key=f"ck{self.last_seq + 1}")
+        box.events[item_id] = new
+        self._log(box, "modified", item_id)
+        return new
+
+    def update_event(self, mailbox: str, item_id: str, **changes: object) -> FakeEvent:
+        box = self.box(mailbox)
+        new = replace(box.events[item_id], change_key=f"ck{self.last_seq + 1}", **changes)  # type: ignore[arg-type]
         box.events[item_id] = new
         self._log(box, "modified", item_id)
         return new

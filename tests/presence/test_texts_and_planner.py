@@ -29,7 +29,7 @@ OSLO = ZoneInfo("Europe/Oslo")
 def test_three_languages(language: str, meeting: str, oof: str, phone: str) -> None:
     now = datetime(2026, 11, 25, 9, 30, tzinfo=OSLO)
     until = datetime(2026, 11, 25, 14, 0, tzinfo=OSLO)
-    back = datetime(2026, 11, 30, 0, 0, tzinfo=OSLO)
+    back = datetime(2026, 11, 30, 8, 0, tzinfo=OSLO)  # automatic replies end Monday 08:00
     assert status_text(ClaimKind.IN_MEETING, until, now, language, "Europe/Oslo") == meeting
     assert status_text(ClaimKind.OUT_OF_OFFICE, back, now, language, "Europe/Oslo") == oof
     assert status_text(ClaimKind.ON_PHONE, until, now, language, "Europe/Oslo") == phone
@@ -82,7 +82,7 @@ def test_all_day_free_is_ignored_all_day_oof_counts() -> None:
     assert desired_overlay(_person(False), claims, day + timedelta(hours=10), timedelta(0)) is None
     away = desired_overlay(_person(False), claims, day + timedelta(days=1, hours=10), timedelta(0))
     assert away and away.show is Show.XA
-    assert away.status == "Fraværende til lørdag 28. november"
+    assert away.status == "Fraværende i dag"  # the all-day event covers Friday only
 
 
 def test_overlay_ttl_is_the_next_visible_change_plus_grace() -> None:

@@ -172,13 +172,16 @@ class FakeEws:
         start = datetime.fromisoformat(view.get("StartDate").replace("Z", "+00:00"))
         end = datetime.fromisoformat(view.get("EndDate").replace("Z", "+00:00"))
         extended = [dict(e.attrib) for e in op_elem.iter(f"{{{T}}}ExtendedFieldURI")]
+        asked = {e.get("FieldURI", "") for e in op_elem.iter(f"{{{T}}}FieldURI")}
         events = sorted(
             (e for e in self.state.box(mailbox).events.values() if e.start < end and e.end > start),
             key=lambda e: e.start,
         )
-        items = "".join(xml.calendar_item(e, extended) for e in events)
+        raw = self.state.box(mailbox).raw_ews
+        items = "".join(xml.calendar_item(e, extended, asked) for e in events) + "".join(raw)
         inner = (
-            f'<m:RootFolder TotalItemsInView="{len(events)}" IncludesLastItemInRange="true">'
+            f'<m:RootFolder TotalItemsInView="{len(events) + len(raw)}"'
+            ' IncludesLastItemInRange="true">'
             f"<t:Items>{items}</t:Items></m:RootFolder>"
         )
         return xml.response("FindItem", xml.ok_message("FindItem", inner))

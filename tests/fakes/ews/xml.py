@@ -94,7 +94,48 @@ def _extended(event: FakeEvent, wanted: list[dict[str, str]]) -> str:
     return "".join(out)
 
 
-def calendar_item(event: FakeEvent, extended: list[dict[str, str]]) -> str:
+def custom_zone(
+    standard: str, daylight: str, to_dst: tuple[int, int], to_std: tuple[int, int]
+) -> str:
+    """The inside of a TimeZoneDefinitionType (MS-OXWSGTZ): two periods with their Bias
+    (UTC = local + bias) and a yearly group of RecurringDayTransitions, each given as
+    (month, occurrence of Sunday; -1 is the last)."""
+
+    def transition(to: str, month_occurrence: tuple[int, int]) -> str:
+        month, occurrence = month_occurrence
+        return (
+            f'<t:RecurringDayTransition><t:To Kind="Period">{to}</t:To>'
+            f"<t:TimeOffset>PT2H</t:TimeOffset><t:Month>{month}</t:Month>"
+            f"<t:DayOfWeek>Sunday</t:DayOfWeek><t:Occurrence>{occurrence}</t:Occurrence>"
+            "</t:RecurringDayTransition>"
+        )
+
+    return (
+        f'<t:Periods><t:Period Bias="{standard}" Name="Standard" Id="Std"/>'
+        f'<t:Period Bias="{daylight}" Name="Daylight" Id="Dlt/1"/></t:Periods>'
+        '<t:TransitionsGroups><t:TransitionsGroup Id="0">'
+        f"{transition('Dlt/1', to_dst)}{transition('Std', to_std)}"
+        "</t:TransitionsGroup></t:TransitionsGroups>"
+        '<t:Transitions><t:Transition><t:To Kind="Group">0</t:To></t:Transition></t:Transitions>'
+    )
+
+
+# What Exchange sends as StartTimeZone/EndTimeZone for an event made in a zone it cannot
+# name (a custom definition, e.g. from an iCalendar invitation): Central European rules.
+CENTRAL_EUROPE = custom_zone("-PT1H", "-PT2H", (3, -1), (10, -1))
+NEW_ZEALAND = custom_zone("-PT12H", "-PT13H", (9, -1), (4, 1))
+
+
+def _zone(tag: str, event: FakeEvent) -> str:
+    name = quoteattr(event.timezone)
+    if event.timezone == "Customized Time Zone":
+        body = event.ews_custom_zone or CENTRAL_EUROPE
+        return f"<t:{tag} Id={name} Name={name}>{body}</t:{tag}>"
+    return f"<t:{tag} Id={name} Name={name}/>"
+
+
+def calendar_item(event: FakeEvent, extended: list[dict[str, str]], asked: set[str]) -> str:
+    """One CalendarItem; meeting fields only when asked for (FieldURI), as EWS does."""
     parts = [
         f"<t:CalendarItem><t:ItemId Id={quoteattr(event.item_id)}"
         f" ChangeKey={quoteattr(event.change_key)}/>",
@@ -106,15 +147,25 @@ def calendar_item(event: FakeEvent, extended: list[dict[str, str]]) -> str:
     parts.append(f"<t:UID>{escape(event.uid)}</t:UID>")
     if event.recurrence_id is not None:
         parts.append(f"<t:RecurrenceId>{iso(event.recurrence_id)}</t:RecurrenceId>")
-    parts.append(f"<t:Start>{iso(event.start)}</t:Start><t:End>{iso(event.end)}</t:End>")
+    start = escape(event.ews_start_text) if event.ews_start_text is not None else iso(event.start)
+    parts.append(f"<t:Start>{start}</t:Start><t:End>{iso(event.end)}</t:End>")
     parts.append(f"<t:IsAllDayEvent>{str(event.all_day).lower()}</t:IsAllDayEvent>")
     parts.append(f"<t:LegacyFreeBusyStatus>{event.busy}</t:LegacyFreeBusyStatus>")
     if event.location is not None:
         parts.append(f"<t:Location>{escape(event.location)}</t:Location>")
+    meeting = event.response != "Organizer" or event.cancelled
+    if "calendar:IsCancelled" in asked:
+        parts.append(f"<t:IsCancelled>{str(event.cancelled).lower()}</t:IsCancelled>")
+    if "calendar:MyResponseType" in asked:
+        parts.append(f"<t:MyResponseType>{event.response}</t:MyResponseType>")
+    if "calendar:AppointmentState" in asked:
+        # PidLidAppointmentStateFlags: 1 meeting, 2 received (attendee's copy), 4 cancelled.
+        state = (1 if meeting else 0) | (2 if event.response != "Organizer" else 0)
+        state |= 4 if event.cancelled else 0
+        parts.append(f"<t:AppointmentState>{state}</t:AppointmentState>")
+    parts.append(_zone("StartTimeZone", event) + _zone("EndTimeZone", event))
     if event.online_meeting_url is not None:
         parts.append(f"<t:NetShowUrl>{escape(event.online_meeting_url)}</t:NetShowUrl>")
-    tz = quoteattr(event.timezone)
-    parts.append(f"<t:StartTimeZone Id={tz} Name={tz}/><t:EndTimeZone Id={tz} Name={tz}/>")
     parts.append("</t:CalendarItem>")
     return "".join(parts)
 

@@ -19,8 +19,20 @@ SHOW_AS = {
 EVENT_ZONE = ZoneInfo("Europe/Oslo")
 
 
+# EWS MyResponseType -> Graph responseStatus.response (documented values).
+RESPONSE = {
+    "Organizer": "organizer",
+    "Accept": "accepted",
+    "Tentative": "tentativelyAccepted",
+    "Decline": "declined",
+    "NoResponseReceived": "notResponded",
+    "Unknown": "none",
+}
+
+
 def graph_time(value: datetime, zone: str = "UTC") -> dict[str, str]:
-    """Graph's dateTimeTimeZone: a local time without offset plus a zone name."""
+    """Graph's dateTimeTimeZone: a local time without offset plus a zone name (any name
+    other than UTC is written as Oslo wall-clock time, whatever the label says)."""
     local = value.astimezone(UTC if zone == "UTC" else EVENT_ZONE)
     return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": zone}
 
@@ -32,14 +44,19 @@ def parse_time(value: dict[str, str]) -> datetime:
 
 
 def event(e: FakeEvent) -> dict[str, Any]:
-    zone = "W. Europe Standard Time" if e.all_day else "UTC"
+    zone = e.graph_zone or ("W. Europe Standard Time" if e.all_day else "UTC")
     body: dict[str, Any] = {
         "id": e.item_id,
         "iCalUId": e.uid,
         "changeKey": e.change_key,
         "subject": e.subject,
         "isAllDay": e.all_day,
-        "isCancelled": False,
+        "isCancelled": e.cancelled,
+        "isOrganizer": e.response == "Organizer",
+        "responseStatus": {
+            "response": e.graph_response or RESPONSE[e.response],
+            "time": "0001-01-01T00:00:00Z",
+        },
         "showAs": SHOW_AS.get(e.busy, "unknown"),
         "type": "occurrence" if e.recurrence_id else "singleInstance",
         "start": graph_time(e.start, zone),
@@ -93,8 +110,8 @@ def automatic_replies(oof: FakeOof) -> dict[str, Any]:
         "externalReplyMessage": oof.internal_reply,
     }
     if oof.start and oof.end:
-        setting["scheduledStartDateTime"] = graph_time(oof.start)
-        setting["scheduledEndDateTime"] = graph_time(oof.end)
+        setting["scheduledStartDateTime"] = graph_time(oof.start, oof.graph_zone or "UTC")
+        setting["scheduledEndDateTime"] = graph_time(oof.end, oof.graph_zone or "UTC")
     return setting
 
 

@@ -262,12 +262,20 @@ class FakeGraph:
         events = self._in_window(mailbox, start, end)
         skip = int(query.get("$skip", "0"))
         top = min(int(query.get("$top", self.max_page)), self.max_page)
-        page: dict[str, Any] = {"value": [render.event(e) for e in events[skip : skip + top]]}
+        rendered = [render.event(e) for e in events[skip : skip + top]]
+        if skip + top >= len(events):  # verbatim payloads come last, on the last page
+            rendered += self.state.box(mailbox).raw_graph  # type: ignore[arg-type]
+        if "$select" in query:  # Graph returns the id and the selected properties only
+            keep = {"id", *query["$select"].split(",")}
+            rendered = [{k: v for k, v in r.items() if k in keep} for r in rendered]
+        page: dict[str, Any] = {"value": rendered}
         if skip + top < len(events):
             page["@odata.nextLink"] = (
                 f"{self.base}/v1.0/users/{mailbox}/calendarView?startDateTime={query['startDateTime']}"
                 f"&endDateTime={query['endDateTime']}&$top={top}&$skip={skip + top}"
             )
+            if "$select" in query:
+                page["@odata.nextLink"] += f"&$select={query['$select']}"
         return 200, {}, page
 
     def _op_delta(self, mailbox: str, query: dict[str, str], _body: Any) -> Reply:
@@ -288,6 +296,7 @@ class FakeGraph:
             start, end = self._window(query)
             cursor = _Cursor(mailbox, start, end, self.state.last_seq)
             cursor.pending = [render.event(e) for e in self._in_window(mailbox, start, end)]
+            cursor.pending += self.state.box(mailbox).raw_graph  # type: ignore[arg-type]
         page, cursor.pending = cursor.pending[: self.max_page], cursor.pending[self.max_page :]
         token = f"t{next(self._ids)}"
         self._cursors[token] = cursor
