@@ -27,7 +27,7 @@ from samtek.store import Store
 
 log = structlog.get_logger("samtek.rooms")
 
-Poster = Callable[[str, str], None]  # (room JID, text)
+Poster = Callable[[str, str], object]  # (room JID, text); queued, confirmed by the server
 
 
 @dataclass(frozen=True, slots=True)

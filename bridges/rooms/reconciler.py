@@ -154,7 +154,7 @@ class Reconciler:
                 if self.store is None or await self.store.claim_notification(
                     f"rooms:archived:{room}"
                 ):
-                    self.muc.say(room, action.text)
+                    await self.muc.post(room, action.text)  # before the room closes
             elif isinstance(action, Destroy):
                 await self.muc.destroy(room, action.reason)
             elif isinstance(action, Invite):

@@ -24,7 +24,8 @@ from samtek.directory import DirectoryService
 from samtek.health import HealthReporter, HealthState
 from samtek.runtime.leases import LeaseManager
 from samtek.runtime.supervisor import Supervisor
-from samtek.xmpp.link import IqType, MessageType, XmppLink
+from samtek.xmpp.delivery import MessageType
+from samtek.xmpp.link import IqType, XmppLink
 from samtek.xmpp.overlay import Overlay, PresenceOverlays, ServerOverlays
 
 

@@ -24,6 +24,7 @@ from slixmpp.xmlstream.matcher.base import MatcherBase
 
 from samtek.config import XmppSection
 from samtek.health import HealthReporter
+from samtek.xmpp.delivery import MessageType, Outbox
 
 log = structlog.get_logger("samtek.xmpp")
 
@@ -32,7 +33,6 @@ IQ_TIMEOUT = 15.0
 
 ReadyHook = Callable[[], Awaitable[None]]
 IqType = Literal["get", "set"]
-MessageType = Literal["chat", "normal", "headline", "groupchat"]
 MessageHook = Callable[[Message], Awaitable[None]]
 
 
@@ -48,6 +48,8 @@ class XmppLink:
         self._ready_hooks: list[ReadyHook] = []
         self._message_hooks: list[tuple[str, MessageHook]] = []
         self._pending: dict[str, asyncio.Future[Iq]] = {}
+        # Chat messages wait here until the server confirms them (survives reconnects).
+        self.outbox = Outbox(self, settings.domain, health)
 
     @property
     def jid(self) -> str:
@@ -107,6 +109,7 @@ class XmppLink:
                 )
             )
         xmpp.connect()
+        delivering: asyncio.Task[None] | None = None
         try:
             waiters: set[asyncio.Future[Any]] = {started, lost}
             done, _ = await asyncio.wait(
@@ -121,6 +124,8 @@ class XmppLink:
             log.info("xmpp connected", jid=self.jid)
             self._xmpp = xmpp
             self.health.success()
+            delivering = asyncio.create_task(self.outbox.run())
+            self.outbox.connected()
             # A hook waiting on the server must not delay noticing that the server went away.
             ready: asyncio.Task[None] = asyncio.create_task(self._run_ready_hooks())
             hooks_or_loss: set[asyncio.Future[Any]] = {ready, lost}
@@ -136,6 +141,8 @@ class XmppLink:
         finally:
             self._xmpp = None
             self._fail_pending()
+            if delivering is not None:
+                delivering.cancel()  # what is unconfirmed stays queued for the next stream
             xmpp.abort()
 
     async def _run_ready_hooks(self) -> None:
@@ -178,6 +185,14 @@ class XmppLink:
     def send_message(
         self, to: str, body: str, mfrom: str | None = None, mtype: MessageType = "chat"
     ) -> None:
+        """Queue a chat message: delivered at least once and shown once (see delivery.py),
+        also when it is sent while the stream is down."""
+        self.outbox.send(to, body, mfrom, mtype)
+
+    def send_now(
+        self, to: str, body: str, mfrom: str | None = None, mtype: MessageType = "chat"
+    ) -> None:
+        """Write a message into the current stream (lost if the stream dies right after)."""
         xmpp = self._require()
         xmpp.send_message(mto=JID(to), mbody=body, mfrom=JID(mfrom or self.jid), mtype=mtype)
 

@@ -126,11 +126,24 @@ class MucClient:
         await self.set_config(room, values)
         self.leave(room)
 
-    def say(self, room: str, body: str) -> None:
-        """Post a groupchat message: enter, post, leave (in order on one stream)."""
-        self.join(room)
-        self.link.send_message(room, body, mfrom=f"{self.link.jid}/rooms", mtype="groupchat")
-        self.leave(room)
+    async def post(self, room: str, body: str, wait_seconds: float = 30.0) -> bool:
+        """`say`, and wait until the server confirms it (False: still queued after that)."""
+        return await self.link.outbox.sent(self.say(room, body), wait_seconds)
+
+    def say(self, room: str, body: str) -> str:
+        """Post a groupchat message, confirmed by the server (mod_samtek_deliver posts it in
+        the room under our nick); without that module: enter, post, leave on one stream.
+        Returns the message's id in the outbox."""
+        sender = f"{self.link.jid}/rooms"
+
+        def plainly() -> None:
+            self.join(room)
+            self.link.send_now(room, body, mfrom=sender, mtype="groupchat")
+            self.leave(room)
+
+        return self.link.outbox.send(
+            room, body, sender, "groupchat", nick=self.nick, plain=plainly
+        )
 
     def clear_subject(self, room: str) -> None:
         """Enter, send an empty <subject/> (XEP-0045 §8.1: clears it), leave."""

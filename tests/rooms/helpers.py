@@ -78,7 +78,7 @@ def rooms_prosody(muc_sql: bool = False, muc_options: str = "") -> RoomsProsody:
     server.muc_sql = muc_sql
     server.muc_options = muc_options
     server.extra_host_config = (
-        '\tmodules_enabled = { "samtek_overlay"; "samtek_rooms" }\n'
+        '\tmodules_enabled = { "samtek_overlay"; "samtek_rooms"; "samtek_deliver" }\n'
         f'\tsamtek_rooms_trusted = {{ "{server.component_jid}" }}\n'
     )
     return server
