@@ -101,6 +101,15 @@ class CalendarRef:
     address: str
 
 
+def calendar_address(address: str) -> str:
+    """`webcal://` and `webcals://` are informal names for an https feed: fetch it as one."""
+    address = address.strip()
+    scheme, sep, rest = address.partition("://")
+    if sep and scheme.lower() in ("webcal", "webcals"):
+        return f"https://{rest}"
+    return address
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
     id: str
