@@ -24,6 +24,7 @@ from slixmpp.xmlstream.matcher.base import MatcherBase
 
 from samtek.config import XmppSection
 from samtek.health import HealthReporter
+from samtek.xmpp.xmltext import clean_element
 
 log = structlog.get_logger("samtek.xmpp")
 
@@ -90,6 +91,8 @@ class XmppLink:
             if not lost.done():
                 lost.set_result(str(reason) if reason else "stream closed")
 
+        # The one place every outgoing stanza passes: no text in it can break the stream.
+        xmpp.add_filter("out_sync", _legal_xml)
         xmpp.add_event_handler("session_start", _session_start)
         xmpp.add_event_handler("disconnected", _lost)
         xmpp.add_event_handler("connection_failed", _lost)
@@ -196,6 +199,11 @@ class XmppLink:
                 log.exception("message handler failed", sender=str(message["from"]))
 
         return handler
+
+
+def _legal_xml(stanza: StanzaBase) -> StanzaBase:
+    clean_element(stanza.xml)
+    return stanza
 
 
 class _PendingReply(MatcherBase):
