@@ -37,6 +37,9 @@ MessageType = Literal["chat", "normal", "headline", "groupchat"]
 MessageHook = Callable[[Message], Awaitable[None]]
 
 
+_Pending = tuple[JID, "asyncio.Future[Iq]"]  # the addressee, and who waits for its answer
+
+
 class NotConnected(ConnectionError):
     pass
 
@@ -48,7 +51,7 @@ class XmppLink:
         self._xmpp: ComponentXMPP | None = None
         self._ready_hooks: list[ReadyHook] = []
         self._message_hooks: list[tuple[str, MessageHook]] = []
-        self._pending: dict[str, asyncio.Future[Iq]] = {}
+        self._pending: dict[str, _Pending] = {}  # by IQ id
 
     @property
     def jid(self) -> str:
@@ -146,22 +149,22 @@ class XmppLink:
             await ready_hook()
 
     def _fail_pending(self) -> None:
-        for reply in self._pending.values():
+        for _, reply in self._pending.values():
             if not reply.done():
                 reply.set_exception(NotConnected("connection lost before the reply"))
 
     async def send_iq(self, to: str, kind: IqType, payload: ET.Element) -> Iq:
         """Send an IQ and return the result; raises IqError on error replies, IqTimeout.
 
-        Replies are matched by id in a dict: slixmpp's `Iq.send` registers one handler per
-        outstanding IQ and tests every reply against all of them, which is quadratic when
-        thousands of overlays change in the same second.
+        Replies are matched by id (and then sender) in a dict: slixmpp's `Iq.send` registers
+        one handler per outstanding IQ and tests every reply against all of them, which is
+        quadratic when thousands of overlays change in the same second.
         """
         xmpp = self._require()
         iq = xmpp.make_iq(ito=to, ifrom=self.jid, itype=kind)
         iq.append(payload)
         reply: asyncio.Future[Iq] = asyncio.get_running_loop().create_future()
-        self._pending[iq["id"]] = reply
+        self._pending[iq["id"]] = (iq["to"], reply)
         try:
             xmpp.send(iq)
             result = await asyncio.wait_for(reply, IQ_TIMEOUT)
@@ -174,8 +177,16 @@ class XmppLink:
         return result
 
     def _on_iq_reply(self, iq: Iq) -> None:
-        reply = self._pending.get(iq["id"])
-        if reply is not None and not reply.done():
+        pending = self._pending.get(iq["id"])
+        if pending is None:
+            return
+        asked, reply = pending
+        # Only the entity we asked may answer (RFC 6120 §8.2.3, §10.1): another one that
+        # learned or guessed the id must not complete the request with its own answer.
+        if iq["from"] != asked:
+            log.debug("iq reply from an entity not asked ignored", sender=str(iq["from"]))
+            return
+        if not reply.done():
             reply.set_result(iq)
 
     def send_message(
@@ -209,7 +220,7 @@ def _legal_xml(stanza: StanzaBase) -> StanzaBase:
 class _PendingReply(MatcherBase):
     """Matches IQ results/errors that answer one of our outstanding requests, in O(1)."""
 
-    def __init__(self, pending: dict[str, asyncio.Future[Iq]]) -> None:
+    def __init__(self, pending: dict[str, _Pending]) -> None:
         super().__init__(None)
         self._pending = pending
 
