@@ -166,14 +166,28 @@ class BusyBlock:
     busy: BusyStatus
 
 
+class ExternalAudience(StrEnum):
+    """Who outside the organisation gets the external automatic reply."""
+
+    NONE = "none"
+    KNOWN = "known"  # the mailbox's contacts (here: people in the recipient's roster)
+    ALL = "all"
+
+
 @dataclass(frozen=True, slots=True)
 class OutOfOffice:
-    """A mailbox's automatic-replies setting."""
+    """A mailbox's automatic-replies setting.
+
+    `message` is the internal text (for people in the directory); `external_message` goes
+    to others only as `external_audience` allows (EWS ExternalAudience, Graph externalAudience).
+    """
 
     enabled: bool
     start: datetime | None = None
     end: datetime | None = None
     message: str | None = None
+    external_message: str | None = None
+    external_audience: ExternalAudience = ExternalAudience.NONE
 
 
 class ClaimSource(StrEnum):

@@ -37,6 +37,8 @@ class FakeOof:
     start: datetime | None = None
     end: datetime | None = None
     internal_reply: str = ""
+    external_reply: str | None = None  # None: the same as internal_reply
+    external_audience: str = "All"  # EWS spelling: None | Known | All
 
 
 @dataclass(frozen=True)
