@@ -29,7 +29,9 @@ _SECRET_NAMES = (
 )
 _NAMED = re.compile(rf"(?i)\b({_SECRET_NAMES})([\"']?\s*[=:]\s*[\"']?)([^\s&\"',;)}}\]]+)")
 # A path segment that looks generated: a long run of token characters with letters and digits.
-_TOKENISH = re.compile(r"[A-Za-z0-9_\-]{20,}|[A-Fa-f0-9]{16,}")
+_TOKENISH = re.compile(r"[A-Za-z0-9_\-]{16,}")
+# A query string without a scheme before it (a bare path in a library's message).
+_QUERY = re.compile(r"\?([^\s\"'<>`#?]*=[^\s\"'<>`#]*)")
 _PRIVATE = re.compile(r"(?i)^private[-_]")
 
 
@@ -55,6 +57,7 @@ def redact_url(url: str) -> str:
 def redact_text(text: str) -> str:
     """Free text (an error message, a log line) with every address and credential masked."""
     text = _URL.sub(_url_in_text, text)
+    text = _QUERY.sub(lambda m: "?" + "&".join(_query_item(i) for i in m.group(1).split("&")), text)
     text = _SCHEME_TOKEN.sub(lambda m: f"{m.group(1)} {MASK}", text)
     return _NAMED.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
 

@@ -224,6 +224,9 @@ def test_webcal_is_fetched_as_https() -> None:
         ('refused: {"client_secret": "Zq5"}', "Zq5"),
         ("password=Zq6 user=x", "Zq6"),
         ("https://h.example/a.ics#key=Zq7", "Zq7"),
+        ("cannot fetch feeds.example/x.ics?k=Zq8", "Zq8"),
+        ("https://h.example/feeds/aB3dE5fG7hJ9kL1m.ics", "aB3dE5fG7hJ9kL1m"),
+        ("https://h.example/r?next=https%3A%2F%2Fx%2F%3Ftoken%3DZq9", "Zq9"),
     ],
 )  # fmt: skip
 def test_redaction_masks(text: str, secret: str) -> None:
