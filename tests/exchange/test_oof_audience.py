@@ -15,8 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from exchangelib.settings import OofSettings
 
+from connectors.ews.mapping import to_oof as ews_oof
+from connectors.graph.mapping import to_oof as graph_oof
 from samtek.devserver.prosody import ProsodyServer
+from samtek.model import ExternalAudience, OutOfOffice
 from tests.assistant.chat_client import ChatClient
 from tests.conftest import RunningService
 from tests.exchange.test_hybrid_presence_e2e import write_config
@@ -131,3 +135,28 @@ async def test_outsiders_get_the_external_text_only_as_the_audience_allows(
     finally:
         for c in (anna, friend, stranger):
             await c.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("graph", "ews", "audience"),
+    [
+        ("none", "None", ExternalAudience.NONE),
+        ("contactsOnly", "Known", ExternalAudience.KNOWN),
+        ("all", "All", ExternalAudience.ALL),
+        ("somethingNew", "SomethingNew", ExternalAudience.NONE),  # unknown: nobody outside
+    ],
+)
+def test_external_audience_is_read_from_both_apis(
+    graph: str, ews: str, audience: ExternalAudience
+) -> None:
+    setting = {
+        "status": "alwaysEnabled",
+        "externalAudience": graph,
+        "internalReplyMessage": "inn",
+        "externalReplyMessage": "ut",
+    }
+    assert graph_oof(setting) == OutOfOffice(True, None, None, "inn", "ut", audience)
+    settings = OofSettings(
+        state=OofSettings.ENABLED, internal_reply="inn", external_reply="ut", external_audience=ews
+    )
+    assert ews_oof(settings) == OutOfOffice(True, None, None, "inn", "ut", audience)
