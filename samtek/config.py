@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from bridges.assistant.config import AssistantSection
 from bridges.rooms.settings import RoomsSection
 from samtek.admin.config import AdminSection
-from samtek.model import CalendarRef, Person
+from samtek.model import CalendarRef, Person, calendar_address
 from samtek.plugin import Connector, ConnectorConfig
 from samtek.runtime.leases import ClusterSection
 from samtek.secrets import Secret
@@ -86,7 +86,7 @@ class MunicipalitySection(_Section):
 
 class CalendarRefSection(_Section):
     source: str | None = None  # defaults to the municipality's calendar connector
-    address: str
+    address: Annotated[str, AfterValidator(calendar_address)]
 
 
 class PersonSection(_Section):

@@ -21,7 +21,7 @@ from samtek.bus import Bus
 from samtek.events import DirectoryPerson, DirectoryUpdate, PeopleChanged
 from samtek.groups import UnknownGroup
 from samtek.health import HealthReporter
-from samtek.model import CalendarRef, Person
+from samtek.model import CalendarRef, Person, calendar_address
 from samtek.plugin import Directory
 from samtek.store.directory import DirectorySnapshots
 
@@ -193,7 +193,7 @@ class DirectoryService(Directory):
                 municipality.calendar_address, id=entry.id, email=entry.email, jid=entry.jid
             )
             if address:
-                calendars = (CalendarRef(municipality.calendar, address),)
+                calendars = (CalendarRef(municipality.calendar, calendar_address(address)),)
         return Person(
             id=entry.id,
             jid=entry.jid.lower(),

@@ -13,6 +13,8 @@ from enum import StrEnum
 
 import structlog
 
+from samtek.redact import redact_text
+
 
 class HealthState(StrEnum):
     STARTING = "starting"
@@ -75,6 +77,7 @@ class HealthReporter:
 
     def item_error(self, item: str, error: str) -> None:
         """One item failed (e.g. one person's feed); the part keeps serving the others."""
+        item, error = redact_text(item), redact_text(error)
         if self._item_errors.get(item) != error:
             self._log.warning("item failing", item=item, error=error)
         self._item_errors[item] = error
@@ -82,6 +85,7 @@ class HealthReporter:
         self._settle()
 
     def item_ok(self, item: str) -> None:
+        item = redact_text(item)
         if self._item_errors.pop(item, None) is not None:
             self._log.info("item recovered", item=item)
         self._settle()
@@ -98,11 +102,11 @@ class HealthReporter:
         self._record_error(error)
         self._next_retry = next_retry
         self._restarts += 1
-        self._set(HealthState.FAILING, error)
+        self._set(HealthState.FAILING, self._last_error)
 
     def auth_failed(self, error: str) -> None:
         self._record_error(error)
-        self._set(HealthState.AUTH_FAILED, error)
+        self._set(HealthState.AUTH_FAILED, self._last_error)
 
     def stopped(self) -> None:
         self._set(HealthState.STOPPED, None)
@@ -123,6 +127,8 @@ class HealthReporter:
         )
 
     def _record_error(self, error: str) -> None:
+        # Every text shown in health (admin API, status page, log) passes here: no secrets.
+        error = redact_text(error)
         self._last_error = error
         self._last_error_at = datetime.now(UTC)
 

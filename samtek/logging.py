@@ -7,6 +7,8 @@ import sys
 
 import structlog
 
+from samtek.redact import RedactingFilter, structlog_processor
+
 
 def configure_logging(level: str = "info", json: bool | None = None) -> None:
     json = (not sys.stderr.isatty()) if json is None else json
@@ -14,6 +16,8 @@ def configure_logging(level: str = "info", json: bool | None = None) -> None:
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     )
     logging.basicConfig(level=level.upper(), format="%(message)s", stream=sys.stderr, force=True)
+    for handler in logging.getLogger().handlers:  # libraries log URLs and errors too
+        handler.addFilter(RedactingFilter())
     # slixmpp is chatty at INFO about stream internals; its warnings still show.
     logging.getLogger("slixmpp").setLevel(logging.WARNING)
     structlog.configure(
@@ -22,6 +26,7 @@ def configure_logging(level: str = "info", json: bool | None = None) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            structlog_processor,  # last before rendering: a safety net for every secret
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

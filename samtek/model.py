@@ -101,6 +101,15 @@ class CalendarRef:
     address: str
 
 
+def calendar_address(address: str) -> str:
+    """`webcal://` and `webcals://` are informal names for an https feed: fetch it as one."""
+    address = address.strip()
+    scheme, sep, rest = address.partition("://")
+    if sep and scheme.lower() in ("webcal", "webcals"):
+        return f"https://{rest}"
+    return address
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
     id: str
@@ -157,14 +166,28 @@ class BusyBlock:
     busy: BusyStatus
 
 
+class ExternalAudience(StrEnum):
+    """Who outside the organisation gets the external automatic reply."""
+
+    NONE = "none"
+    KNOWN = "known"  # the mailbox's contacts (here: people in the recipient's roster)
+    ALL = "all"
+
+
 @dataclass(frozen=True, slots=True)
 class OutOfOffice:
-    """A mailbox's automatic-replies setting."""
+    """A mailbox's automatic-replies setting.
+
+    `message` is the internal text (for people in the directory); `external_message` goes
+    to others only as `external_audience` allows (EWS ExternalAudience, Graph externalAudience).
+    """
 
     enabled: bool
     start: datetime | None = None
     end: datetime | None = None
     message: str | None = None
+    external_message: str | None = None
+    external_audience: ExternalAudience = ExternalAudience.NONE
 
 
 class ClaimSource(StrEnum):

@@ -22,7 +22,7 @@ from bridges.assistant.texts import Texts
 from samtek.bus import Bus
 from samtek.events import OutOfOfficeUpdate
 from samtek.health import HealthReporter
-from samtek.model import OutOfOffice, Person
+from samtek.model import ExternalAudience, OutOfOffice, Person
 from samtek.plugin import Directory
 from samtek.presence.texts import format_until
 from samtek.store import Store
@@ -123,6 +123,11 @@ class OofAutoReply:
         if not active(oof, now) or oof is None:
             return
         sender_bare = sender.split("/", 1)[0].lower()
+        # The server says whether the sender is in the recipient's roster (a "known" sender).
+        known = hit.attrib.get("contact") == "true"
+        text = self.text(recipient, oof, sender_bare, now, known)
+        if text is None:
+            return
         day = now.astimezone(Texts(recipient.language, recipient.timezone).tz).date()
         key = f"oof-autoreply:{sender_bare}:{recipient.jid}:{day.isoformat()}"
         if key in self._recent or not await self._store.claim_notification(key):
@@ -130,13 +135,33 @@ class OofAutoReply:
         self._recent[key] = None
         while len(self._recent) > MAX_RECENT:
             self._recent.popitem(last=False)
-        self._link.send_message(sender, self.text(recipient, oof, sender_bare, now))
+        self._link.send_message(sender, text)
 
-    def text(self, recipient: Person, oof: OutOfOffice, sender: str, now: datetime) -> str:
-        reader = self._directory.by_jid(sender) or recipient  # in the sender's language
+    def text(
+        self, recipient: Person, oof: OutOfOffice, sender: str, now: datetime, known: bool = False
+    ) -> str | None:
+        """The auto-reply for `sender`, or None when this sender gets none.
+
+        The internal text (with the return date) only for people in the directory; anyone
+        else (a local account outside it, a federated sender) gets the mailbox's external
+        text, and only if its external audience includes them, as Exchange would answer.
+        """
+        reader = self._directory.by_jid(sender)  # in the sender's language
+        if reader is None:
+            return self._external_text(recipient, oof, known)
         texts = Texts(reader.language, reader.timezone)
         message = (oof.message or "").strip()
         if oof.end is None:
             return texts("oof_autoreply_open", name=recipient.name, message=message).strip()
         until = format_until(oof.end, now, texts.language, texts.tz, date_only=True)
         return texts("oof_autoreply", name=recipient.name, until=until, message=message).strip()
+
+    @staticmethod
+    def _external_text(recipient: Person, oof: OutOfOffice, known: bool) -> str | None:
+        audience = oof.external_audience
+        allowed = audience is ExternalAudience.ALL or (audience is ExternalAudience.KNOWN and known)
+        message = (oof.external_message or "").strip()
+        if not allowed or not message:
+            return None
+        texts = Texts(recipient.language, recipient.timezone)
+        return texts("oof_autoreply_external", message=message)

@@ -144,6 +144,7 @@ class RoomsBridge:
         try:
             while True:
                 delay = self._jittered()
+                self._wake.clear()  # before the work: a wake-up during it runs another pass
                 if self.link.connected and self._duty_held():
                     try:
                         await self.reconcile()
@@ -160,12 +161,37 @@ class RoomsBridge:
                         )
                     else:
                         self.health.item_ok("reconcile")
-                self._wake.clear()
+                else:
+                    await self._refresh_feeds()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
         finally:
             watcher.cancel()
             self.meetings.close()
+
+    async def _refresh_feeds(self) -> None:
+        """Without the rooms duty (or the link): keep serving every room's ICS feed, so any
+        instance behind the load balancer answers; reminders stay with the duty holder."""
+        try:
+            rooms = await self.load_rooms()
+        except SpecError as exc:
+            self.health.item_error("specs", "; ".join(exc.errors))
+            rooms = self.rooms
+        else:
+            self.health.item_ok("specs")
+        self.rooms = rooms
+        try:
+            today = self.today().date()
+            active = [
+                r for r in rooms if phase_of(r, today, self.settings.retention_days) is Phase.ACTIVE
+            ]
+            await self.meetings.refresh(active, self.sources, remind=False)
+            await self.index_feeds(rooms)  # after the meetings: no feed is served empty
+        except Exception as exc:  # retried on the next pass; health says why
+            self.health.item_error("feeds", f"{type(exc).__name__}: {exc}")
+            log.warning("room feeds not refreshed", error=str(exc), exc_info=True)
+        else:
+            self.health.item_ok("feeds")
 
     def _jittered(self) -> float:
         j = self.settings.jitter
@@ -188,10 +214,8 @@ class RoomsBridge:
     async def _feed_secret(self) -> bytes:
         if self.settings.feed_secret is not None:
             return self.settings.feed_secret.get_secret_value().encode()
-        stored = await self.store.get_state("rooms", "feed_secret")
-        if stored is None:
-            stored = secrets.token_hex(32)
-            await self.store.put_state("rooms", "feed_secret", stored)
+        # Instances starting together must agree on one secret: the first insert wins.
+        stored = await self.store.put_state_if_absent("rooms", "feed_secret", secrets.token_hex(32))
         return stored.encode()
 
     def _lookup_feed(self, token: str) -> tuple[Room, list[CalendarEvent]] | None:

@@ -100,7 +100,11 @@ class MeetingScheduler:
         self._timers: dict[str, tuple[datetime, asyncio.TimerHandle]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def refresh(self, rooms: list[Room], sources: Mapping[str, object]) -> None:
+    async def refresh(
+        self, rooms: list[Room], sources: Mapping[str, object], remind: bool = True
+    ) -> None:
+        """Re-read each room's meetings; with `remind`, (re)schedule their reminders, else
+        drop every timer (an instance without the rooms duty only serves the feeds)."""
         now = datetime.now(UTC)
         window = TimeWindow(
             now - timedelta(days=1), now + timedelta(days=self.settings.meetings_ahead_days)
@@ -132,7 +136,7 @@ class MeetingScheduler:
             for event in events:
                 meeting = Meeting(room, event)
                 wanted[meeting.key] = meeting
-        self._schedule(wanted, now)
+        self._schedule(wanted if remind else {}, now)
 
     def _schedule(self, wanted: Mapping[str, Meeting], now: datetime) -> None:
         lead = timedelta(minutes=self.settings.reminder_minutes)

@@ -14,6 +14,7 @@ from yarl import URL
 from connectors.caldav import davxml
 from connectors.caldav.config import BasicAuth, BearerAuth, CalDavConfig
 from samtek.calendar import CalendarError
+from samtek.redact import redact_text, redact_url
 
 XML_TYPE = "application/xml; charset=utf-8"
 MAX_REDIRECTS = 4
@@ -21,13 +22,9 @@ _REDIRECTS = (301, 302, 307, 308)
 _FOLLOW = ("GET", "PROPFIND", "REPORT")  # reads only: a write goes exactly where it was aimed
 
 
-def redact(url: str) -> str:
-    """The URL as it may appear in logs and health: no user info, no query."""
-    try:
-        parsed = URL(url)
-        return str(parsed.with_user(None).with_query(None).with_fragment(None))
-    except (ValueError, TypeError):
-        return "<unparsable URL>"
+def redact(url: str | URL) -> str:
+    """The URL as it may appear in logs and health (the service's one redaction function)."""
+    return redact_url(str(url))
 
 
 class CalDavError(CalendarError):
@@ -171,11 +168,6 @@ class DavClient:
             return davxml.parse_multistatus(response.body, response.url)
         except davxml.DavXmlError as exc:
             raise CalDavError(f"{method} {redact(response.url)}: {exc}") from exc
-
-
-def redact_text(text: str) -> str:
-    # aiohttp error texts may contain the request URL; strip user info from anything URL-like.
-    return " ".join(redact(w) if "://" in w else w for w in text.split())
 
 
 def _detail(body: bytes) -> str:

@@ -22,6 +22,7 @@ from samtek.model import (
     BusyBlock,
     BusyStatus,
     CalendarEvent,
+    ExternalAudience,
     OutOfOffice,
     Participation,
     Sensitivity,
@@ -246,14 +247,21 @@ def to_blocks(view: Any) -> list[BusyBlock]:
     ]
 
 
+# EWS ExternalAudience (MS-OXWSOOF): None | Known (the mailbox's contacts) | All.
+_AUDIENCE = {"None": ExternalAudience.NONE, "Known": ExternalAudience.KNOWN,
+             "All": ExternalAudience.ALL}  # fmt: skip
+
+
 def to_oof(settings: OofSettings | None) -> OutOfOffice:
     if settings is None or settings.state == OofSettings.DISABLED:
         return OutOfOffice(enabled=False)
-    message = settings.internal_reply or settings.external_reply
-    if settings.state == OofSettings.SCHEDULED:
-        start = plain(settings.start) if settings.start else None
-        end = plain(settings.end) if settings.end else None
-        return OutOfOffice(
-            enabled=True, start=start, end=end, message=str(message) if message else None
-        )
-    return OutOfOffice(enabled=True, message=str(message) if message else None)
+    scheduled = settings.state == OofSettings.SCHEDULED
+    return OutOfOffice(
+        enabled=True,
+        start=plain(settings.start) if scheduled and settings.start else None,
+        end=plain(settings.end) if scheduled and settings.end else None,
+        message=str(settings.internal_reply) if settings.internal_reply else None,
+        external_message=str(settings.external_reply) if settings.external_reply else None,
+        # Unknown or missing: nobody outside gets a reply (the safe reading).
+        external_audience=_AUDIENCE.get(str(settings.external_audience), ExternalAudience.NONE),
+    )

@@ -17,6 +17,7 @@ from samtek.model import (
     BusyBlock,
     BusyStatus,
     CalendarEvent,
+    ExternalAudience,
     OutOfOffice,
     Participation,
     Sensitivity,
@@ -152,16 +153,28 @@ def to_blocks(schedule: dict[str, Any]) -> list[BusyBlock]:
     ]
 
 
+# Graph automaticRepliesSetting.externalAudience: none | contactsOnly | all.
+_AUDIENCE = {"none": ExternalAudience.NONE, "contactsOnly": ExternalAudience.KNOWN,
+             "all": ExternalAudience.ALL}  # fmt: skip
+
+
 def to_oof(setting: dict[str, Any] | None) -> OutOfOffice:
     status = (setting or {}).get("status", "disabled")
     if status == "disabled" or setting is None:
         return OutOfOffice(enabled=False)
-    message = setting.get("internalReplyMessage") or setting.get("externalReplyMessage") or None
-    if status == "scheduled":
-        return OutOfOffice(
-            enabled=True,
-            start=parse_time(setting["scheduledStartDateTime"]),
-            end=parse_time(setting["scheduledEndDateTime"]),
-            message=message,
-        )
-    return OutOfOffice(enabled=True, message=message)
+    scheduled = status == "scheduled"
+    return OutOfOffice(
+        enabled=True,
+        start=parse_time(setting["scheduledStartDateTime"]) if scheduled else None,
+        end=parse_time(setting["scheduledEndDateTime"]) if scheduled else None,
+        message=_text(setting.get("internalReplyMessage")),
+        external_message=_text(setting.get("externalReplyMessage")),
+        # Unknown or missing: nobody outside gets a reply (the safe reading).
+        external_audience=_AUDIENCE.get(
+            str(setting.get("externalAudience")), ExternalAudience.NONE
+        ),
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -20,12 +20,20 @@ import structlog
 import watchfiles
 from pydantic import Field
 
-from connectors.ical.fetch import Validators, fetch_http, local_path, read_file, redact
+from connectors.ical.fetch import Validators, fetch_http, local_path, read_file
 from samtek.calendar import CalendarError
 from samtek.events import CalendarUpdate
 from samtek.ics import parse_events
-from samtek.model import BusyBlock, BusyStatus, CalendarEvent, Person, TimeWindow
+from samtek.model import (
+    BusyBlock,
+    BusyStatus,
+    CalendarEvent,
+    Person,
+    TimeWindow,
+    calendar_address,
+)
 from samtek.plugin import Connector, ConnectorConfig, ConnectorContext
+from samtek.redact import redact_text, redact_url
 from samtek.runtime.backoff import Backoff
 
 log = structlog.get_logger("samtek.ical")
@@ -79,7 +87,7 @@ class IcalConnector(Connector):
         async with aiohttp.ClientSession() as session:
             for ref in person.calendars:
                 if ref.source == self.name:
-                    feed = _Feed(person, ref.address)
+                    feed = _Feed(person, calendar_address(ref.address))
                     result += await self._read(session, feed, window, conditional=False) or []
         return result
 
@@ -98,7 +106,8 @@ class IcalConnector(Connector):
     # -- supervised run ---------------------------------------------------------------------
     async def run(self) -> None:
         feeds = [
-            _Feed(person, address) for person, address in self.ctx.directory.served_by(self.name)
+            _Feed(person, calendar_address(address))
+            for person, address in self.ctx.directory.served_by(self.name)
         ]
         files = [f for f in feeds if local_path(f.address) is not None]
         urls = [f for f in feeds if local_path(f.address) is None]
@@ -210,11 +219,12 @@ class IcalConnector(Connector):
             raise CalendarError(f"{_where(feed.address)}: {exc}") from exc
         except Exception as exc:  # a parser bug on one feed must not stop the others
             log.exception("unexpected error reading feed", feed=_where(feed.address))
-            raise CalendarError(f"{_where(feed.address)}: {type(exc).__name__}: {exc}") from exc
+            reason = redact_text(f"{type(exc).__name__}: {exc}")
+            raise CalendarError(f"{_where(feed.address)}: {reason}") from exc
         feed.validators = fetched.validators
         return events
 
 
 def _where(address: str) -> str:
     path = local_path(address)
-    return str(path) if path is not None else redact(address)
+    return str(path) if path is not None else redact_url(address)

@@ -10,6 +10,8 @@ from urllib.parse import unquote, urlparse
 import aiohttp
 
 from samtek.calendar import CalendarError
+from samtek.redact import redact_text
+from samtek.redact import redact_url as redact
 
 CHUNK = 64 * 1024
 
@@ -36,14 +38,6 @@ def local_path(address: str) -> Path | None:
     if parsed.scheme == "" and address.startswith("/"):
         return Path(address)
     return None
-
-
-def redact(url: str) -> str:
-    """The URL without credentials or query (feed URLs often carry a secret token)."""
-    parsed = urlparse(url)
-    host = parsed.hostname or ""
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.scheme}://{host}{port}{parsed.path}"
 
 
 async def fetch_http(
@@ -94,7 +88,7 @@ async def fetch_http(
             f"no complete answer within {time_limit:g} s from {redact(url)}"
         ) from None
     except aiohttp.ClientError as exc:
-        raise CalendarError(f"cannot fetch {redact(url)}: {exc}") from None
+        raise CalendarError(f"cannot fetch {redact(url)}: {redact_text(str(exc))}") from None
 
 
 async def read_file(path: Path, validators: Validators, max_bytes: int) -> Fetched:

@@ -9,6 +9,7 @@
 local st = require "util.stanza";
 local jid = require "util.jid";
 local now = require "util.time".now;
+local rostermanager = require "core.rostermanager";
 
 local xmlns = "urn:samtek:oof:0";
 local host = module.host;
@@ -57,9 +58,13 @@ local function check(event)
 	local from_node, from_host = jid.split(from);
 	-- Only people write: skip components (the assistant's own replies) and the user herself.
 	if not from_node or jid.bare(from) == to or trusted:contains(from_host) then return; end
+	-- contact='true': the sender is in the recipient's roster. SAMTEK sends the external
+	-- text to outsiders whose mailbox allows it only for known senders (contacts).
+	local roster = rostermanager.load_roster(jid.split(to));
+	local contact = roster and roster[jid.bare(from)] and "true" or nil;
 	for component in trusted do
 		module:send(st.message({ from = host, to = component, type = "normal" })
-			:tag("oof-hit", { xmlns = xmlns, from = from, to = to }));
+			:tag("oof-hit", { xmlns = xmlns, from = from, to = to, contact = contact }));
 	end
 end
 

@@ -43,6 +43,7 @@ from samtek.admin.openapi import openapi_document
 from samtek.health import HealthState
 from samtek.model import Person
 from samtek.presence.texts import status_text
+from samtek.redact import redact_text, redact_url
 from samtek.resync import Resyncable
 
 log = structlog.get_logger("samtek.admin")
@@ -109,7 +110,10 @@ def person_out(person: Person) -> PersonOut:
         timezone=person.timezone,
         email=person.email,
         phones=list(person.phones),
-        calendars=[CalendarOut(source=c.source, address=c.address) for c in person.calendars],
+        # Feed addresses carry tokens; the API shows which feed, never the secret.
+        calendars=[
+            CalendarOut(source=c.source, address=redact_url(c.address)) for c in person.calendars
+        ],
     )
 
 
@@ -270,7 +274,7 @@ def _outcome(task: asyncio.Task[None]) -> str:
     if task.cancelled():
         return "error: cancelled"
     exc = task.exception()
-    return "done" if exc is None else f"error: {type(exc).__name__}: {exc}"
+    return "done" if exc is None else redact_text(f"error: {type(exc).__name__}: {exc}")
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

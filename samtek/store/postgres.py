@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from samtek.redact import redact_text, redact_url
 from samtek.store.database import Database, Row
 
 log = structlog.get_logger("samtek.store")
@@ -64,7 +65,9 @@ class PostgresDatabase(Database):
                 url, min_size=min_size, max_size=max_size, command_timeout=30
             )
         except (OSError, asyncpg.PostgresError) as exc:
-            raise ConnectionError(f"cannot connect to PostgreSQL at {_redact(url)}: {exc}") from exc
+            raise ConnectionError(
+                f"cannot connect to PostgreSQL at {redact_url(url)}: {redact_text(str(exc))}"
+            ) from exc
         return cls(pool)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -103,8 +106,3 @@ class PostgresDatabase(Database):
                 yield
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, for error messages."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)

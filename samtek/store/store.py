@@ -74,6 +74,19 @@ class Store:
         )
         return {key: value for key, value in rows}
 
+    async def put_state_if_absent(self, namespace: str, key: str, value: str) -> str:
+        """Store `value` unless the key exists; the stored value either way. Instances that
+        race here all read back the one value that won (the insert is a single statement)."""
+        await self.db.execute(
+            "INSERT INTO connector_state (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (namespace, key) DO NOTHING",
+            (namespace, key, value, _now()),
+        )
+        stored = await self.get_state(namespace, key)
+        if stored is None:  # deleted in between: never expected, but never return a guess
+            raise RuntimeError(f"state {namespace}/{key} vanished right after it was written")
+        return stored
+
     async def delete_state(self, namespace: str, key: str) -> None:
         await self.db.execute(
             "DELETE FROM connector_state WHERE namespace = ? AND key = ?", (namespace, key)

@@ -25,6 +25,7 @@ from slixmpp.xmlstream.matcher.base import MatcherBase
 from samtek.config import XmppSection
 from samtek.health import HealthReporter
 from samtek.xmpp.delivery import MessageType, Outbox
+from samtek.xmpp.xmltext import clean_element
 
 log = structlog.get_logger("samtek.xmpp")
 
@@ -34,6 +35,9 @@ IQ_TIMEOUT = 15.0
 ReadyHook = Callable[[], Awaitable[None]]
 IqType = Literal["get", "set"]
 MessageHook = Callable[[Message], Awaitable[None]]
+
+
+_Pending = tuple[JID, "asyncio.Future[Iq]"]  # the addressee, and who waits for its answer
 
 
 class NotConnected(ConnectionError):
@@ -47,7 +51,7 @@ class XmppLink:
         self._xmpp: ComponentXMPP | None = None
         self._ready_hooks: list[ReadyHook] = []
         self._message_hooks: list[tuple[str, MessageHook]] = []
-        self._pending: dict[str, asyncio.Future[Iq]] = {}
+        self._pending: dict[str, _Pending] = {}  # by IQ id
         # Chat messages wait here until the server confirms them (survives reconnects).
         self.outbox = Outbox(self, settings.domain, health)
 
@@ -92,6 +96,8 @@ class XmppLink:
             if not lost.done():
                 lost.set_result(str(reason) if reason else "stream closed")
 
+        # The one place every outgoing stanza passes: no text in it can break the stream.
+        xmpp.add_filter("out_sync", _legal_xml)
         xmpp.add_event_handler("session_start", _session_start)
         xmpp.add_event_handler("disconnected", _lost)
         xmpp.add_event_handler("connection_failed", _lost)
@@ -150,22 +156,22 @@ class XmppLink:
             await ready_hook()
 
     def _fail_pending(self) -> None:
-        for reply in self._pending.values():
+        for _, reply in self._pending.values():
             if not reply.done():
                 reply.set_exception(NotConnected("connection lost before the reply"))
 
     async def send_iq(self, to: str, kind: IqType, payload: ET.Element) -> Iq:
         """Send an IQ and return the result; raises IqError on error replies, IqTimeout.
 
-        Replies are matched by id in a dict: slixmpp's `Iq.send` registers one handler per
-        outstanding IQ and tests every reply against all of them, which is quadratic when
-        thousands of overlays change in the same second.
+        Replies are matched by id (and then sender) in a dict: slixmpp's `Iq.send` registers
+        one handler per outstanding IQ and tests every reply against all of them, which is
+        quadratic when thousands of overlays change in the same second.
         """
         xmpp = self._require()
         iq = xmpp.make_iq(ito=to, ifrom=self.jid, itype=kind)
         iq.append(payload)
         reply: asyncio.Future[Iq] = asyncio.get_running_loop().create_future()
-        self._pending[iq["id"]] = reply
+        self._pending[iq["id"]] = (iq["to"], reply)
         try:
             xmpp.send(iq)
             result = await asyncio.wait_for(reply, IQ_TIMEOUT)
@@ -178,8 +184,16 @@ class XmppLink:
         return result
 
     def _on_iq_reply(self, iq: Iq) -> None:
-        reply = self._pending.get(iq["id"])
-        if reply is not None and not reply.done():
+        pending = self._pending.get(iq["id"])
+        if pending is None:
+            return
+        asked, reply = pending
+        # Only the entity we asked may answer (RFC 6120 §8.2.3, §10.1): another one that
+        # learned or guessed the id must not complete the request with its own answer.
+        if iq["from"] != asked:
+            log.debug("iq reply from an entity not asked ignored", sender=str(iq["from"]))
+            return
+        if not reply.done():
             reply.set_result(iq)
 
     def send_message(
@@ -213,10 +227,15 @@ class XmppLink:
         return handler
 
 
+def _legal_xml(stanza: StanzaBase) -> StanzaBase:
+    clean_element(stanza.xml)
+    return stanza
+
+
 class _PendingReply(MatcherBase):
     """Matches IQ results/errors that answer one of our outstanding requests, in O(1)."""
 
-    def __init__(self, pending: dict[str, asyncio.Future[Iq]]) -> None:
+    def __init__(self, pending: dict[str, _Pending]) -> None:
         super().__init__(None)
         self._pending = pending
 

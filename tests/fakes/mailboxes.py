@@ -54,6 +54,8 @@ class FakeOof:
     # Graph only: the timeZone label of the scheduled times (Oslo wall-clock) instead of UTC;
     # mailboxSettings gives them in the zone they were set in, e.g. a Windows name.
     graph_zone: str | None = None
+    external_reply: str | None = None  # None: the same as internal_reply
+    external_audience: str = "All"  # EWS spelling: None | Known | All
 
 
 @dataclass(frozen=True)

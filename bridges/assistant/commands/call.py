@@ -7,9 +7,14 @@ a phone ringing for half a minute must not hold a command worker.
 
 from __future__ import annotations
 
+import structlog
+
 from bridges.assistant.commands.common import one_person
 from bridges.assistant.context import Ask, Deps
+from bridges.assistant.reference import error_reference
 from samtek.telephony import Telephony, TelephonyError
+
+log = structlog.get_logger("samtek.assistant")
 
 
 async def run(deps: Deps, ask: Ask) -> None:
@@ -33,7 +38,10 @@ async def run(deps: Deps, ask: Ask) -> None:
         try:
             await telephony.originate(from_ext, to_ext)
         except TelephonyError as exc:
-            await ask.reply(texts("call_failed", name=person.name, reason=str(exc)))
+            # The reason names the PBX and its answer: for the log, not for the chat.
+            ref = error_reference()
+            log.warning("call not set up", ref=ref, asker=ask.asker.id, error=str(exc))
+            await ask.reply(texts("call_failed", name=person.name, ref=ref))
 
     await ask.reply(texts("call_started", from_ext=from_ext, to_ext=to_ext, name=person.name))
     deps.background.spawn(connect(), name=f"call {from_ext}->{to_ext}")

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import structlog
+
 from bridges.assistant.commands.common import many_people, when_or_explain
 from bridges.assistant.context import Ask, Deps
+from bridges.assistant.reference import error_reference
 from samtek.calendar import CalendarError, MeetingRequest
+
+log = structlog.get_logger("samtek.assistant")
 
 
 async def run(deps: Deps, ask: Ask) -> None:
@@ -48,7 +53,10 @@ async def run(deps: Deps, ask: Ask) -> None:
     try:
         await writer.create_meeting(request)
     except CalendarError as exc:
-        await ask.reply(texts("meeting_failed", reason=str(exc)))
+        # The reason names servers and addresses: for the log, not for the chat.
+        ref = error_reference()
+        log.warning("meeting not booked", ref=ref, organiser=organiser.id, error=str(exc))
+        await ask.reply(texts("meeting_failed", ref=ref))
         return
     await ask.reply(
         texts(

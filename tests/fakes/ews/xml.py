@@ -178,13 +178,14 @@ def oof_response(oof: FakeOof) -> str:
             f"<EndTime>{iso(oof.end)}</EndTime></Duration>"
         )
     reply = escape(oof.internal_reply)
+    external = reply if oof.external_reply is None else escape(oof.external_reply)
     return envelope(
         f'<GetUserOofSettingsResponse xmlns="{M}">'
         '<ResponseMessage ResponseClass="Success"><ResponseCode>NoError</ResponseCode>'
         f'</ResponseMessage><OofSettings xmlns="{T}"><OofState>{oof.state}</OofState>'
-        f"<ExternalAudience>All</ExternalAudience>{duration}"
+        f"<ExternalAudience>{oof.external_audience}</ExternalAudience>{duration}"
         f"<InternalReply><Message>{reply}</Message></InternalReply>"
-        f"<ExternalReply><Message>{reply}</Message></ExternalReply></OofSettings>"
+        f"<ExternalReply><Message>{external}</Message></ExternalReply></OofSettings>"
         "<AllowExternalOof>All</AllowExternalOof></GetUserOofSettingsResponse>"
     )
 

@@ -101,13 +101,18 @@ def schedule(address: str, events: list[FakeEvent] | None) -> dict[str, Any]:
     }
 
 
+AUDIENCE = {"None": "none", "Known": "contactsOnly", "All": "all"}
+
+
 def automatic_replies(oof: FakeOof) -> dict[str, Any]:
     status = {"Disabled": "disabled", "Enabled": "alwaysEnabled", "Scheduled": "scheduled"}
     setting: dict[str, Any] = {
         "status": status[oof.state],
-        "externalAudience": "all",
+        "externalAudience": AUDIENCE[oof.external_audience],
         "internalReplyMessage": oof.internal_reply,
-        "externalReplyMessage": oof.internal_reply,
+        "externalReplyMessage": oof.internal_reply
+        if oof.external_reply is None
+        else oof.external_reply,
     }
     if oof.start and oof.end:
         setting["scheduledStartDateTime"] = graph_time(oof.start, oof.graph_zone or "UTC")
