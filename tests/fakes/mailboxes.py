@@ -51,11 +51,11 @@ class FakeOof:
     start: datetime | None = None
     end: datetime | None = None
     internal_reply: str = ""
+    external_reply: str | None = None  # None: the same as internal_reply
+    external_audience: str = "All"  # EWS spelling: None | Known | All
     # Graph only: the timeZone label of the scheduled times (Oslo wall-clock) instead of UTC;
     # mailboxSettings gives them in the zone they were set in, e.g. a Windows name.
     graph_zone: str | None = None
-    external_reply: str | None = None  # None: the same as internal_reply
-    external_audience: str = "All"  # EWS spelling: None | Known | All
 
 
 @dataclass(frozen=True)
