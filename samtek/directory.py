@@ -64,6 +64,7 @@ class DirectoryService(Directory):
         self._sources: dict[str, DirectoryUpdate] = {}
         self._listeners: list[ChangeListener] = []
         self._snapshots: DirectorySnapshots | None = None
+        self._store: Store | None = None
         # Subscribe now, before connectors start, so no early update is missed.
         self._updates = bus.subscribe(DirectoryUpdate, maxsize=64)
         self._people: Mapping[str, Person] = MappingProxyType(dict(self._static))
@@ -100,6 +101,7 @@ class DirectoryService(Directory):
     # -- lifecycle ------------------------------------------------------------------------
     async def restore(self, store: Store) -> None:
         """Load every source's last update (before connectors and bridges start)."""
+        self._store = store
         self._snapshots = DirectorySnapshots(store.db)
         for source, text in (await self._snapshots.load_all()).items():
             try:
@@ -108,6 +110,8 @@ class DirectoryService(Directory):
                 log.warning("ignoring unreadable saved directory", source=source, error=str(exc))
         self._rebuild()
         log.info("directory restored", people=len(self._people), sources=list(self._sources))
+        # People removed while the service was stopped (from the config file, say).
+        await self._forget(await store.people_with_rows() - self._people.keys(), {})
 
     async def run(self) -> None:
         self.health.success()
@@ -137,6 +141,8 @@ class DirectoryService(Directory):
             ),
         )
         self.health.success()
+        if change.removed:
+            await self._forget(change.removed, before_people)
         if not (change.added or change.removed or change.changed or change.groups):
             return None
         log.info(
@@ -153,6 +159,27 @@ class DirectoryService(Directory):
             if result is not None:
                 await result
         return change
+
+    async def _forget(self, removed: Iterable[str], before: Mapping[str, Person]) -> None:
+        """Delete the stored rows of people who left: they are no longer served, and the
+        store keeps personal data only for the people it serves."""
+        removed = set(removed)
+        if self._store is None or not removed:
+            return
+        in_use = {ref.address for p in self._people.values() for ref in p.calendars}
+        addresses = {
+            ref.address
+            for pid in removed
+            if pid in before
+            for ref in before[pid].calendars
+            if ref.address not in in_use
+        }
+        try:
+            deleted = await self._store.forget_people(removed, addresses)
+        except self._store.db.errors as exc:  # retried at the next start (see restore)
+            log.error("could not delete the rows of people who left", error=repr(exc))
+            return
+        log.info("forgot people who left the directory", people=len(removed), rows=deleted)
 
     # -- merging --------------------------------------------------------------------------
     def _rebuild(self) -> None:

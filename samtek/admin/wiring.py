@@ -1,4 +1,4 @@
-"""Adds the admin side to a Service: /admin API and status page, /metrics, audit retention."""
+"""Adds the admin side to a Service: /admin API and status page, /metrics."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ async def mount_admin(service: Service, store: Store) -> AdminContext:
     """Call after the parts are built and before the supervisor starts the HTTP server."""
     settings = service.config.file.admin
     audit = AuditLog(store.db)
-    await audit.prune(settings.audit_retention_days)
     ctx = AdminContext(
         settings=settings,
         supervisor=service.supervisor,

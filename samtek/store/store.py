@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
 
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.events import CalendarUpdate
 from samtek.model import BusyStatus, CalendarEvent, Sensitivity, TimeWindow
 from samtek.store.database import Database, open_database
@@ -31,9 +32,13 @@ class Store:
     cannot be written (disk full, PostgreSQL down) the error is logged once per outage and the
     service goes on from memory. Exactly-once claims and connector state still raise."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock = SYSTEM_CLOCK) -> None:
         self.db = db
+        self.clock = clock
         self._write_failing = False
+
+    def _now(self) -> str:
+        return self.clock.now().isoformat()
 
     async def _best_effort(self, what: str, sql: str, params: tuple[Any, ...]) -> bool:
         try:
@@ -65,7 +70,7 @@ class Store:
             "INSERT INTO connector_state (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
             " updated_at = excluded.updated_at",
-            (namespace, key, value, _now()),
+            (namespace, key, value, self._now()),
         )
 
     async def delete_state(self, namespace: str, key: str) -> None:
@@ -88,7 +93,7 @@ class Store:
                 update.window.start.isoformat(),
                 update.window.end.isoformat(),
                 json.dumps([_event_to_json(e) for e in update.events]),
-                _now(),
+                self._now(),
             ),
         )
 
@@ -135,20 +140,64 @@ class Store:
         count = await self.db.execute(
             "INSERT INTO notifications_sent (key, sent_at) VALUES (?, ?)"
             " ON CONFLICT (key) DO NOTHING",
-            (key, _now()),
+            (key, self._now()),
         )
         return count == 1
 
+    async def prune_notifications(self, before: datetime) -> int:
+        """Forget claims made before `before` (retention); returns how many."""
+        return await self.db.execute(
+            "DELETE FROM notifications_sent WHERE sent_at < ?", (before.isoformat(),)
+        )
+
+    async def oldest_notification(self) -> datetime | None:
+        row = await self.db.fetchone("SELECT MIN(sent_at) FROM notifications_sent")
+        return datetime.fromisoformat(row[0]) if row and row[0] is not None else None
+
+    # -- people who left the directory ------------------------------------------------------
+    async def forget_people(
+        self, person_ids: Collection[str], addresses: Collection[str] = ()
+    ) -> int:
+        """Delete what is kept per person: calendar snapshots, dismissals, and connector
+        state keyed by one of their calendar addresses (EWS/Graph mailboxes, CalDAV
+        collections). Returns the number of rows deleted."""
+        ids = [(pid,) for pid in sorted(set(person_ids))]
+        keys = [(k,) for k in sorted({a for a in addresses} | {a.lower() for a in addresses})]
+        deleted = 0
+        async with self.db.transaction() as tx:
+            for pid in ids:
+                deleted += await tx.execute(
+                    "DELETE FROM calendar_snapshots WHERE person_id = ?", pid
+                )
+                deleted += await tx.execute(
+                    "DELETE FROM presence_dismissals WHERE person_id = ?", pid
+                )
+            for key in keys:
+                deleted += await tx.execute(
+                    "DELETE FROM connector_state WHERE key = ?"
+                    " AND namespace NOT IN ('directory', 'rooms')",
+                    key,
+                )
+        return deleted
+
+    async def people_with_rows(self) -> set[str]:
+        """Ids of everyone the store keeps per-person rows for."""
+        rows = await self.db.fetch(
+            "SELECT person_id FROM calendar_snapshots"
+            " UNION SELECT person_id FROM presence_dismissals"
+        )
+        return {str(r[0]) for r in rows}
+
 
 @asynccontextmanager
-async def open_store(url: str) -> AsyncIterator[Store]:
-    async with open_database(url) as db:
+async def open_store(
+    url: str, exclusive: bool = False, clock: Clock = SYSTEM_CLOCK
+) -> AsyncIterator[Store]:
+    """`exclusive`: opened by the service, which must be alone on an SQLite file (the CLI
+    tools that only read may open it next to a running service)."""
+    async with open_database(url, exclusive=exclusive) as db:
         await migrate(db)
-        yield Store(db)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
+        yield Store(db, clock)
 
 
 def _event_to_json(event: CalendarEvent) -> dict[str, Any]:
