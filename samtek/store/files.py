@@ -59,7 +59,7 @@ class InstanceLock:
                 f"the store {database} is in use by another SAMTEK service"
                 f"{f' (pid {holder})' if holder else ''}: SQLite serves one instance only."
                 " Stop the other one, or give several instances a shared PostgreSQL"
-                " ([store] url = \"postgresql://…\")"
+                ' ([store] url = "postgresql://…")'
             ) from None
         except OSError:
             os.close(fd)
