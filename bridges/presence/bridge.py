@@ -170,7 +170,9 @@ class PresenceBridge:
             claims = calendar_claims(update.person_id, update.events)
             self._set_claims(update.person_id, ("calendar", update.source), claims)
             self._mark(update.person_id)
-            await self._store.save_calendar(update)
+            person = self._directory.people().get(update.person_id)
+            shown = person is not None and person.show_subject
+            await self._store.save_calendar(update, keep_subject=shown)
 
     async def _consume_oof(self) -> None:
         async for update in self._oof_updates:

@@ -79,7 +79,10 @@ class Store:
         )
 
     # -- last known calendars: presence is right at once after a restart ----------------
-    async def save_calendar(self, update: CalendarUpdate) -> None:
+    async def save_calendar(self, update: CalendarUpdate, keep_subject: bool = False) -> None:
+        """Keeps what presence needs after a restart: times, busy status, sensitivity, and
+        the subject only for a person who shows it (`keep_subject`); never locations or
+        meeting links."""
         await self._best_effort(
             f"calendar snapshot {update.source}/{update.person_id}",
             "INSERT INTO calendar_snapshots"
@@ -92,7 +95,7 @@ class Store:
                 update.person_id,
                 update.window.start.isoformat(),
                 update.window.end.isoformat(),
-                json.dumps([_event_to_json(e) for e in update.events]),
+                json.dumps([_event_to_json(e, keep_subject) for e in update.events]),
                 self._now(),
             ),
         )
@@ -200,7 +203,7 @@ async def open_store(
         yield Store(db, clock)
 
 
-def _event_to_json(event: CalendarEvent) -> dict[str, Any]:
+def _event_to_json(event: CalendarEvent, keep_subject: bool) -> dict[str, Any]:
     return {
         "uid": event.uid,
         "start": event.start.isoformat(),
@@ -208,9 +211,7 @@ def _event_to_json(event: CalendarEvent) -> dict[str, Any]:
         "busy": event.busy.value,
         "sensitivity": event.sensitivity.value,
         "all_day": event.all_day,
-        "subject": event.subject,
-        "location": event.location,
-        "online_meeting_url": event.online_meeting_url,
+        "subject": event.subject if keep_subject else None,
         "recurrence_id": event.recurrence_id.isoformat() if event.recurrence_id else None,
     }
 

@@ -43,9 +43,15 @@ DTSTART:20200101T120000Z
 DTEND:20200101T130000Z
 RRULE:FREQ=DAILY
 SUMMARY:Budsjettmøte
+LOCATION:Moterom Fjellet
+URL:https://meet.example/budget-room-77
 END:VEVENT"""
+# bob does not show his subjects: none of his is kept, private or not.
+BOB = PUBLIC.replace("UID:budget", "UID:quarterly").replace("Budsjettmøte", "Kvartalsrapport")
 # ASCII needles: JSON in the store may escape "ø".
 SECRETS = ("nnssamtale", "HR-kontoret", "Oppsigelse", "secret-room-9f3", "Legetime")
+# Not needed by presence, so not kept either: locations, links, subjects nobody is shown.
+UNNEEDED = ("Moterom Fjellet", "budget-room-77", "Kvartalsrapport")
 
 
 @pytest.fixture
@@ -58,14 +64,19 @@ def open_umask() -> Iterator[None]:
         os.umask(old)
 
 
-def write_region(tmp_path: Path) -> Path:
-    feed = tmp_path / "alice.ics"
-    feed.write_text(
+def write_feed(path: Path, *events: str) -> Path:
+    path.write_text(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//samtek tests//EN\r\n"
-        + "\r\n".join((PRIVATE, CONFIDENTIAL, PUBLIC)).replace("\n", "\r\n")
+        + "\r\n".join(events).replace("\n", "\r\n")
         + "\r\nEND:VCALENDAR\r\n",
         encoding="utf-8",
     )
+    return path
+
+
+def write_region(tmp_path: Path) -> Path:
+    feed = write_feed(tmp_path / "alice.ics", PRIVATE, CONFIDENTIAL, PUBLIC)
+    bob_feed = write_feed(tmp_path / "bob.ics", BOB)
     secret = tmp_path / "component.secret"
     secret.write_text("not-used-no-xmpp-server")
     config = tmp_path / "samtek.toml"
@@ -98,6 +109,13 @@ name = "Alice"
 municipality = "kongsberg"
 show_subject = true
 calendars = [{{ address = "{feed}" }}]
+
+[[people]]
+id = "bob"
+jid = "bob@region.test"
+name = "Bob"
+municipality = "kongsberg"
+calendars = [{{ address = "{bob_feed}" }}]
 """,
         encoding="utf-8",
     )
@@ -105,12 +123,12 @@ calendars = [{{ address = "{feed}" }}]
 
 
 async def snapshot_saved(db: Path) -> None:
-    """Until the service has stored alice's calendar (read next to it, as a tool would)."""
+    """Until the service has stored both calendars (read next to it, as a tool would)."""
     for _ in range(200):
         if db.exists():
             with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
                 try:
-                    if conn.execute("SELECT 1 FROM calendar_snapshots").fetchall():
+                    if len(conn.execute("SELECT 1 FROM calendar_snapshots").fetchall()) == 2:
                         return
                 except sqlite3.OperationalError:
                     pass  # not migrated yet
@@ -132,6 +150,8 @@ async def test_private_details_never_reach_the_store_and_files_are_owner_only(
     assert b"Budsjettm" in on_disk  # what presence needs is there...
     for secret in SECRETS:  # ...and no detail of a private or confidential meeting
         assert secret.encode() not in on_disk, secret
+    for unneeded in UNNEEDED:
+        assert unneeded.encode() not in on_disk, unneeded
     logged = capfd.readouterr()
     for secret in SECRETS:
         assert secret not in logged.out + logged.err, secret
