@@ -1,29 +1,31 @@
 """Keep of an iCalendar object only what presence needs, before it is kept anywhere.
 
 Connectors that keep raw calendar data (CalDAV mirrors it, in memory and in the store, to
-sync incrementally) pass it through `minimise` first. Each VEVENT keeps the properties
-`samtek/ics.py` reads; the subject, location and meeting link only when the event is not
-private or confidential. Descriptions, alarms, attachments, comments and vendor extras are
-dropped from every event, and to-dos and journal entries entirely. Everything outside events
-(VTIMEZONE, X-WR-TIMEZONE) stays as it is. Lines are kept byte for byte, folding included.
+sync incrementally) pass it through `minimise` first. Each VEVENT keeps the properties the
+ICS parser reads; the subject, location and meeting link only when its class is PUBLIC
+(private, confidential and unknown classes hide them). Descriptions, alarms, attachments,
+comments and vendor extras are dropped from every event, to-dos and journal entries
+entirely. Everything outside events (VTIMEZONE, X-WR-TIMEZONE) stays as it is. Kept lines
+are kept byte for byte, folding included.
 """
 
 from __future__ import annotations
 
 import re
 
-from samtek.ics import _MEETING_URL_PROPS  # the same list the parser reads
-
-# Everything samtek/ics.py, ics_guard.py and recurrence expansion read from an event.
+# Everything the ICS parser and recurrence expansion read from an event (keep in step).
 _STRUCTURE = frozenset(
     {
         "UID", "DTSTAMP", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE",
         "EXRULE", "RECURRENCE-ID", "SEQUENCE", "STATUS", "TRANSP", "CLASS", "ATTENDEE",
-        "X-MICROSOFT-CDO-BUSYSTATUS",
+        "ORGANIZER", "X-MICROSOFT-CDO-BUSYSTATUS",
     }
 )  # fmt: skip
-_DETAILS = frozenset({"SUMMARY", "LOCATION", *_MEETING_URL_PROPS})
-_HIDDEN_CLASSES = frozenset({"PRIVATE", "CONFIDENTIAL"})
+# Shown to contacts who may see them: subject, location, the meeting link properties.
+_DETAILS = frozenset(
+    {"SUMMARY", "LOCATION", "URL", "X-MICROSOFT-SKYPETEAMSMEETINGURL", "X-GOOGLE-CONFERENCE",
+     "X-SAMTEK-VIDEO-URL"}
+)  # fmt: skip
 _DROPPED_COMPONENTS = frozenset({"VTODO", "VJOURNAL"})
 # A physical line: its content and its line break (CRLF, LF or none at the end).
 _LINE = re.compile(rb"([^\r\n]*)(\r\n|\n|\r|$)")
@@ -57,7 +59,8 @@ def minimise(data: bytes) -> bytes:
 
 def _event_lines(lines: list[list[bytes]]) -> list[bytes]:
     classes = {_name_value(line)[1] for line in lines if _name_value(line)[0] == b"CLASS"}
-    hidden = any(c.decode("ascii", "replace") in _HIDDEN_CLASSES for c in classes)
+    # Any class but PUBLIC hides the details (an unknown class counts as private).
+    hidden = bool(classes - {b"PUBLIC"})
     kept: list[bytes] = []
     depth = 0  # nested components (VALARM) are dropped whole
     for line in lines:

@@ -1,4 +1,4 @@
-"""Adds the admin side to a Service: /admin API and status page, /metrics."""
+"""Adds the admin side to a Service: /admin API and status page, /metrics, audit retention."""
 
 from __future__ import annotations
 
@@ -24,8 +24,11 @@ async def mount_admin(service: Service, store: Store) -> AdminContext:
         audit=audit,
         connectors=service.connectors,
         presence=service.presence,
+        rooms=service.rooms.specs if service.rooms is not None else None,
     )
     service.web.mount("/admin", build_admin_app(ctx))
-    service.metrics.watch(service.supervisor, service.bus, service.directory, service.connectors)
+    service.metrics.watch(
+        service.supervisor, service.bus, service.directory, service.connectors, service.leases
+    )
     service.web.add_routes(service.metrics.routes())
     return ctx

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from samtek.clock import SYSTEM_CLOCK, Clock
@@ -56,8 +56,8 @@ class AuditLog:
             for i, at, actor_, action, outcome, d in rows
         ]
 
-    async def prune_before(self, cutoff: datetime) -> int:
-        """Delete entries older than `cutoff` (retention); returns how many."""
+    async def prune(self, keep_days: int) -> int:
+        cutoff = self._clock.now() - timedelta(days=keep_days)
         return await self._db.execute("DELETE FROM audit_log WHERE at < ?", (_utc(cutoff),))
 
     async def oldest(self) -> datetime | None:

@@ -29,6 +29,7 @@ class Retention:
     ) -> None:
         self._store = store
         self._audit = AuditLog(store.db, store.clock)
+        self._audit_days = audit_days
         self._audit_keep = timedelta(days=audit_days)
         self._claims_keep = timedelta(days=notification_days)
         self.health = health or HealthReporter("retention")
@@ -37,7 +38,7 @@ class Retention:
     async def prune(self) -> datetime:
         """Delete what is past its limit; returns when the next row falls due."""
         now = self._store.clock.now()
-        audit = await self._audit.prune_before(now - self._audit_keep)
+        audit = await self._audit.prune(self._audit_days)
         claims = await self._store.prune_notifications(now - self._claims_keep)
         if audit or claims:
             log.info("retention: old rows deleted", audit_entries=audit, notifications=claims)

@@ -37,9 +37,6 @@ class Store:
         self.clock = clock
         self._write_failing = False
 
-    def _now(self) -> str:
-        return self.clock.now().isoformat()
-
     async def _best_effort(self, what: str, sql: str, params: tuple[Any, ...]) -> bool:
         try:
             await self.db.execute(sql, params)
@@ -70,7 +67,7 @@ class Store:
             "INSERT INTO connector_state (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
             " updated_at = excluded.updated_at",
-            (namespace, key, value, self._now()),
+            (namespace, key, value, _now(self.clock)),
         )
 
     async def delete_state(self, namespace: str, key: str) -> None:
@@ -96,7 +93,7 @@ class Store:
                 update.window.start.isoformat(),
                 update.window.end.isoformat(),
                 json.dumps([_event_to_json(e, keep_subject) for e in update.events]),
-                self._now(),
+                _now(self.clock),
             ),
         )
 
@@ -143,7 +140,7 @@ class Store:
         count = await self.db.execute(
             "INSERT INTO notifications_sent (key, sent_at) VALUES (?, ?)"
             " ON CONFLICT (key) DO NOTHING",
-            (key, self._now()),
+            (key, _now(self.clock)),
         )
         return count == 1
 
@@ -194,13 +191,17 @@ class Store:
 
 @asynccontextmanager
 async def open_store(
-    url: str, exclusive: bool = False, clock: Clock = SYSTEM_CLOCK
+    url: str, clock: Clock = SYSTEM_CLOCK, *, exclusive: bool = False
 ) -> AsyncIterator[Store]:
     """`exclusive`: opened by the service, which must be alone on an SQLite file (the CLI
     tools that only read may open it next to a running service)."""
     async with open_database(url, exclusive=exclusive) as db:
         await migrate(db)
         yield Store(db, clock)
+
+
+def _now(clock: Clock) -> str:
+    return clock.now().isoformat()
 
 
 def _event_to_json(event: CalendarEvent, keep_subject: bool) -> dict[str, Any]:
