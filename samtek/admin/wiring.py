@@ -24,11 +24,8 @@ async def mount_admin(service: Service, store: Store) -> AdminContext:
         audit=audit,
         connectors=service.connectors,
         presence=service.presence,
-        rooms=service.rooms.specs if service.rooms is not None else None,
     )
     service.web.mount("/admin", build_admin_app(ctx))
-    service.metrics.watch(
-        service.supervisor, service.bus, service.directory, service.connectors, service.leases
-    )
+    service.metrics.watch(service.supervisor, service.bus, service.directory, service.connectors)
     service.web.add_routes(service.metrics.routes())
     return ctx
