@@ -166,16 +166,16 @@ class DirectoryService(Directory):
         removed = set(removed)
         if self._store is None or not removed:
             return
-        in_use = {ref.address for p in self._people.values() for ref in p.calendars}
-        addresses = {
-            ref.address
+        in_use = {ref for p in self._people.values() for ref in p.calendars}
+        calendars = {
+            ref
             for pid in removed
             if pid in before
             for ref in before[pid].calendars
-            if ref.address not in in_use
+            if ref not in in_use  # a shared mailbox stays while someone still uses it
         }
         try:
-            deleted = await self._store.forget_people(removed, addresses)
+            deleted = await self._store.forget_people(removed, calendars)
         except self._store.db.errors as exc:  # retried at the next start (see restore)
             log.error("could not delete the rows of people who left", error=repr(exc))
             return

@@ -13,7 +13,7 @@ import structlog
 
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.events import CalendarUpdate
-from samtek.model import BusyStatus, CalendarEvent, Sensitivity, TimeWindow
+from samtek.model import BusyStatus, CalendarEvent, CalendarRef, Sensitivity, TimeWindow
 from samtek.store.database import Database, open_database
 from samtek.store.migrations import migrate
 
@@ -156,27 +156,25 @@ class Store:
 
     # -- people who left the directory ------------------------------------------------------
     async def forget_people(
-        self, person_ids: Collection[str], addresses: Collection[str] = ()
+        self, person_ids: Collection[str], calendars: Collection[CalendarRef] = ()
     ) -> int:
-        """Delete what is kept per person: calendar snapshots, dismissals, and connector
-        state keyed by one of their calendar addresses (EWS/Graph mailboxes, CalDAV
-        collections). Returns the number of rows deleted."""
-        ids = [(pid,) for pid in sorted(set(person_ids))]
-        keys = [(k,) for k in sorted({a for a in addresses} | {a.lower() for a in addresses})]
+        """Delete what is kept per person: calendar snapshots, dismissals, and the state a
+        calendar connector keeps under one of their calendar addresses (EWS and Graph per
+        mailbox, CalDAV per collection, in the namespace "<type>:<connector name>").
+        Returns the number of rows deleted."""
+        state_keys = sorted(
+            {(_like_suffix(ref.source), key) for ref in calendars
+             for key in (ref.address, ref.address.lower())}
+        )  # fmt: skip
         deleted = 0
         async with self.db.transaction() as tx:
-            for pid in ids:
+            for pid in sorted(set(person_ids)):
+                for table in ("calendar_snapshots", "presence_dismissals"):
+                    deleted += await tx.execute(f"DELETE FROM {table} WHERE person_id = ?", (pid,))
+            for namespace_pattern, key in state_keys:
                 deleted += await tx.execute(
-                    "DELETE FROM calendar_snapshots WHERE person_id = ?", pid
-                )
-                deleted += await tx.execute(
-                    "DELETE FROM presence_dismissals WHERE person_id = ?", pid
-                )
-            for key in keys:
-                deleted += await tx.execute(
-                    "DELETE FROM connector_state WHERE key = ?"
-                    " AND namespace NOT IN ('directory', 'rooms')",
-                    key,
+                    "DELETE FROM connector_state WHERE key = ? AND namespace LIKE ? ESCAPE '\\'",
+                    (key, namespace_pattern),
                 )
         return deleted
 
@@ -198,6 +196,12 @@ async def open_store(
     async with open_database(url, exclusive=exclusive) as db:
         await migrate(db)
         yield Store(db, clock)
+
+
+def _like_suffix(source: str) -> str:
+    """A LIKE pattern for "<anything>:<source>", the connector's state namespace."""
+    escaped = source.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%:{escaped}"
 
 
 def _now(clock: Clock) -> str:
