@@ -106,6 +106,7 @@ class SqliteDatabase(Database):
         self._instance_lock = lock
         # One task at a time on the shared connection, for a whole transaction.
         self._lock = asyncio.Lock()
+        self._holder: asyncio.Task[Any] | None = None
 
     @classmethod
     async def connect(cls, path: str, exclusive: bool = False) -> SqliteDatabase:
@@ -137,8 +138,21 @@ class SqliteDatabase(Database):
         return cls(conn, lock)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
+    async def _exclusive(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if task is not None and task is self._holder:
+            # The lock is not reentrant: waiting for it here would wait forever.
+            raise RuntimeError("inside a transaction, use its own execute/fetch")
         async with self._lock:
+            self._holder = task
+            try:
+                yield
+            finally:
+                self._holder = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._exclusive():
             if self._conn.in_transaction:  # left open by a rollback that itself failed
                 await self._rollback()
             await self._conn.execute("BEGIN")
@@ -159,17 +173,17 @@ class SqliteDatabase(Database):
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         # Under the lock too: never read in the middle of another task's transaction.
-        async with self._lock, self._conn.execute(sql, tuple(params)) as cursor:
+        async with self._exclusive(), self._conn.execute(sql, tuple(params)) as cursor:
             return [tuple(row) for row in await cursor.fetchall()]
 
     async def script(self, sql: str) -> None:
-        async with self._lock:
+        async with self._exclusive():
             await self._conn.executescript(sql)
             await self._conn.commit()
 
     async def close(self) -> None:
         try:
-            async with self._lock:
+            async with self._exclusive():
                 await self._conn.close()
         finally:
             if self._instance_lock is not None:

@@ -93,3 +93,15 @@ async def test_second_service_on_the_same_sqlite_file_is_refused(tmp_path: Path)
             assert await reader.get_state("x", "y") is None
     async with open_store(url, exclusive=True):  # released with the first service
         pass
+
+
+async def test_statement_outside_the_open_transaction_of_the_same_task_is_an_error(
+    tmp_path: Path,
+) -> None:
+    """SQLite: the connection is held for the whole transaction, so the same task using the
+    database beside its transaction would wait for itself forever; it is told instead."""
+    async with open_store(f"sqlite:///{tmp_path}/state.db") as store:
+        with pytest.raises(RuntimeError, match="use its own execute/fetch"):
+            async with store.db.transaction():
+                await store.db.fetch("SELECT 1")
+        assert await store.db.fetch("SELECT 1") == [(1,)]  # released after the error
