@@ -126,16 +126,21 @@ class SqliteDatabase(Database):
                     private_file(companion)
         try:
             conn = await aiosqlite.connect(path)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        db = cls(conn, lock)
+        try:
             # WAL: readers never block the writer; NORMAL sync is durable across process
             # crashes.
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.execute("PRAGMA busy_timeout=5000")
         except BaseException:
-            if lock is not None:
-                lock.release()
+            await db.close()
             raise
-        return cls(conn, lock)
+        return db
 
     @asynccontextmanager
     async def _exclusive(self) -> AsyncIterator[None]:
