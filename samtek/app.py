@@ -73,7 +73,7 @@ class Service:
             # Several instances on one PostgreSQL share people by partition; alone, owns all.
             self.leases = LeaseManager(store.db, self.config.file.cluster, HealthReporter("leases"))
             self.supervisor.add("leases", self.leases.run, self.leases.health)
-            await self.directory.restore(store)
+            await self.directory.restore(store, sources=self.config.connectors.keys())
             self.link = MeteredLink(self.config.xmpp, HealthReporter("xmpp"), self.metrics)
             overlays = MeteredOverlays(self.link, self.config.xmpp.domain, self.metrics)
             self.presence = PresenceBridge(

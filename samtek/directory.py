@@ -10,7 +10,7 @@ after a restart the people are known before the directory server answers.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -99,11 +99,18 @@ class DirectoryService(Directory):
         self._listeners.append(listener)
 
     # -- lifecycle ------------------------------------------------------------------------
-    async def restore(self, store: Store) -> None:
-        """Load every source's last update (before connectors and bridges start)."""
+    async def restore(self, store: Store, sources: Collection[str] | None = None) -> None:
+        """Load every source's last update (before connectors and bridges start).
+
+        `sources`: the connectors configured now; the saved update of a source no longer
+        among them is deleted, and its people with it (None: keep every saved source)."""
         self._store = store
         self._snapshots = DirectorySnapshots(store.db)
         for source, text in (await self._snapshots.load_all()).items():
+            if sources is not None and source not in sources:
+                log.info("deleting the saved people of a removed directory source", source=source)
+                await self._snapshots.delete(source)
+                continue
             try:
                 self._sources[source] = _update_from_json(source, json.loads(text))
             except (ValueError, KeyError, TypeError) as exc:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from samtek.bus import Bus
 from samtek.directory import DirectoryService
-from samtek.events import CalendarUpdate
+from samtek.events import CalendarUpdate, DirectoryPerson, DirectoryUpdate
 from samtek.model import BusyStatus, CalendarEvent, TimeWindow
 from samtek.store import Store, open_store
 from samtek.store.store import Dismissal
@@ -80,3 +80,21 @@ async def test_rows_of_someone_removed_while_stopped_are_deleted_at_start(
         await DirectoryService({}, MUNICIPALITIES, Bus()).restore(store)
         assert await store.load_calendars() == []
         assert await store.load_dismissals(NOW) == {}
+
+
+async def test_people_of_a_directory_source_removed_from_the_config_are_deleted(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/state.db"
+    async with open_store(url) as store:
+        old = DirectoryService({}, MUNICIPALITIES, Bus())
+        await old.restore(store, sources={"old-ldap"})
+        gone = DirectoryPerson("gone", "gone@region.test", "Gone", "notodden")
+        await old.apply(DirectoryUpdate("old-ldap", (gone,), {}))
+        await keep_rows_for(store, "gone", "gone@notodden.kommune.test")
+    async with open_store(url) as store:  # restarted without the [connectors.old-ldap] section
+        directory = DirectoryService({}, MUNICIPALITIES, Bus())
+        await directory.restore(store, sources={"ldap"})
+        assert directory.person("gone") is None
+        assert await store.get_state("directory", "old-ldap") is None
+        assert await store.load_calendars() == []
