@@ -171,8 +171,8 @@ class PresenceBridge:
             self._set_claims(update.person_id, ("calendar", update.source), claims)
             self._mark(update.person_id)
             person = self._directory.people().get(update.person_id)
-            shown = person is not None and person.show_subject
-            await self._store.save_calendar(update, keep_subject=shown)
+            if person is not None:  # not for someone who just left the directory
+                await self._store.save_calendar(update, keep_subject=person.show_subject)
 
     async def _consume_oof(self) -> None:
         async for update in self._oof_updates:
