@@ -31,6 +31,7 @@ from samtek.plugin import Connector, ConnectorContext, discover_connectors
 from samtek.runtime.leases import LeaseManager
 from samtek.runtime.supervisor import Supervisor
 from samtek.store import open_store
+from samtek.store.retention import Retention
 from samtek.web import WebServer
 from samtek.xmpp.link import XmppLink
 from samtek.xmpp.overlay import NS as OVERLAY_NS
@@ -61,11 +62,20 @@ class Service:
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         async with AsyncExitStack() as stack:
-            store = await stack.enter_async_context(open_store(self.config.store.url))
+            # exclusive: a second service on the same SQLite file is refused (StoreInUse).
+            store = await stack.enter_async_context(
+                open_store(self.config.store.url, exclusive=True)
+            )
+            retention = Retention(
+                store,
+                self.config.file.admin.audit_retention_days,
+                self.config.store.notification_retention_days,
+            )
+            self.supervisor.add("retention", retention.run, retention.health)
             # Several instances on one PostgreSQL share people by partition; alone, owns all.
             self.leases = LeaseManager(store.db, self.config.file.cluster, HealthReporter("leases"))
             self.supervisor.add("leases", self.leases.run, self.leases.health)
-            await self.directory.restore(store)
+            await self.directory.restore(store, sources=self.config.connectors.keys())
             self.link = MeteredLink(self.config.xmpp, HealthReporter("xmpp"), self.metrics)
             overlays = MeteredOverlays(self.link, self.config.xmpp.domain, self.metrics)
             self.presence = PresenceBridge(

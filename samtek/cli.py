@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _run(config: Config) -> int:
     from samtek.app import Service
+    from samtek.store.files import StoreInUse
 
     service = Service(config)
     task = asyncio.create_task(service.run())
@@ -95,6 +96,9 @@ async def _run(config: Config) -> int:
         await task
     except asyncio.CancelledError:
         return 0
+    except StoreInUse as exc:
+        print(f"samtek: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

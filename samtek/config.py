@@ -66,6 +66,9 @@ class XmppSection(_Section):
 
 class StoreSection(_Section):
     url: str = "sqlite:///var/lib/samtek/state.db"
+    # Claims that a reminder, missed-call or out-of-office notice was sent (they name the
+    # people involved). At least 2 days: out-of-office replies are claimed per day.
+    notification_retention_days: int = Field(30, ge=2, le=3650)
 
 
 class PresenceSection(_Section):

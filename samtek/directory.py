@@ -10,7 +10,7 @@ after a restart the people are known before the directory server answers.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -64,6 +64,7 @@ class DirectoryService(Directory):
         self._sources: dict[str, DirectoryUpdate] = {}
         self._listeners: list[ChangeListener] = []
         self._snapshots: DirectorySnapshots | None = None
+        self._store: Store | None = None
         # Subscribe now, before connectors start, so no early update is missed.
         self._updates = bus.subscribe(DirectoryUpdate, maxsize=64)
         self._people: Mapping[str, Person] = MappingProxyType(dict(self._static))
@@ -98,16 +99,26 @@ class DirectoryService(Directory):
         self._listeners.append(listener)
 
     # -- lifecycle ------------------------------------------------------------------------
-    async def restore(self, store: Store) -> None:
-        """Load every source's last update (before connectors and bridges start)."""
+    async def restore(self, store: Store, sources: Collection[str] | None = None) -> None:
+        """Load every source's last update (before connectors and bridges start).
+
+        `sources`: the connectors configured now; the saved update of a source no longer
+        among them is deleted, and its people with it (None: keep every saved source)."""
+        self._store = store
         self._snapshots = DirectorySnapshots(store.db)
         for source, text in (await self._snapshots.load_all()).items():
+            if sources is not None and source not in sources:
+                log.info("deleting the saved people of a removed directory source", source=source)
+                await self._snapshots.delete(source)
+                continue
             try:
                 self._sources[source] = _update_from_json(source, json.loads(text))
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("ignoring unreadable saved directory", source=source, error=str(exc))
         self._rebuild()
         log.info("directory restored", people=len(self._people), sources=list(self._sources))
+        # People removed while the service was stopped (from the config file, say).
+        await self._forget(await store.people_with_rows() - self._people.keys(), {})
 
     async def run(self) -> None:
         self.health.success()
@@ -137,6 +148,8 @@ class DirectoryService(Directory):
             ),
         )
         self.health.success()
+        if change.removed:
+            await self._forget(change.removed, before_people)
         if not (change.added or change.removed or change.changed or change.groups):
             return None
         log.info(
@@ -153,6 +166,27 @@ class DirectoryService(Directory):
             if result is not None:
                 await result
         return change
+
+    async def _forget(self, removed: Iterable[str], before: Mapping[str, Person]) -> None:
+        """Delete the stored rows of people who left: they are no longer served, and the
+        store keeps personal data only for the people it serves."""
+        removed = set(removed)
+        if self._store is None or not removed:
+            return
+        in_use = {ref for p in self._people.values() for ref in p.calendars}
+        calendars = {
+            ref
+            for pid in removed
+            if pid in before
+            for ref in before[pid].calendars
+            if ref not in in_use  # a shared mailbox stays while someone still uses it
+        }
+        try:
+            deleted = await self._store.forget_people(removed, calendars)
+        except self._store.db.errors as exc:  # retried at the next start (see restore)
+            log.error("could not delete the rows of people who left", error=repr(exc))
+            return
+        log.info("forgot people who left the directory", people=len(removed), rows=deleted)
 
     # -- merging --------------------------------------------------------------------------
     def _rebuild(self) -> None:

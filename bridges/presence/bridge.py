@@ -174,7 +174,9 @@ class PresenceBridge:
             claims = calendar_claims(update.person_id, update.events)
             self._set_claims(update.person_id, ("calendar", update.source), claims)
             self._mark(update.person_id)
-            await self._store.save_calendar(update)
+            person = self._directory.people().get(update.person_id)
+            if person is not None:  # not for someone who just left the directory
+                await self._store.save_calendar(update, keep_subject=person.show_subject)
 
     async def _consume_oof(self) -> None:
         async for update in self._oof_updates:

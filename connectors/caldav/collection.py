@@ -28,6 +28,7 @@ from connectors.caldav.client import (
     redact,
 )
 from connectors.caldav.state import StateStore
+from samtek.ics_minimise import minimise
 from samtek.model import CalendarEvent, TimeWindow
 
 log = structlog.get_logger("samtek.connectors.caldav")
@@ -221,7 +222,8 @@ class Collection:
                 data = r.text(davxml.CALENDAR_DATA)
                 if r.status not in (None, 200) or data is None:
                     continue  # deleted between listing and fetch: the next sync settles it
-                fetched[r.url] = Item(r.text(davxml.GETETAG) or "", data.encode("utf-8"))
+                # Minimised before it is kept: no details of private events in memory or store.
+                fetched[r.url] = Item(r.text(davxml.GETETAG) or "", minimise(data.encode("utf-8")))
         self.stats.fetched += len(fetched)
         return fetched
 
@@ -240,7 +242,9 @@ class Collection:
             if data.get("window") and data.get("items") is not None:
                 start, end = (datetime.fromisoformat(v) for v in data["window"])
                 self.window = TimeWindow(start, end)
-                self.items = {h: Item(e, ics.encode()) for h, (e, ics) in data["items"].items()}
+                self.items = {  # minimised again: state saved by a version that kept it all
+                    h: Item(e, minimise(ics.encode())) for h, (e, ics) in data["items"].items()
+                }
         except (ValueError, TypeError, KeyError) as exc:
             log.warning("ignoring unreadable saved state", collection=self.label, error=str(exc))
             self.items, self.window = {}, None

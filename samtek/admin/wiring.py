@@ -22,7 +22,6 @@ async def mount_admin(service: Service, store: Store) -> AdminContext:
     """Call after the parts are built and before the supervisor starts the HTTP server."""
     settings = service.config.file.admin
     audit = AuditLog(store.db)
-    await audit.prune(settings.audit_retention_days)
     presence = service.presence
     history = StatusHistory(
         service.metrics.transitions,

@@ -26,3 +26,8 @@ class DirectorySnapshots:
             " updated_at = excluded.updated_at",
             (NAMESPACE, source, value, datetime.now(UTC).isoformat()),
         )
+
+    async def delete(self, source: str) -> None:
+        await self._db.execute(
+            "DELETE FROM connector_state WHERE namespace = ? AND key = ?", (NAMESPACE, source)
+        )

@@ -19,7 +19,7 @@ import asyncpg
 import structlog
 
 from samtek.redact import redact_text, redact_url
-from samtek.store.database import Database, Row
+from samtek.store.database import Database, Row, Transaction
 
 log = structlog.get_logger("samtek.store")
 
@@ -52,6 +52,21 @@ def affected_rows(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
+class _PostgresTransaction(Transaction):
+    def __init__(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return affected_rows(await self._conn.execute(translate_placeholders(sql), *params))
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._conn.executemany(translate_placeholders(sql), [tuple(r) for r in rows])
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        records = await self._conn.fetch(translate_placeholders(sql), *params)
+        return [tuple(r) for r in records]
+
+
 class PostgresDatabase(Database):
     errors = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
@@ -70,13 +85,16 @@ class PostgresDatabase(Database):
             ) from exc
         return cls(pool)
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        # A pool connection of its own: other tasks' statements never join this transaction.
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield _PostgresTransaction(conn)
+
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        # One statement outside a transaction block is its own transaction in PostgreSQL.
         status = await self._pool.execute(translate_placeholders(sql), *params)
         return affected_rows(status)
-
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.executemany(translate_placeholders(sql), [tuple(r) for r in rows])
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         records = await self._pool.fetch(translate_placeholders(sql), *params)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
 
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.events import CalendarUpdate
-from samtek.model import BusyStatus, CalendarEvent, Sensitivity, TimeWindow
+from samtek.model import BusyStatus, CalendarEvent, CalendarRef, Sensitivity, TimeWindow
 from samtek.store.database import Database, open_database
 from samtek.store.migrations import migrate
 
@@ -31,8 +32,9 @@ class Store:
     cannot be written (disk full, PostgreSQL down) the error is logged once per outage and the
     service goes on from memory. Exactly-once claims and connector state still raise."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock = SYSTEM_CLOCK) -> None:
         self.db = db
+        self.clock = clock
         self._write_failing = False
 
     async def _best_effort(self, what: str, sql: str, params: tuple[Any, ...]) -> bool:
@@ -65,7 +67,7 @@ class Store:
             "INSERT INTO connector_state (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
             " updated_at = excluded.updated_at",
-            (namespace, key, value, _now()),
+            (namespace, key, value, _now(self.clock)),
         )
 
     async def list_state(self, namespace: str) -> dict[str, str]:
@@ -80,7 +82,7 @@ class Store:
         await self.db.execute(
             "INSERT INTO connector_state (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (namespace, key) DO NOTHING",
-            (namespace, key, value, _now()),
+            (namespace, key, value, _now(self.clock)),
         )
         stored = await self.get_state(namespace, key)
         if stored is None:  # deleted in between: never expected, but never return a guess
@@ -93,7 +95,10 @@ class Store:
         )
 
     # -- last known calendars: presence is right at once after a restart ----------------
-    async def save_calendar(self, update: CalendarUpdate) -> None:
+    async def save_calendar(self, update: CalendarUpdate, keep_subject: bool = False) -> None:
+        """Keeps what presence needs after a restart: times, busy status, sensitivity, and
+        the subject only for a person who shows it (`keep_subject`); never locations or
+        meeting links."""
         await self._best_effort(
             f"calendar snapshot {update.source}/{update.person_id}",
             "INSERT INTO calendar_snapshots"
@@ -106,8 +111,8 @@ class Store:
                 update.person_id,
                 update.window.start.isoformat(),
                 update.window.end.isoformat(),
-                json.dumps([_event_to_json(e) for e in update.events]),
-                _now(),
+                json.dumps([_event_to_json(e, keep_subject) for e in update.events]),
+                _now(self.clock),
             ),
         )
 
@@ -154,23 +159,75 @@ class Store:
         count = await self.db.execute(
             "INSERT INTO notifications_sent (key, sent_at) VALUES (?, ?)"
             " ON CONFLICT (key) DO NOTHING",
-            (key, _now()),
+            (key, _now(self.clock)),
         )
         return count == 1
 
+    async def prune_notifications(self, before: datetime) -> int:
+        """Forget claims made before `before` (retention); returns how many."""
+        return await self.db.execute(
+            "DELETE FROM notifications_sent WHERE sent_at < ?", (before.isoformat(),)
+        )
+
+    async def oldest_notification(self) -> datetime | None:
+        row = await self.db.fetchone("SELECT MIN(sent_at) FROM notifications_sent")
+        return datetime.fromisoformat(row[0]) if row and row[0] is not None else None
+
+    # -- people who left the directory ------------------------------------------------------
+    async def forget_people(
+        self, person_ids: Collection[str], calendars: Collection[CalendarRef] = ()
+    ) -> int:
+        """Delete what is kept per person: calendar snapshots, dismissals, and the state a
+        calendar connector keeps under one of their calendar addresses (EWS and Graph per
+        mailbox, CalDAV per collection, in the namespace "<type>:<connector name>").
+        Returns the number of rows deleted."""
+        state_keys = sorted(
+            {(_like_suffix(ref.source), key) for ref in calendars
+             for key in (ref.address, ref.address.lower())}
+        )  # fmt: skip
+        deleted = 0
+        async with self.db.transaction() as tx:
+            for pid in sorted(set(person_ids)):
+                for table in ("calendar_snapshots", "presence_dismissals"):
+                    deleted += await tx.execute(f"DELETE FROM {table} WHERE person_id = ?", (pid,))
+            for namespace_pattern, key in state_keys:
+                deleted += await tx.execute(
+                    "DELETE FROM connector_state WHERE key = ? AND namespace LIKE ? ESCAPE '\\'",
+                    (key, namespace_pattern),
+                )
+        return deleted
+
+    async def people_with_rows(self) -> set[str]:
+        """Ids of everyone the store keeps per-person rows for."""
+        rows = await self.db.fetch(
+            "SELECT person_id FROM calendar_snapshots"
+            " UNION SELECT person_id FROM presence_dismissals"
+        )
+        return {str(r[0]) for r in rows}
+
 
 @asynccontextmanager
-async def open_store(url: str) -> AsyncIterator[Store]:
-    async with open_database(url) as db:
+async def open_store(
+    url: str, clock: Clock = SYSTEM_CLOCK, *, exclusive: bool = False
+) -> AsyncIterator[Store]:
+    """`exclusive`: opened by the service, which must be alone on an SQLite file (the CLI
+    tools that only read may open it next to a running service)."""
+    async with open_database(url, exclusive=exclusive) as db:
         await migrate(db)
-        yield Store(db)
+        yield Store(db, clock)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
+def _like_suffix(source: str) -> str:
+    """A LIKE pattern for "<anything>:<source>", the connector's state namespace."""
+    escaped = source.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%:{escaped}"
 
 
-def _event_to_json(event: CalendarEvent) -> dict[str, Any]:
+def _now(clock: Clock) -> str:
+    return clock.now().isoformat()
+
+
+def _event_to_json(event: CalendarEvent, keep_subject: bool) -> dict[str, Any]:
     return {
         "uid": event.uid,
         "start": event.start.isoformat(),
@@ -178,9 +235,7 @@ def _event_to_json(event: CalendarEvent) -> dict[str, Any]:
         "busy": event.busy.value,
         "sensitivity": event.sensitivity.value,
         "all_day": event.all_day,
-        "subject": event.subject,
-        "location": event.location,
-        "online_meeting_url": event.online_meeting_url,
+        "subject": event.subject if keep_subject else None,
         "recurrence_id": event.recurrence_id.isoformat() if event.recurrence_id else None,
     }
 
