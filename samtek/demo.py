@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from slixmpp import ClientXMPP
 
 from samtek.app import Service
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import load_config
 from samtek.devserver.prosody import ProsodyServer
 from samtek.logging import configure_logging
@@ -56,8 +57,8 @@ async def _demo(directory: Path) -> None:
                 prosody.add_contact(pid, prosody.jid(other), name=other_name)
     await prosody.start()
     try:
-        config_path = _write_region(directory, prosody)
-        service = Service(load_config(config_path, discover_connectors()))
+        config_path = _write_region(directory, prosody, SYSTEM_CLOCK)
+        service = Service(load_config(config_path, discover_connectors()), clock=SYSTEM_CLOCK)
         ready = asyncio.Event()
         task = asyncio.create_task(service.run(ready))
         loop = asyncio.get_running_loop()
@@ -91,10 +92,10 @@ async def _log_in(prosody: ProsodyServer, user: str) -> ClientXMPP:
     return client
 
 
-def _write_region(directory: Path, prosody: ProsodyServer) -> Path:
+def _write_region(directory: Path, prosody: ProsodyServer, clock: Clock) -> Path:
     feeds = directory / "calendars"
     feeds.mkdir(exist_ok=True)
-    now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    now = clock.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
     people_toml = ""
     for pid, name, municipality, language, meetings in PEOPLE:
         events = "".join(

@@ -100,7 +100,7 @@ class DirectoryService(Directory):
     # -- lifecycle ------------------------------------------------------------------------
     async def restore(self, store: Store) -> None:
         """Load every source's last update (before connectors and bridges start)."""
-        self._snapshots = DirectorySnapshots(store.db)
+        self._snapshots = DirectorySnapshots(store.db, store.clock)
         for source, text in (await self._snapshots.load_all()).items():
             try:
                 self._sources[source] = _update_from_json(source, json.loads(text))

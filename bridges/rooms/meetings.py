@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -21,6 +21,7 @@ from bridges.rooms.settings import RoomsSection
 from bridges.rooms.spec import Room
 from bridges.rooms.video import VideoLinks
 from samtek.calendar import CalendarSource
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.model import CalendarEvent, Person, TimeWindow
 from samtek.store import Store
 
@@ -83,8 +84,10 @@ class MeetingScheduler:
         video: VideoLinks,
         post: Poster,
         ready: Callable[[], bool],
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
+        self._clock = clock
         self.store = store
         self.video = video
         self.post = post
@@ -94,7 +97,7 @@ class MeetingScheduler:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def refresh(self, rooms: list[Room], sources: Mapping[str, object]) -> None:
-        now = datetime.now(UTC)
+        now = self._clock.now()
         window = TimeWindow(
             now - timedelta(days=1), now + timedelta(days=self.settings.meetings_ahead_days)
         )

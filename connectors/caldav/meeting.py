@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import icalendar
 
 from samtek.calendar import CalendarError, MeetingRequest
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.model import Person
 
 
@@ -19,14 +19,16 @@ def _address(person: Person) -> icalendar.vCalAddress:
     return address
 
 
-def meeting_ics(request: MeetingRequest, uid: str | None = None) -> tuple[str, bytes]:
+def meeting_ics(
+    request: MeetingRequest, uid: str | None = None, clock: Clock = SYSTEM_CLOCK
+) -> tuple[str, bytes]:
     """(uid, ics) for the organiser's copy; attendees get PARTSTAT=NEEDS-ACTION and RSVP."""
     if request.end <= request.start:
         raise CalendarError("a meeting must end after it starts")
     uid = uid or f"{uuid.uuid4()}@samtek"
     event = icalendar.Event()
     event.add("UID", uid)
-    event.add("DTSTAMP", datetime.now(UTC))
+    event.add("DTSTAMP", clock.now())
     event.add("DTSTART", request.start)
     event.add("DTEND", request.end)
     event.add("SUMMARY", request.subject)

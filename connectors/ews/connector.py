@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from exchangelib import Account, Attendee, Body, CalendarItem, Mailbox
@@ -57,7 +57,7 @@ class EwsConnector(Connector):
     # -- CalendarSource / MeetingWriter / OOF ------------------------------------------------
     def window(self, now: datetime | None = None) -> TimeWindow:
         return TimeWindow.around(
-            now or datetime.now(UTC),
+            now or self.ctx.clock.now(),
             timedelta(days=self.cfg.window_back_days),
             timedelta(days=self.cfg.window_ahead_days),
         )

@@ -77,7 +77,7 @@ class GraphConnector(Connector):
 
     def window(self, now: datetime | None = None) -> TimeWindow:
         return TimeWindow.around(
-            now or datetime.now(UTC),
+            now or self.ctx.clock.now(),
             timedelta(days=self.cfg.window_back_days),
             timedelta(days=self.cfg.window_ahead_days),
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from datetime import UTC, datetime
 
 import structlog
 
@@ -138,7 +137,7 @@ class SipConnector(Connector):
     async def _publish_changes(
         self, ext: str, changes: list[CallChange], tracker: DialogTracker
     ) -> None:
-        now = datetime.now(UTC)
+        now = self.ctx.clock.now()
         for change in changes:
             if change.remote_number == self.config.user:
                 # Our own click-to-call leg ringing the caller: not a call to report (a

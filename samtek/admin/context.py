@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from samtek.admin.config import AdminSection
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.directory import DirectoryService
 from samtek.model import OutOfOffice, PresenceClaim
 from samtek.presence.resolver import Resolution
@@ -37,6 +38,7 @@ class AdminContext:
     presence: PresenceView | None = None
     core_parts: Sequence[str] = ("xmpp", "presence", "http", "directory")
     resyncs: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # running, by name
+    clock: Clock = SYSTEM_CLOCK
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -6,7 +6,7 @@ in red, degraded in amber), the people served per source, and the most recent er
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from html import escape
 
 from aiohttp import web
@@ -63,7 +63,7 @@ def _part_row(snapshot: HealthSnapshot, now: datetime) -> str:
 
 async def page(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    now = datetime.now(UTC)
+    now = ctx.clock.now()
     snapshots = [h.snapshot() for _, h in sorted(ctx.supervisor.health().items())]
     failing = sum(1 for s in snapshots if s.state in RED)
     sources = ", ".join(f"{escape(k)}: {v}" for k, v in sorted(ctx.directory.sources().items()))

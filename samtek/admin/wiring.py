@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 async def mount_admin(service: Service, store: Store) -> AdminContext:
     """Call after the parts are built and before the supervisor starts the HTTP server."""
     settings = service.config.file.admin
-    audit = AuditLog(store.db)
+    audit = AuditLog(store.db, store.clock)
     await audit.prune(settings.audit_retention_days)
     ctx = AdminContext(
         settings=settings,
@@ -25,6 +25,7 @@ async def mount_admin(service: Service, store: Store) -> AdminContext:
         audit=audit,
         connectors=service.connectors,
         presence=service.presence,
+        clock=service.clock,
     )
     service.web.mount("/admin", build_admin_app(ctx))
     service.metrics.watch(service.supervisor, service.bus, service.directory, service.connectors)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.store.database import Database
 
 
@@ -21,15 +22,16 @@ class AuditEntry:
 
 
 class AuditLog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock = SYSTEM_CLOCK) -> None:
         self._db = db
+        self._clock = clock
 
     async def record(
         self, actor: str, action: str, outcome: str, details: dict[str, Any] | None = None
     ) -> None:
         await self._db.execute(
             "INSERT INTO audit_log (at, actor, action, outcome, details) VALUES (?, ?, ?, ?, ?)",
-            (_utc(datetime.now(UTC)), actor, action, outcome, json.dumps(details or {})),
+            (_utc(self._clock.now()), actor, action, outcome, json.dumps(details or {})),
         )
 
     async def query(
@@ -55,7 +57,7 @@ class AuditLog:
         ]
 
     async def prune(self, keep_days: int) -> int:
-        cutoff = datetime.now(UTC) - timedelta(days=keep_days)
+        cutoff = self._clock.now() - timedelta(days=keep_days)
         return await self._db.execute("DELETE FROM audit_log WHERE at < ?", (_utc(cutoff),))
 
 

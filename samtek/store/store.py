@@ -6,11 +6,12 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
 
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.events import CalendarUpdate
 from samtek.model import BusyStatus, CalendarEvent, Sensitivity, TimeWindow
 from samtek.store.database import Database, open_database
@@ -31,8 +32,9 @@ class Store:
     cannot be written (disk full, PostgreSQL down) the error is logged once per outage and the
     service goes on from memory. Exactly-once claims and connector state still raise."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock = SYSTEM_CLOCK) -> None:
         self.db = db
+        self.clock = clock
         self._write_failing = False
 
     async def _best_effort(self, what: str, sql: str, params: tuple[Any, ...]) -> bool:
@@ -65,7 +67,7 @@ class Store:
             "INSERT INTO connector_state (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
             " updated_at = excluded.updated_at",
-            (namespace, key, value, _now()),
+            (namespace, key, value, _now(self.clock)),
         )
 
     async def delete_state(self, namespace: str, key: str) -> None:
@@ -88,7 +90,7 @@ class Store:
                 update.window.start.isoformat(),
                 update.window.end.isoformat(),
                 json.dumps([_event_to_json(e) for e in update.events]),
-                _now(),
+                _now(self.clock),
             ),
         )
 
@@ -135,20 +137,20 @@ class Store:
         count = await self.db.execute(
             "INSERT INTO notifications_sent (key, sent_at) VALUES (?, ?)"
             " ON CONFLICT (key) DO NOTHING",
-            (key, _now()),
+            (key, _now(self.clock)),
         )
         return count == 1
 
 
 @asynccontextmanager
-async def open_store(url: str) -> AsyncIterator[Store]:
+async def open_store(url: str, clock: Clock = SYSTEM_CLOCK) -> AsyncIterator[Store]:
     async with open_database(url) as db:
         await migrate(db)
-        yield Store(db)
+        yield Store(db, clock)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
+def _now(clock: Clock) -> str:
+    return clock.now().isoformat()
 
 
 def _event_to_json(event: CalendarEvent) -> dict[str, Any]:
