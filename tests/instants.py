@@ -1,0 +1,25 @@
+"""Expected texts that depend on the instant a test runs at (see the `clock` fixture).
+
+Written from the rule the status texts follow (samtek/presence/texts.py docstring), not by
+calling the code: an end later today is a clock time, one on the next day is "tomorrow" and
+a clock time, in the reader's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+TOMORROW = {"nb": "i morgen", "nn": "i morgon", "en": "tomorrow"}
+
+
+def until_text(end: datetime, now: datetime, zone: ZoneInfo, language: str) -> str:
+    """A clock time ("14:05") when `end` is later today in `zone`; "i morgen 00:53" when it is
+    tomorrow there."""
+    local_end, local_now = end.astimezone(zone), now.astimezone(zone)
+    days = (local_end.date() - local_now.date()).days
+    if days == 0:
+        return f"{local_end:%H:%M}"
+    if days == 1:
+        return f"{TOMORROW[language]} {local_end:%H:%M}"
+    raise ValueError(f"{end} is more than a day after {now}: not a short meeting's end")
