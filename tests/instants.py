@@ -7,7 +7,7 @@ a clock time, in the reader's time zone.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 TOMORROW = {"nb": "i morgen", "nn": "i morgon", "en": "tomorrow"}
@@ -23,3 +23,15 @@ def until_text(end: datetime, now: datetime, zone: ZoneInfo, language: str) -> s
     if days == 1:
         return f"{TOMORROW[language]} {local_end:%H:%M}"
     raise ValueError(f"{end} is more than a day after {now}: not a short meeting's end")
+
+
+_WEEKDAYS_NB = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
+_MONTHS_NB = (
+    *("januar", "februar", "mars", "april", "mai", "juni"),
+    *("juli", "august", "september", "oktober", "november", "desember"),
+)
+
+
+def day_nb(day: date) -> str:
+    """A day as a bokmål status names it: "mandag 2. desember"."""
+    return f"{_WEEKDAYS_NB[day.weekday()]} {day.day}. {_MONTHS_NB[day.month - 1]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 
 import icalendar
 
@@ -29,8 +30,12 @@ def meeting_ics(
     event = icalendar.Event()
     event.add("UID", uid)
     event.add("DTSTAMP", clock.now())
-    event.add("DTSTART", request.start)
-    event.add("DTEND", request.end)
+    # In UTC (RFC 5545 §3.3.5 form 2), not with a TZID: the VTIMEZONE icalendar generates
+    # lists its changes as RDATEs, which vobject (Radicale) ignores, so a summer meeting read
+    # back there was an hour late. A single meeting needs no home zone; UTC reads the same
+    # everywhere.
+    event.add("DTSTART", request.start.astimezone(UTC))
+    event.add("DTEND", request.end.astimezone(UTC))
     event.add("SUMMARY", request.subject)
     event.add("SEQUENCE", 0)
     event.add("STATUS", "CONFIRMED")
@@ -58,6 +63,4 @@ def meeting_ics(
     calendar.add("PRODID", "-//SAMTEK//CalDAV connector//EN")
     calendar.add("VERSION", "2.0")
     calendar.add_component(event)
-    # Timezone definitions for any TZID used, so every client reads the same instant.
-    calendar.add_missing_timezones()
     return uid, calendar.to_ical()

@@ -160,7 +160,7 @@ async def test_english_conversation_in_the_askers_timezone(chat: Chat) -> None:
     john, region = chat.john, chat.region
     assert (await john.ask("HELP")).startswith("Here is what I can do")
     status, asked = await ask_at(chat, john, "where is per@region.test")
-    # John's clock: an hour behind Oslo, so his "today" may be Oslo's tomorrow and vice versa.
+    # On John's (London) clock, whose midnight is an hour after Oslo's.
     ends = {until_text(region.now_meeting_end, at, LONDON, "en") for at in asked}
     assert status in {f"Per Ås: In a meeting until {end} (from the calendar)." for end in ends}
     assert (await john.ask("status kari")).startswith("Did you mean Kari Nordby (Notodden) or")
