@@ -7,7 +7,7 @@ a clock time, in the reader's time zone.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 TOMORROW = {"nb": "i morgen", "nn": "i morgon", "en": "tomorrow"}
@@ -23,6 +23,15 @@ def until_text(end: datetime, now: datetime, zone: ZoneInfo, language: str) -> s
     if days == 1:
         return f"{TOMORROW[language]} {local_end:%H:%M}"
     raise ValueError(f"{end} is more than a day after {now}: not a short meeting's end")
+
+
+def until_texts(
+    end: datetime, zone: ZoneInfo, language: str, *between: datetime | float
+) -> set[str]:
+    """`until_text` for a text the service computed at some instant in `between` (datetimes,
+    or time() values from the real-time e2e clients): near midnight it may read either way."""
+    instants = (t if isinstance(t, datetime) else datetime.fromtimestamp(t, UTC) for t in between)
+    return {until_text(end, t, zone, language) for t in instants}
 
 
 _WEEKDAYS_NB = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")

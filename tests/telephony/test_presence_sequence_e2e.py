@@ -8,14 +8,14 @@ transition) -> bjorn's manual "away" -> and nothing else until the meeting would
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from samtek.devserver.prosody import ProsodyServer
 from samtek.telephony import CallState
 from tests.e2e.regions import ics_meeting, next_whole_second, write_ics
-from tests.instants import until_text
+from tests.instants import until_texts
 from tests.servers.sip import SipPeer
 from tests.telephony.test_phone_presence_e2e import (
     OWN_STATUS,
@@ -54,10 +54,8 @@ async def test_meeting_call_inside_call_ends_then_manual_away(
     config.write_text(text)
 
     def in_meeting(*between: float) -> set[str]:
-        """The text, computed by the service at some instant `between` (time() values);
-        this test runs on the system clock, in real time (Prosody, SIP)."""
-        at = (datetime.fromtimestamp(t, UTC) for t in between)
-        return {f"I møte til {until_text(end, t, OSLO, 'nb')}" for t in at}
+        # Computed by the service somewhere `between`; this test runs on the system clock.
+        return {f"I møte til {until}" for until in until_texts(end, OSLO, "nb", *between)}
 
     a, b = sip_peer.uas["a"], sip_peer.uas["b"]
 
