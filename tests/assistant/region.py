@@ -28,7 +28,6 @@ class Region:
     config: Path
     day: date  # the find-time day
     now_meeting_end: datetime  # Per's and Emma's current meetings end then
-    written_at: datetime  # "now" on the test's clock when the region was written
 
 
 def next_working_day(today: date) -> date:
@@ -144,7 +143,7 @@ language = "nn"
 {people}
 """
     )
-    return Region(path, day, end, now)
+    return Region(path, day, end)
 
 
 def _english() -> str:
