@@ -22,6 +22,7 @@ from samtek.admin.context import AdminContext
 from samtek.admin.metrics import MeteredLink, MeteredOverlays, ServiceMetrics
 from samtek.admin.wiring import mount_admin
 from samtek.bus import Bus
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import Config
 from samtek.directory import DirectoryService
 from samtek.events import ManualPresenceChange
@@ -43,14 +44,18 @@ class Service:
     """What `samtek run` runs. Exposes its parts read-only for the admin side and tests."""
 
     def __init__(
-        self, config: Config, connector_types: Mapping[str, type[Connector]] | None = None
+        self,
+        config: Config,
+        connector_types: Mapping[str, type[Connector]] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.config = config
+        self.clock = clock  # the one "now" of every part (tests: a ShiftedClock)
         self._connector_types = connector_types  # None: the installed entry points
         self.bus = Bus()
         self.metrics = ServiceMetrics()  # per Service: no global registry
         self.directory = DirectoryService(config.people, config.file.municipalities, self.bus)
-        self.supervisor = Supervisor()
+        self.supervisor = Supervisor(clock=clock)
         self.presence: PresenceBridge | None = None
         self.link: XmppLink | None = None
         self.leases: LeaseManager | None = None
@@ -58,13 +63,13 @@ class Service:
         self.connectors: dict[str, Connector] = {}  # running instances by config name
         self.missed_calls: MissedCallNotifier | None = None
         self.admin: AdminContext | None = None  # once running
-        self.web = WebServer(config.file.http, HealthReporter("http"))
+        self.web = WebServer(config.file.http, HealthReporter("http", clock))
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         async with AsyncExitStack() as stack:
             # exclusive: a second service on the same SQLite file is refused (StoreInUse).
             store = await stack.enter_async_context(
-                open_store(self.config.store.url, exclusive=True)
+                open_store(self.config.store.url, self.clock, exclusive=True)
             )
             retention = Retention(
                 store,
@@ -73,19 +78,20 @@ class Service:
             )
             self.supervisor.add("retention", retention.run, retention.health)
             # Several instances on one PostgreSQL share people by partition; alone, owns all.
-            self.leases = LeaseManager(store.db, self.config.file.cluster, HealthReporter("leases"))
+            self.leases = LeaseManager(store.db, self.config.file.cluster, self._health("leases"))
             self.supervisor.add("leases", self.leases.run, self.leases.health)
             await self.directory.restore(store, sources=self.config.connectors.keys())
-            self.link = MeteredLink(self.config.xmpp, HealthReporter("xmpp"), self.metrics)
-            overlays = MeteredOverlays(self.link, self.config.xmpp.domain, self.metrics)
+            self.link = MeteredLink(self.config.xmpp, self._health("xmpp"), self.metrics)
+            overlays = MeteredOverlays(self.link, self.config.xmpp.domain, self.metrics, self.clock)
             self.presence = PresenceBridge(
                 self.directory,
                 self.bus,
                 store,
                 overlays,
                 self.config.presence,
-                HealthReporter("presence"),
+                self._health("presence"),
                 ownership=self.leases,
+                clock=self.clock,
             )
             self.link.on_ready(self.metrics.timed_reconcile(self.presence.on_xmpp_ready))
             self.leases.on_gained(self.presence.on_partitions_gained)
@@ -93,7 +99,7 @@ class Service:
             self.supervisor.add("xmpp", self.link.run, self.link.health)
             self.supervisor.add("presence", self.presence.run, self.presence.health)
             self.missed_calls = MissedCallNotifier(
-                self.directory, self.bus, store, self.link, HealthReporter("missed-calls")
+                self.directory, self.bus, store, self.link, self._health("missed-calls"), self.clock
             )
             self.link.on_ready(self.missed_calls.on_xmpp_ready)
             self.supervisor.add("missed-calls", self.missed_calls.run, self.missed_calls.health)
@@ -101,9 +107,10 @@ class Service:
             if self.config.file.rooms is not None:
                 self.rooms = RoomsBridge(
                     self.config.file.rooms, self.config.people, self.link, store,
-                    self.config.xmpp.domain, HealthReporter("rooms"), self.connectors,
+                    self.config.xmpp.domain, self._health("rooms"), self.connectors,
                     base_dir=self.config.path.parent,
                     duty_held=lambda: self.leases is not None and self.leases.holds("rooms"),
+                    clock=self.clock,
                 )  # fmt: skip
                 self.link.on_ready(self.rooms.on_xmpp_ready)
                 rooms = self.rooms
@@ -121,13 +128,16 @@ class Service:
                     self.connectors,
                     self.bus,
                     store,
+                    self.clock,
                 ):
                     self.supervisor.add(name, run, health)
 
             types = self._connector_types or discover_connectors()
             for name, connector_config in self.config.connectors.items():
-                health = HealthReporter(f"connector:{name}")
-                ctx = ConnectorContext(name, self.directory, self.bus, health, store, self.web)
+                health = self._health(f"connector:{name}")
+                ctx = ConnectorContext(
+                    name, self.directory, self.bus, health, store, self.web, self.clock
+                )
                 connector = types[connector_config.type](connector_config, ctx)
                 self.connectors[name] = connector
                 self.supervisor.add(f"connector:{name}", connector.run, health)
@@ -143,6 +153,9 @@ class Service:
             if ready is not None:
                 ready.set()
             await asyncio.Event().wait()
+
+    def _health(self, name: str) -> HealthReporter:
+        return HealthReporter(name, self.clock)
 
     async def _on_dismissed(self, message: Message) -> None:
         item = message.xml.find(f"{{{OVERLAY_NS}}}dismissed")

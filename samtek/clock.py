@@ -9,7 +9,7 @@ waits on the event loop's timers behaves as it would at that instant.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -35,6 +35,11 @@ class ShiftedClock:
     def now(self) -> datetime:
         return datetime.fromtimestamp(time.time() + self._offset, UTC)
 
+    @property
+    def offset(self) -> timedelta:
+        """How far this clock is ahead of real time (negative: behind)."""
+        return timedelta(seconds=self._offset)
+
 
 class FixedClock:
     """A clock that only moves when told to (pure unit tests)."""
@@ -52,3 +57,16 @@ class FixedClock:
 
 
 SYSTEM_CLOCK: Clock = SystemClock()
+
+
+# A real server (Prosody) acts on its own clock: it clears an overlay at `until` by itself and
+# refuses an `until` in its past. Instants sent to it, and read back from it, are translated
+# at that boundary, so a service on a ShiftedClock (a test at 23:59 on New Year's Eve) still
+# gets overlays that last exactly as long as they should. Other clocks are real time, or
+# (FixedClock) not meant to meet a real server.
+def to_server_time(clock: Clock, instant: datetime) -> datetime:
+    return instant - clock.offset if isinstance(clock, ShiftedClock) else instant
+
+
+def from_server_time(clock: Clock, instant: datetime) -> datetime:
+    return instant + clock.offset if isinstance(clock, ShiftedClock) else instant

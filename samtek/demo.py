@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import secrets
 import signal
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from slixmpp import ClientXMPP
 
 from samtek.app import Service
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import load_config
 from samtek.devserver.process import free_port
 from samtek.devserver.prosody import ProsodyServer
@@ -58,8 +59,8 @@ async def _demo(directory: Path) -> None:
                 prosody.add_contact(pid, prosody.jid(other), name=other_name)
     await prosody.start()
     try:
-        config_path = _write_region(directory, prosody, free_port(), free_port())
-        service = Service(load_config(config_path, discover_connectors()))
+        config_path = _write_region(directory, prosody, SYSTEM_CLOCK, free_port(), free_port())
+        service = Service(load_config(config_path, discover_connectors()), clock=SYSTEM_CLOCK)
         ready = asyncio.Event()
         task = asyncio.create_task(service.run(ready))
         loop = asyncio.get_running_loop()
@@ -95,11 +96,11 @@ async def _log_in(prosody: ProsodyServer, user: str) -> ClientXMPP:
 
 
 def _write_region(
-    directory: Path, prosody: ProsodyServer, http_port: int, admin_port: int
+    directory: Path, prosody: ProsodyServer, clock: Clock, http_port: int, admin_port: int
 ) -> Path:
     feeds = directory / "calendars"
     feeds.mkdir(exist_ok=True)
-    now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    now = clock.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
     people_toml = ""
     for pid, name, municipality, language, meetings in PEOPLE:
         events = "".join(

@@ -105,7 +105,7 @@ class DirectoryService(Directory):
         `sources`: the connectors configured now; the saved update of a source no longer
         among them is deleted, and its people with it (None: keep every saved source)."""
         self._store = store
-        self._snapshots = DirectorySnapshots(store.db)
+        self._snapshots = DirectorySnapshots(store.db, store.clock)
         for source, text in (await self._snapshots.load_all()).items():
             if sources is not None and source not in sources:
                 log.info("deleting the saved people of a removed directory source", source=source)

@@ -5,8 +5,9 @@ Reads the last calendars the service persisted, so it works without a running se
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import Config
 from samtek.model import PresenceClaim
 from samtek.presence.claims import calendar_claims
@@ -15,15 +16,17 @@ from samtek.presence.texts import status_text
 from samtek.store import open_store
 
 
-async def explain_offline(config: Config, who: str, at: datetime | None = None) -> str:
+async def explain_offline(
+    config: Config, who: str, at: datetime | None = None, clock: Clock = SYSTEM_CLOCK
+) -> str:
     person = config.people.get(who) or next(
         (p for p in config.people.values() if p.jid == who.lower()), None
     )
     if person is None:
         return f"no person {who!r} in {config.path}"
-    at = at or datetime.now(UTC)
+    at = at or clock.now()
     claims: list[PresenceClaim] = []
-    async with open_store(config.store.url) as store:
+    async with open_store(config.store.url, clock) as store:
         for update in await store.load_calendars():
             if update.person_id == person.id:
                 claims += calendar_claims(person.id, update.events)

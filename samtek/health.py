@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 import structlog
 
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.redact import redact_text
 
 
@@ -51,11 +52,12 @@ class HealthSnapshot:
 class HealthReporter:
     """Written by the part itself (items, success) and by the supervisor (failing, restarts)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
         self.name = name
         self._log = structlog.get_logger("samtek.health").bind(part=name)
         self._state = HealthState.STARTING
-        self._since = datetime.now(UTC)
+        self._since = self._clock.now()
         self._reason: str | None = None
         self._last_success: datetime | None = None
         self._last_error: str | None = None
@@ -71,7 +73,7 @@ class HealthReporter:
 
     def success(self) -> None:
         """The part completed a unit of work (a sync, a connect)."""
-        self._last_success = datetime.now(UTC)
+        self._last_success = self._clock.now()
         self._next_retry = None
         self._settle()
 
@@ -130,7 +132,7 @@ class HealthReporter:
         # Every text shown in health (admin API, status page, log) passes here: no secrets.
         error = redact_text(error)
         self._last_error = error
-        self._last_error_at = datetime.now(UTC)
+        self._last_error_at = self._clock.now()
 
     def _settle(self) -> None:
         if self._item_errors:
@@ -143,7 +145,7 @@ class HealthReporter:
         if state == self._state and reason == self._reason:
             return
         previous = self._state
-        self._state, self._reason, self._since = state, reason, datetime.now(UTC)
+        self._state, self._reason, self._since = state, reason, self._clock.now()
         log = (
             self._log.info if state in (HealthState.OK, HealthState.STOPPED) else self._log.warning
         )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from samtek.bus import Bus
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.health import HealthReporter
 from samtek.model import Person
 
@@ -73,6 +74,7 @@ class ConnectorContext:
     # The service's HTTP server, for connectors that receive callbacks (webhooks); routes
     # must be mounted in the connector's __init__, before the server starts.
     web: WebServer | None = None
+    clock: Clock = SYSTEM_CLOCK  # the service's one "now" (samtek/clock.py)
 
 
 class Connector(ABC):

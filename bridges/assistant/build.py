@@ -11,6 +11,7 @@ from bridges.assistant.handler import CommandHandler
 from bridges.assistant.oof import OofAutoReply
 from bridges.assistant.ratelimit import RateLimiter
 from samtek.bus import Bus
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import Config
 from samtek.health import HealthReporter
 from samtek.plugin import Directory
@@ -24,6 +25,7 @@ def build_handler(
     presence: PresenceView | None,
     connectors: Mapping[str, object],
     store: Store | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> CommandHandler:
     settings = config.file.assistant
     deps = Deps(
@@ -35,7 +37,7 @@ def build_handler(
         settings=settings,
         store=store,
     )
-    return CommandHandler(deps)
+    return CommandHandler(deps, clock)
 
 
 Part = tuple[str, Callable[[], Awaitable[None]], HealthReporter]
@@ -49,12 +51,13 @@ def build_assistant(
     connectors: Mapping[str, object],
     bus: Bus,
     store: Store,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> list[Part]:
     """The assistant's supervised parts, hooked to the link (call before the link runs)."""
-    chat = build_chat_assistant(config, link, directory, presence, connectors, store)
+    chat = build_chat_assistant(config, link, directory, presence, connectors, store, clock)
     parts: list[Part] = [("assistant", chat.run, chat.health)]
     if config.file.assistant.oof_autoreply:
-        oof = OofAutoReply(link, directory, bus, store, config.xmpp.domain)
+        oof = OofAutoReply(link, directory, bus, store, config.xmpp.domain, clock)
         oof.register()
         parts.append(("assistant-oof", oof.run, oof.health))
     return parts
@@ -67,17 +70,18 @@ def build_chat_assistant(
     presence: PresenceView | None,
     connectors: Mapping[str, object],
     store: Store | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> ChatAssistant:
     settings = config.file.assistant
     assistant = ChatAssistant(
         link,
-        build_handler(config, directory, presence, connectors, store),
+        build_handler(config, directory, presence, connectors, store, clock),
         directory,
         settings.domains or [config.xmpp.domain],
         RateLimiter(settings.rate_burst, settings.rate_per_seconds, settings.max_senders),
         settings.max_concurrent,
         settings.max_queued,
-        HealthReporter("assistant"),
+        HealthReporter("assistant", clock),
     )
     assistant.register()
     return assistant

@@ -7,7 +7,6 @@ In a room, 'møte'/'meeting' without arguments means the room's meetings (nynors
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 import structlog
 
@@ -17,6 +16,7 @@ from bridges.assistant.context import Ask, Deps, Reply
 from bridges.assistant.parsing import Command, Parsed, parse
 from bridges.assistant.room import RoomContext
 from bridges.assistant.texts import Texts
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.model import Person
 
 log = structlog.get_logger("samtek.assistant")
@@ -35,9 +35,9 @@ MAX_ECHO = 60  # characters of an unknown command quoted back
 
 
 class CommandHandler:
-    def __init__(self, deps: Deps, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, deps: Deps, clock: Clock = SYSTEM_CLOCK) -> None:
         self.deps = deps
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock
 
     def texts_for(self, person: Person) -> Texts:
         return Texts(person.language, person.timezone)
@@ -50,7 +50,7 @@ class CommandHandler:
         if room is not None and parsed.command is Command.MEETING and not parsed.words:
             parsed = Parsed(Command.MEETINGS, (), None)
         texts = self.texts_for(asker)
-        ask = Ask(asker, parsed, self._clock(), texts, reply, room)
+        ask = Ask(asker, parsed, self._clock.now(), texts, reply, room)
         if parsed.command is None:
             echo = text.strip()
             if len(echo) > MAX_ECHO:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from xml.etree import ElementTree as ET
 
 import structlog
@@ -20,6 +20,7 @@ from slixmpp.stanza import Message
 
 from bridges.assistant.texts import Texts
 from samtek.bus import Bus
+from samtek.clock import SYSTEM_CLOCK, Clock, to_server_time
 from samtek.events import OutOfOfficeUpdate
 from samtek.health import HealthReporter
 from samtek.model import ExternalAudience, OutOfOffice, Person
@@ -47,8 +48,15 @@ def active(oof: OutOfOffice | None, now: datetime) -> bool:
 
 class OofAutoReply:
     def __init__(
-        self, link: XmppLink, directory: Directory, bus: Bus, store: Store, domain: str
+        self,
+        link: XmppLink,
+        directory: Directory,
+        bus: Bus,
+        store: Store,
+        domain: str,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self._clock = clock
         self._link = link
         self._directory = directory
         self._store = store
@@ -57,7 +65,7 @@ class OofAutoReply:
         self._oof: dict[str, OutOfOffice] = {}
         self._changed = asyncio.Event()
         self._recent: OrderedDict[str, None] = OrderedDict()
-        self.health = HealthReporter("assistant-oof")
+        self.health = HealthReporter("assistant-oof", clock)
 
     def register(self) -> None:
         self._link.on_ready(self.push)
@@ -97,8 +105,9 @@ class OofAutoReply:
     async def push(self) -> None:
         """Replace the server's list of watched users (after every connect and change)."""
         payload = ET.Element(f"{{{NS}}}oof")
-        for jid, until in sorted(self.watched(datetime.now(UTC)).items()):
-            ET.SubElement(payload, f"{{{NS}}}user", jid=jid, until=str(int(until.timestamp())))
+        for jid, until in sorted(self.watched(self._clock.now()).items()):
+            real = to_server_time(self._clock, until)  # Prosody compares with its own clock
+            ET.SubElement(payload, f"{{{NS}}}user", jid=jid, until=str(int(real.timestamp())))
         try:
             await self._link.send_iq(self._domain, "set", payload)
         except (IqError, IqTimeout) as exc:
@@ -116,7 +125,7 @@ class OofAutoReply:
             return
         sender, to = hit.attrib.get("from", ""), hit.attrib.get("to", "")
         recipient = self._directory.by_jid(to)
-        now = datetime.now(UTC)
+        now = self._clock.now()
         if recipient is None or not recipient.oof_autoreply:
             return
         oof = self._oof.get(recipient.id)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import structlog
@@ -25,6 +25,7 @@ from bridges.presence.phone import phone_claims
 from bridges.presence.planner import desired_overlay
 from bridges.telephony.phonebook import PhoneBook
 from samtek.bus import Bus
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import PresenceSection
 from samtek.events import CalendarUpdate, ManualPresenceChange, OutOfOfficeUpdate
 from samtek.health import HealthReporter
@@ -72,8 +73,10 @@ class PresenceBridge:
         settings: PresenceSection,
         health: HealthReporter,
         ownership: Ownership | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._directory = directory
+        self._clock = clock
         # With several instances each drives only the people of its leased partitions.
         self._ownership: Ownership = ownership or _OwnsEverything()
         self._store = store
@@ -99,7 +102,7 @@ class PresenceBridge:
 
     # -- read side (chat assistant, admin API, CLI) ----------------------------------------
     def explain(self, person_id: str, at: datetime | None = None) -> Resolution | None:
-        return resolve(self._all_claims(person_id), at or _now())
+        return resolve(self._all_claims(person_id), at or self._clock.now())
 
     def claims(self, person_id: str) -> list[PresenceClaim]:
         return self._all_claims(person_id)
@@ -113,7 +116,7 @@ class PresenceBridge:
 
     # -- lifecycle ----------------------------------------------------------------------
     async def run(self) -> None:
-        now = _now()
+        now = self._clock.now()
         self._dismissed = await self._store.load_dismissals(now)
         for update in await self._store.load_calendars():
             self._set_claims(
@@ -142,7 +145,7 @@ class PresenceBridge:
     async def on_xmpp_ready(self) -> None:
         """Reconcile with the server after every (re)connect (also after its restart)."""
         state = await self._overlays.list()
-        now = _now()
+        now = self._clock.now()
         self._applied = {}
         for jid, overlay in state.overlays.items():
             person = self._directory.by_jid(jid)
@@ -217,7 +220,7 @@ class PresenceBridge:
             if person is None:
                 continue
             overlay = self._applied.get(person.id)
-            until = overlay.until if overlay else _now() + timedelta(hours=12)
+            until = overlay.until if overlay else self._clock.now() + timedelta(hours=12)
             log.info("manual status wins", person=person.id, show=change.show.value)
             await self._remember_dismissal(Dismissal(person.id, change.dismissed_transition, until))
             self._applied[person.id] = None  # the server already removed it
@@ -246,7 +249,7 @@ class PresenceBridge:
         if boundary is None:
             return
         loop = asyncio.get_running_loop()
-        delay = (boundary - _now()).total_seconds()
+        delay = (boundary - self._clock.now()).total_seconds()
         self._timers[person_id] = loop.call_at(loop.time() + max(delay, 0), self._mark, person_id)
 
     async def _apply_forever(self) -> None:
@@ -254,7 +257,7 @@ class PresenceBridge:
             await self._wake.wait()
             self._wake.clear()
             batch, self._dirty = self._dirty, set()
-            now = _now()
+            now = self._clock.now()
             await asyncio.gather(*(self._apply(person_id, now) for person_id in batch))
 
     async def _apply(self, person_id: str, now: datetime) -> None:
@@ -302,7 +305,3 @@ def _dismissed(wanted: Overlay | None, dismissal: Dismissal | None, now: datetim
         and dismissal.transition == wanted.transition
         and dismissal.until > now
     )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

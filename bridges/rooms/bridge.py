@@ -28,6 +28,7 @@ from bridges.rooms.registry import RoomSpecRegistry
 from bridges.rooms.settings import RoomsSection
 from bridges.rooms.spec import Room, SpecError, SpecSet, read_specs, resolve
 from bridges.rooms.video import VideoLinks
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.groups import GroupDirectory
 from samtek.health import HealthReporter
 from samtek.model import CalendarEvent, Person
@@ -52,8 +53,10 @@ class RoomsBridge:
         groups: GroupDirectory | None = None,
         base_dir: Path | None = None,
         duty_held: Callable[[], bool] = lambda: True,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         # With several instances only the holder of the "rooms" lease reconciles.
         self._duty_held = duty_held
         self.spec_dir = (base_dir or Path.cwd()) / settings.spec_dir  # relative to the config
@@ -64,12 +67,12 @@ class RoomsBridge:
         self.sources = sources if sources is not None else {}  # connectors by name, filled later
         self.groups = groups
         self.muc = MucClient(link, settings.muc_service or f"conference.{domain}", settings.nick)
-        self.video = VideoLinks(settings)
+        self.video = VideoLinks(settings, clock)
         by_jid = {p.jid.lower(): p.language for p in people.values()}
         self.inviter = Inviter(self.muc, domain, self.video, lambda jid: by_jid.get(jid.lower()))
         self.reconciler = Reconciler(self.muc, self.inviter, settings.retention_days, store, health)
         self.meetings = MeetingScheduler(
-            settings, store, self.video, self.muc.say, lambda: link.connected
+            settings, store, self.video, self.muc.say, lambda: link.connected, clock
         )
         self.rooms: list[Room] = []
         self._tokens: dict[str, Room] = {}
@@ -102,7 +105,7 @@ class RoomsBridge:
         return resolve(specs, self.people, self.muc.service, self.groups, self.settings.groups)
 
     def today(self) -> datetime:
-        return datetime.now(ZoneInfo(self.settings.default_timezone))
+        return self.clock.now().astimezone(ZoneInfo(self.settings.default_timezone))
 
     async def reconcile(self, apply: bool = True) -> Plan:
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -22,6 +22,7 @@ from bridges.rooms.spec import Room
 from bridges.rooms.texts import text
 from bridges.rooms.video import VideoLinks
 from samtek.calendar import CalendarSource
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.model import CalendarEvent, Person, TimeWindow
 from samtek.store import Store
 
@@ -90,8 +91,10 @@ class MeetingScheduler:
         video: VideoLinks,
         post: Poster,
         ready: Callable[[], bool],
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
+        self._clock = clock
         self.store = store
         self.video = video
         self.post = post
@@ -105,7 +108,7 @@ class MeetingScheduler:
     ) -> None:
         """Re-read each room's meetings; with `remind`, (re)schedule their reminders, else
         drop every timer (an instance without the rooms duty only serves the feeds)."""
-        now = datetime.now(UTC)
+        now = self._clock.now()
         window = TimeWindow(
             now - timedelta(days=1), now + timedelta(days=self.settings.meetings_ahead_days)
         )

@@ -6,16 +6,18 @@ shared app secret, `iss` = app id, `aud` = "jitsi", `sub` = the meeting host, `r
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote, urlparse
 
 import jwt
 
 from bridges.rooms.settings import RoomsSection
+from samtek.clock import SYSTEM_CLOCK, Clock, to_server_time
 
 
 class VideoLinks:
-    def __init__(self, settings: RoomsSection) -> None:
+    def __init__(self, settings: RoomsSection, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
         self.base = settings.jitsi_base_url.rstrip("/")
         self.app_id = settings.jitsi_app_id
         self.secret = settings.jitsi_secret
@@ -33,7 +35,7 @@ class VideoLinks:
     ) -> str | None:
         if self.app_id is None or self.secret is None:
             return None
-        now = now or datetime.now(UTC)
+        now = now or to_server_time(self._clock, self._clock.now())  # Jitsi checks nbf/exp
         claims = {
             "iss": self.app_id,
             "aud": "jitsi",

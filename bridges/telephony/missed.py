@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import tomllib
 from collections import deque
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from importlib.resources import files
 from typing import Literal, Protocol
@@ -22,6 +22,7 @@ from babel.dates import format_date
 
 from bridges.telephony.phonebook import PhoneBook, normalize
 from samtek.bus import Bus
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.health import HealthReporter
 from samtek.model import Person
 from samtek.plugin import Directory
@@ -88,7 +89,9 @@ class MissedCallNotifier:
         store: Store,
         link: ChatSender,
         health: HealthReporter,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self._clock = clock
         self._store = store
         self._link = link
         self.health = health
@@ -139,7 +142,7 @@ class MissedCallNotifier:
         name = caller.name if caller else event.remote_name
         if name and normalize(name) == normalize(event.remote_number):
             name = None  # PBXs often repeat the number as the display name
-        body = missed_call_text(callee, name, event.remote_number, event.at, datetime.now(UTC))
+        body = missed_call_text(callee, name, event.remote_number, event.at, self._clock.now())
         # One message per call and callee (a ring group rings several people in one call).
         key = f"missed:{event.source}:{event.call_id}:{callee.id}"
         await self._wait_connected()

@@ -14,7 +14,6 @@ import base64
 import json
 import re
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -248,7 +247,7 @@ class AriConnector(Connector):
         return {self._dnd_device(ext) or "": ext for ext in self._subscribed}
 
     async def _publish_calls(self, changes: list[Change]) -> None:
-        now = datetime.now(UTC)
+        now = self.ctx.clock.now()
         for change in changes:
             leg = change.leg
             if leg.channel_id.startswith(_OWN_PREFIX):
@@ -270,7 +269,8 @@ class AriConnector(Connector):
         state = DeviceState.DND if self._dnd.get(ext) else self._raw.get(ext, DeviceState.IDLE)
         if self._published.get(ext) is not state:
             self._published[ext] = state
-            await self.ctx.bus.publish(DeviceStateUpdate(self.name, ext, state, datetime.now(UTC)))
+            now = self.ctx.clock.now()
+            await self.ctx.bus.publish(DeviceStateUpdate(self.name, ext, state, now))
 
     # --- Telephony -------------------------------------------------------------------
 

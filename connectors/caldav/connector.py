@@ -15,7 +15,7 @@ import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import cast
 from urllib.parse import quote
 
@@ -182,7 +182,7 @@ class CalDavConnector(Connector):
 
     def _window(self) -> TimeWindow:
         # Anchored to the hour: the listing is redone when the anchor moves, not every poll.
-        anchor = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        anchor = self.ctx.clock.now().replace(minute=0, second=0, microsecond=0)
         return TimeWindow.around(
             anchor, self.config.window_back, self.config.window_ahead + timedelta(hours=1)
         )
@@ -413,7 +413,7 @@ class CalDavConnector(Connector):
             raise CalendarError(
                 outcome.first_error or f"{organiser.id} has no calendar on {self.name}"
             )
-        uid, ics = meeting_ics(request)
+        uid, ics = meeting_ics(request, clock=self.ctx.clock)
         target = f"{urls[0]}{quote(uid, safe='@')}.ics"
         async with self._semaphore:
             await self._require_client().request(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC
 
 import icalendar
 
 from samtek.calendar import CalendarError, MeetingRequest
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.model import Person
 
 
@@ -19,16 +20,22 @@ def _address(person: Person) -> icalendar.vCalAddress:
     return address
 
 
-def meeting_ics(request: MeetingRequest, uid: str | None = None) -> tuple[str, bytes]:
+def meeting_ics(
+    request: MeetingRequest, uid: str | None = None, clock: Clock = SYSTEM_CLOCK
+) -> tuple[str, bytes]:
     """(uid, ics) for the organiser's copy; attendees get PARTSTAT=NEEDS-ACTION and RSVP."""
     if request.end <= request.start:
         raise CalendarError("a meeting must end after it starts")
     uid = uid or f"{uuid.uuid4()}@samtek"
     event = icalendar.Event()
     event.add("UID", uid)
-    event.add("DTSTAMP", datetime.now(UTC))
-    event.add("DTSTART", request.start)
-    event.add("DTEND", request.end)
+    event.add("DTSTAMP", clock.now())
+    # In UTC (RFC 5545 §3.3.5 form 2), not with a TZID: the VTIMEZONE icalendar generates
+    # lists its changes as RDATEs, which vobject (Radicale) ignores, so a summer meeting read
+    # back there was an hour late. A single meeting needs no home zone; UTC reads the same
+    # everywhere.
+    event.add("DTSTART", request.start.astimezone(UTC))
+    event.add("DTEND", request.end.astimezone(UTC))
     event.add("SUMMARY", request.subject)
     event.add("SEQUENCE", 0)
     event.add("STATUS", "CONFIRMED")
@@ -56,6 +63,4 @@ def meeting_ics(request: MeetingRequest, uid: str | None = None) -> tuple[str, b
     calendar.add("PRODID", "-//SAMTEK//CalDAV connector//EN")
     calendar.add("VERSION", "2.0")
     calendar.add_component(event)
-    # Timezone definitions for any TZID used, so every client reads the same instant.
-    calendar.add_missing_timezones()
     return uid, calendar.to_ical()

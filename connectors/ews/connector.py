@@ -26,7 +26,7 @@ from connectors.ews.client import FREE_BUSY_CHUNK, EwsClient, Subscription, Subs
 from connectors.ews.config import EwsConfig
 from connectors.ews.mapping import ItemRefused, to_blocks, to_event, to_oof
 from samtek.calendar import CalendarError, MeetingRequest
-from samtek.clock import SYSTEM_CLOCK, Clock
+from samtek.clock import Clock
 from samtek.events import CalendarUpdate, OutOfOfficeUpdate
 from samtek.model import BusyBlock, CalendarEvent, OutOfOffice, Person, TimeWindow
 from samtek.plugin import AuthFailed, Connector, ConnectorContext
@@ -74,7 +74,7 @@ class EwsConnector(Connector):
         self.cfg = config
         self.client = EwsClient(config)
         self._state_ns = f"ews:{ctx.name}"
-        self.clock: Clock = SYSTEM_CLOCK
+        self.clock: Clock = ctx.clock  # tests may pin it
 
     # -- CalendarSource / MeetingWriter / OOF ------------------------------------------------
     def window(self, now: datetime | None = None) -> TimeWindow:

@@ -26,7 +26,7 @@ from connectors.graph.config import GraphConfig
 from connectors.graph.http import BATCH_LIMIT, DeltaExpired, GraphError, GraphHttp
 from connectors.graph.mapping import EventRefused, to_blocks, to_event, to_oof
 from samtek.calendar import CalendarError, MeetingRequest
-from samtek.clock import SYSTEM_CLOCK, Clock
+from samtek.clock import Clock
 from samtek.events import CalendarUpdate, OutOfOfficeUpdate
 from samtek.model import BusyBlock, CalendarEvent, OutOfOffice, Person, TimeWindow
 from samtek.plugin import AuthFailed, Connector, ConnectorContext
@@ -83,7 +83,7 @@ class GraphConnector(Connector):
         self.tokens = TokenSource(config)
         self.http = GraphHttp(config, self.tokens)
         self._state_ns = f"graph:{ctx.name}"
-        self.clock: Clock = SYSTEM_CLOCK
+        self.clock: Clock = ctx.clock  # tests may pin it
 
     async def close(self) -> None:
         await self.http.close()

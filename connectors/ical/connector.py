@@ -13,7 +13,7 @@ import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 import structlog
@@ -156,7 +156,7 @@ class IcalConnector(Connector):
                     await self._refresh(session, feed)
 
     async def _refresh(self, session: aiohttp.ClientSession, feed: _Feed) -> bool:
-        now = datetime.now(UTC)
+        now = self.ctx.clock.now()
         window = TimeWindow(
             now - timedelta(hours=self.config.window_back_hours),
             now + timedelta(days=self.config.window_ahead_days),

@@ -12,7 +12,6 @@ import re
 import socket
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import structlog
 
@@ -155,7 +154,7 @@ class SipConnector(Connector):
     async def _publish_changes(
         self, ext: str, changes: list[CallChange], tracker: DialogTracker
     ) -> None:
-        now = datetime.now(UTC)
+        now = self.ctx.clock.now()
         for change in changes:
             if change.remote_number == self.config.user:
                 # Our own click-to-call leg ringing the caller: not a call to report (a

@@ -10,8 +10,7 @@ in the store for the acceptance window, so also across restarts).
 from __future__ import annotations
 
 import asyncio
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from aiohttp import web
@@ -83,14 +82,14 @@ class WebhookConnector(Connector):
         seconds = unix_seconds(timestamp)
         if seconds is None:
             return self._reject(request, 401, f"bad timestamp {timestamp[:32]!r}")
-        age = time.time() - seconds
+        age = self.ctx.clock.now().timestamp() - seconds
         if abs(age) > cfg.max_age_seconds:
             return self._reject(request, 401, f"stale request (signed {age:+.0f} s from now)")
         try:
             payload = PAYLOAD.validate_json(body)
         except ValidationError as exc:
             return self._reject(request, 400, f"malformed event: {exc.errors()[0]['msg']}")
-        if not await self._seen.first_seen(self.name, payload.id, datetime.now(UTC)):
+        if not await self._seen.first_seen(self.name, payload.id, self.ctx.clock.now()):
             return self._reject(request, 409, f"replayed event id {payload.id!r}")
         if isinstance(payload, CallPayload):
             await self.ctx.bus.publish(

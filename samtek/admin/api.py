@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -150,7 +149,7 @@ async def presence(request: web.Request) -> web.Response:
             text='{"error": "the presence bridge is not running", "fields": []}',
             content_type="application/json",
         )
-    at = datetime.now(UTC)
+    at = ctx.clock.now()
     resolution = ctx.presence.explain(found.id, at)
     claims = sorted(ctx.presence.claims(found.id), key=lambda c: (c.valid_from, c.claim_id))
     oof = ctx.presence.out_of_office(found.id)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from samtek.admin.config import AdminSection
 from samtek.admin.history import StatusHistory
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.directory import DirectoryService
 from samtek.model import OutOfOffice, PresenceClaim
 from samtek.presence.resolver import Resolution
@@ -82,6 +83,7 @@ class AdminContext:
     core_parts: Sequence[str] = ("xmpp", "presence", "http", "directory")
     resyncs: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # running, by name
     history: StatusHistory | None = None  # the status page's charts
+    clock: Clock = SYSTEM_CLOCK
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

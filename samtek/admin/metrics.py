@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 from slixmpp.stanza import Iq
 
 from samtek.bus import Bus
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import XmppSection
 from samtek.directory import DirectoryService
 from samtek.health import HealthReporter, HealthState
@@ -107,8 +108,10 @@ class MeteredLink(XmppLink):
 class MeteredOverlays(PresenceOverlays):
     """The overlay client, counting what it sends and the transitions applied."""
 
-    def __init__(self, link: XmppLink, domain: str, metrics: ServiceMetrics) -> None:
-        super().__init__(link, domain)
+    def __init__(
+        self, link: XmppLink, domain: str, metrics: ServiceMetrics, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        super().__init__(link, domain, clock)
         self._metrics = metrics
 
     async def set(self, jid: str, overlay: Overlay) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from html import escape
 
 from aiohttp import web
@@ -143,7 +143,7 @@ def charts(samples: Sequence[Sample]) -> str:
 
 async def page(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    now = datetime.now(UTC)
+    now = ctx.clock.now()
     snapshots = [h.snapshot() for _, h in sorted(ctx.supervisor.health().items())]
     failing = sum(1 for s in snapshots if s.state in RED)
     sources = ", ".join(f"{escape(k)}: {v}" for k, v in sorted(ctx.directory.sources().items()))

@@ -21,14 +21,15 @@ if TYPE_CHECKING:
 async def mount_admin(service: Service, store: Store) -> AdminContext:
     """Call after the parts are built and before the supervisor starts the HTTP server."""
     settings = service.config.file.admin
-    audit = AuditLog(store.db)
+    audit = AuditLog(store.db, store.clock)
     presence = service.presence
     history = StatusHistory(
         service.metrics.transitions,
         service.directory.people,
         presence.overlaid if presence is not None else list,
         service.connectors,
-        HealthReporter("status-history"),
+        HealthReporter("status-history", service.clock),
+        service.clock,
     )
     service.supervisor.add("status-history", history.run, history.health)
     ctx = AdminContext(
@@ -40,6 +41,7 @@ async def mount_admin(service: Service, store: Store) -> AdminContext:
         presence=service.presence,
         rooms=service.rooms.specs if service.rooms is not None else None,
         history=history,
+        clock=service.clock,
     )
     service.web.mount_admin("/admin", build_admin_app(ctx), max_body_bytes=settings.max_body_bytes)
     service.metrics.watch(

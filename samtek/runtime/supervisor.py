@@ -12,10 +12,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import structlog
 
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.health import HealthReporter
 from samtek.plugin import AuthFailed
 from samtek.runtime.backoff import Backoff
@@ -34,7 +35,10 @@ class Part:
 
 
 class Supervisor:
-    def __init__(self, backoff_initial: float = 1.0, backoff_max: float = 300.0) -> None:
+    def __init__(
+        self, backoff_initial: float = 1.0, backoff_max: float = 300.0, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        self._clock = clock
         self._parts: dict[str, Part] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._backoff = (backoff_initial, backoff_max)
@@ -44,7 +48,7 @@ class Supervisor:
     ) -> HealthReporter:
         if name in self._parts:
             raise ValueError(f"a part named {name!r} is already supervised")
-        health = health or HealthReporter(name)
+        health = health or HealthReporter(name, self._clock)
         initial, maximum = self._backoff
         self._parts[name] = Part(name, run, health, Backoff(initial, maximum))
         return health
@@ -84,5 +88,5 @@ class Supervisor:
             if time.monotonic() - started > STABLE_AFTER_SECONDS:
                 part.backoff.reset()
             delay = part.backoff.next_delay()
-            part.health.failing(reason, datetime.now(UTC) + timedelta(seconds=delay))
+            part.health.failing(reason, self._clock.now() + timedelta(seconds=delay))
             await asyncio.sleep(delay)

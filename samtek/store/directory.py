@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.store.database import Database
 
 NAMESPACE = "directory"
 
 
 class DirectorySnapshots:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock = SYSTEM_CLOCK) -> None:
         self._db = db
+        self._clock = clock
 
     async def load_all(self) -> dict[str, str]:
         rows = await self._db.fetch(
@@ -24,7 +24,7 @@ class DirectorySnapshots:
             "INSERT INTO connector_state (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
             " updated_at = excluded.updated_at",
-            (NAMESPACE, source, value, datetime.now(UTC).isoformat()),
+            (NAMESPACE, source, value, self._clock.now().isoformat()),
         )
 
     async def delete(self, source: str) -> None:

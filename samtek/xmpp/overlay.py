@@ -13,6 +13,7 @@ from xml.etree import ElementTree as ET
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.stanza import Iq
 
+from samtek.clock import SYSTEM_CLOCK, Clock, from_server_time, to_server_time
 from samtek.model import Show
 from samtek.xmpp.link import IqType, XmppLink
 
@@ -38,9 +39,10 @@ class OverlayRejected(Exception):
 
 
 class PresenceOverlays:
-    def __init__(self, link: XmppLink, domain: str) -> None:
+    def __init__(self, link: XmppLink, domain: str, clock: Clock = SYSTEM_CLOCK) -> None:
         self._link = link
         self._domain = domain
+        self._clock = clock  # `until` is in the server's own time on the wire
 
     async def set(self, jid: str, overlay: Overlay) -> bool:
         """Apply; False when the user already dismissed this transition by hand."""
@@ -49,7 +51,7 @@ class PresenceOverlays:
             jid=jid,
             show=overlay.show.value,
             transition=overlay.transition,
-            until=_utc(overlay.until),
+            until=_utc(to_server_time(self._clock, overlay.until)),
         )
         ET.SubElement(payload, f"{{{NS}}}status").text = overlay.status
         result = await self._send("set", payload, jid)
@@ -68,12 +70,12 @@ class PresenceOverlays:
                 show=Show(item.attrib["show"]),
                 status=(status.text or "") if status is not None else "",
                 transition=item.attrib["transition"],
-                until=_parse(item.attrib["until"]),
+                until=from_server_time(self._clock, _parse(item.attrib["until"])),
             )
         for item in result.xml.iterfind(f".//{{{NS}}}dismissed"):
             dismissed[item.attrib["jid"]] = (
                 item.attrib["transition"],
-                _parse(item.attrib["until"]),
+                from_server_time(self._clock, _parse(item.attrib["until"])),
             )
         return ServerOverlays(overlays, dismissed)
 

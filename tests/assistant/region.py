@@ -9,10 +9,11 @@ non-private one (Emma shows subjects; Per does not).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.devserver.prosody import ProsodyServer
 from tests.e2e.regions import ics_meeting, write_ics
 
@@ -47,9 +48,10 @@ def write_region(
     kari_extra: str = "",
     extra_config: str = "",
     calendars: dict[str, tuple[str, str]] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Region:
     """`calendars` replaces people's (source, address), e.g. a CalDAV calendar for anna."""
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     day = next_working_day(now.astimezone(OSLO).date())
     end = now + timedelta(hours=1)
     feeds = {

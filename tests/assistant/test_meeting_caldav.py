@@ -13,6 +13,7 @@ import pytest
 
 from bridges.assistant.texts import Texts
 from samtek.calendar import CalendarSource
+from samtek.clock import Clock
 from samtek.devserver.prosody import ProsodyServer
 from samtek.model import TimeWindow
 from tests.assistant.chat_client import ChatClient
@@ -41,11 +42,13 @@ sync_jitter = 0
 """
 
 
+@pytest.mark.clock_sensitive  # books on the next working day
 async def test_meeting_is_booked_in_the_organisers_caldav_calendar(
     prosody: ProsodyServer,
     samtek_service: type[RunningService],
     radicale: RadicaleServer,
     tmp_path: Path,
+    clock: Clock,
 ) -> None:
     for name in ASKERS + OTHERS:
         prosody.add_user(name, "pw")
@@ -60,8 +63,9 @@ async def test_meeting_is_booked_in_the_organisers_caldav_calendar(
         rate_burst=50,
         extra_config=dav_section(radicale, secret),
         calendars={"anna": ("dav", calendar), "john": ("dav", john_calendar)},
+        clock=clock,
     )
-    service = await samtek_service(region.config).start()
+    service = await samtek_service(region.config, clock).start()
     anna = ChatClient(prosody.jid("anna"), "pw", prosody.c2s_port, prosody.component_jid)
     nils = ChatClient(prosody.jid("nils"), "pw", prosody.c2s_port, prosody.component_jid)
     john = ChatClient(prosody.jid("john"), "pw", prosody.c2s_port, prosody.component_jid)

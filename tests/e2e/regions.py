@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.devserver.prosody import ProsodyServer
 
 
@@ -33,9 +34,9 @@ def write_ics(path: Path, *events: str) -> None:
     tmp.replace(path)  # atomic, as a calendar export would be written
 
 
-def next_whole_second(after: float) -> datetime:
+def next_whole_second(after: float, clock: Clock = SYSTEM_CLOCK) -> datetime:
     """ICS times have whole seconds: the first whole second at least `after` s from now."""
-    t = datetime.now(UTC) + timedelta(seconds=after)
+    t = clock.now() + timedelta(seconds=after)
     return t.replace(microsecond=0) + timedelta(seconds=1)
 
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from bridges.rooms.meetings import MeetingScheduler
 from bridges.rooms.settings import RoomsSection
 from bridges.rooms.spec import Room, RoomSpec
 from bridges.rooms.video import VideoLinks
+from samtek.clock import Clock
 from samtek.model import BusyBlock, CalendarEvent, CalendarRef, Person, TimeWindow
 from samtek.store import open_store
 
@@ -47,11 +50,12 @@ def event(uid: str, start: datetime) -> CalendarEvent:
     return CalendarEvent(uid=uid, start=start, end=start + timedelta(minutes=30), subject=uid)
 
 
-async def test_moved_cancelled_late_and_once() -> None:
+@pytest.mark.clock_sensitive
+async def test_moved_cancelled_late_and_once(clock: Clock) -> None:
     settings = RoomsSection.model_validate({"spec_dir": "x", "reminder_minutes": LEAD_SECONDS / 60})
     posts: list[tuple[str, str]] = []
     calendar = Calendar()
-    now = datetime.now(UTC)
+    now = clock.now()
     moved, cancelled, late = (
         event("moved", now + timedelta(seconds=1.5)),
         event("cancelled", now + timedelta(seconds=1.5)),
@@ -62,9 +66,10 @@ async def test_moved_cancelled_late_and_once() -> None:
         scheduler = MeetingScheduler(
             settings,
             store,
-            VideoLinks(settings),
+            VideoLinks(settings, clock),
             lambda r, text: posts.append((r, text)),
             lambda: True,
+            clock,
         )
         await scheduler.refresh([room()], {"cal": calendar})
         # before the first timer fires: move one meeting, cancel the other

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
+import pytest
 from icalendar import Calendar
 
 from samtek.app import Service
+from samtek.clock import Clock
 from samtek.devserver.prosody import ProsodyServer
 from tests.conftest import RunningService
 from tests.e2e.regions import ics_meeting, next_whole_second, write_config, write_ics
@@ -50,8 +52,9 @@ def reminders(person: Person, room: str) -> list[str]:
     ]
 
 
+@pytest.mark.clock_sensitive
 async def test_reminder_once_across_restart_feed_and_spec_change(
-    samtek_service: type[RunningService], tmp_path: Path
+    samtek_service: type[RunningService], tmp_path: Path, clock: Clock
 ) -> None:
     prosody = rooms_prosody()
     for user in ("kari", "ola", "lise"):
@@ -60,7 +63,7 @@ async def test_reminder_once_across_restart_feed_and_spec_change(
         await prosody.start()
         stack.push_async_callback(prosody_done, prosody)
         room = f"vei@{prosody.muc_domain}"
-        start = next_whole_second(8)  # reminder 3 s before: after the service is up
+        start = next_whole_second(8, clock)  # reminder 3 s before: after the service is up
         feed = tmp_path / "vei.ics"
         write_ics(feed, ics_meeting("m1", start, start + timedelta(minutes=30)))
         for user in ("kari", "ola", "lise"):
@@ -73,7 +76,7 @@ async def test_reminder_once_across_restart_feed_and_spec_change(
         spec_file = tmp_path / "specs" / "vei.toml"
         spec_file.write_text(SPEC.format(feed=feed))
 
-        running = samtek_service(config)
+        running = samtek_service(config, clock)
         service = await running.start()
         stack.push_async_callback(running.stop)  # before Prosody stops
         await passes(service, 1)
@@ -112,7 +115,7 @@ async def test_reminder_once_across_restart_feed_and_spec_change(
         await running.stop()
         service = await running.start()
         await passes(service, 1)
-        delay = (start - datetime.now(UTC)).total_seconds() + 0.5
+        delay = (start - clock.now()).total_seconds() + 0.5
         await asyncio.sleep(max(delay, 0))  # past the meeting's start: every timer has run
         assert len(reminders(ola, room)) == 1
 

@@ -11,6 +11,7 @@ import pytest
 from bridges.rooms.settings import RoomsSection
 from bridges.rooms.spec import SpecError, read_specs, resolve
 from bridges.rooms.video import VideoLinks
+from samtek.clock import Clock
 from samtek.groups import StaticGroups, UnknownGroup
 from samtek.model import Person
 
@@ -90,7 +91,8 @@ def test_group_directory_protocol() -> None:
         groups.members("nope")
 
 
-def test_jitsi_member_token(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.clock_sensitive  # Jitsi checks nbf/exp on its own (real) clock, as jwt.decode does
+def test_jitsi_member_token(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> None:
     monkeypatch.setenv("JITSI_SECRET", "a-32-byte-or-longer-test-secret!!")
     settings = RoomsSection.model_validate(
         {
@@ -100,7 +102,7 @@ def test_jitsi_member_token(monkeypatch: pytest.MonkeyPatch) -> None:
             "jitsi_secret": "env:JITSI_SECRET",
         }
     )
-    video = VideoLinks(settings)
+    video = VideoLinks(settings, clock)
     url = video.member_url("vei", "kari@region.test", "Kari")
     assert url.startswith("https://meet.example.no/vei?jwt=")
     claims = jwt.decode(
