@@ -22,6 +22,15 @@ class HealthState(StrEnum):
     STOPPED = "stopped"
 
 
+@dataclass(frozen=True, slots=True)
+class ItemCounts:
+    """What one item (a person's feed, a mailbox) gave at its last read."""
+
+    published: int  # events published
+    refused: int  # events refused (each with a reason below)
+    reasons: tuple[str, ...] = ()  # "event <UID>: <reason>", refused and repaired, bounded
+
+
 @dataclass
 class HealthSnapshot:
     name: str
@@ -34,6 +43,7 @@ class HealthSnapshot:
     restarts: int
     next_retry: datetime | None
     item_errors: dict[str, str] = field(default_factory=dict)
+    item_counts: dict[str, ItemCounts] = field(default_factory=dict)
 
 
 class HealthReporter:
@@ -51,6 +61,7 @@ class HealthReporter:
         self._restarts = 0
         self._next_retry: datetime | None = None
         self._item_errors: dict[str, str] = {}
+        self._item_counts: dict[str, ItemCounts] = {}
 
     @property
     def state(self) -> HealthState:
@@ -74,6 +85,13 @@ class HealthReporter:
         if self._item_errors.pop(item, None) is not None:
             self._log.info("item recovered", item=item)
         self._settle()
+
+    def item_counts(self, item: str, counts: ItemCounts | None) -> None:
+        """Record what the item gave at its last read (None: the item is gone)."""
+        if counts is None:
+            self._item_counts.pop(item, None)
+        else:
+            self._item_counts[item] = counts
 
     def failing(self, error: str, next_retry: datetime | None) -> None:
         self._record_error(error)
@@ -100,6 +118,7 @@ class HealthReporter:
             restarts=self._restarts,
             next_retry=self._next_retry,
             item_errors=dict(self._item_errors),
+            item_counts=dict(self._item_counts),
         )
 
     def _record_error(self, error: str) -> None:

@@ -70,6 +70,12 @@ class HealthOut(_Out):
     failing: list[str] = Field(description="all parts that are failing or degraded")
 
 
+class ItemCountsOut(_Out):
+    published: int = Field(description="events published at the item's last read")
+    refused: int = Field(description="events refused at the item's last read")
+    reasons: list[str] = Field(description="event UID and reason per refused or damaged item")
+
+
 class PartHealth(_Out):
     name: str
     state: str
@@ -81,6 +87,7 @@ class PartHealth(_Out):
     restarts: int
     next_retry: datetime | None
     item_errors: dict[str, str]
+    item_counts: dict[str, ItemCountsOut] = Field(default_factory=dict)
     resyncable: bool
 
     @classmethod
@@ -96,6 +103,12 @@ class PartHealth(_Out):
             restarts=snapshot.restarts,
             next_retry=snapshot.next_retry,
             item_errors=snapshot.item_errors,
+            item_counts={
+                item: ItemCountsOut(
+                    published=c.published, refused=c.refused, reasons=list(c.reasons)
+                )
+                for item, c in snapshot.item_counts.items()
+            },
             resyncable=resyncable,
         )
 
