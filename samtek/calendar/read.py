@@ -52,6 +52,8 @@ def read_lines(data: bytes, problems: list[Problem] | None, budget: CpuBudget) -
     except UnicodeDecodeError:
         lines = _decode_each(unfolded, problems)
     budget.check("decoding")
+    if any("\ufeff" in line[:1] for line in lines):  # merged files keep each file's BOM
+        lines = [line.lstrip("\ufeff") for line in lines]
     return [line for line in lines if line.strip()]
 
 

@@ -109,8 +109,12 @@ def repair(lines: list[str], problems: list[Problem] | None, budget: CpuBudget) 
         name, _, value = line.partition(":")
         name = name.split(";", 1)[0].upper()
         upper_value = value.strip().upper()
-        if name == "BEGIN" and upper_value == "VCALENDAR" and block is None:
-            if section is not None:  # a merger dropped END:VCALENDAR: close it here
+        if name == "BEGIN" and upper_value == "VCALENDAR":
+            if section is not None:  # a merger dropped END lines: close what is open
+                if block is not None:
+                    block.lines.extend(f"END:{left}" for left in reversed(stack))
+                    _close(section, block, problems)
+                    block, stack = None, []
                 sections.append(section)
             section = Section()
             previous = None
