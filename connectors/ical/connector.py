@@ -23,7 +23,7 @@ from pydantic import Field
 
 from connectors.ical.fetch import Validators, fetch_http, local_path, read_file, redact
 from samtek.calendar import CalendarError
-from samtek.calendar.ics import Problem, parse_events
+from samtek.calendar.ics import DEFAULT_CPU_SECONDS, Problem, parse_events
 from samtek.events import CalendarUpdate
 from samtek.health import ItemCounts
 from samtek.model import BusyBlock, BusyStatus, CalendarEvent, Person, TimeWindow
@@ -41,7 +41,9 @@ class IcalConfig(ConnectorConfig):
     # 5 MiB is ~8,000 events: far more than a person's calendar; a bigger feed is refused
     # before it is parsed (a 15 MB hostile feed cost 28 s of CPU to refuse when parsed).
     max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
-    cpu_seconds: float = Field(5.0, gt=0, description="CPU budget for parsing one feed")
+    cpu_seconds: float = Field(
+        DEFAULT_CPU_SECONDS, gt=0, description="CPU budget for parsing one feed (seconds)"
+    )
     timeout: float = Field(30.0, gt=0)
     max_redirects: int = Field(5, ge=0, le=20)
     max_instances: int = Field(5_000, ge=10)

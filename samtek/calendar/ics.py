@@ -27,7 +27,7 @@ from samtek.calendar.report import CpuBudget, Problem, problem
 from samtek.model import CalendarEvent, TimeWindow
 
 DEFAULT_MAX_INSTANCES = 5_000
-DEFAULT_CPU_SECONDS = 5.0  # a 500-event feed costs ~60 ms; a hostile one is stopped here
+DEFAULT_CPU_SECONDS = 3.0  # a 500-event feed costs ~80 ms; a hostile one is stopped here
 
 __all__ = ["DEFAULT_CPU_SECONDS", "DEFAULT_MAX_INSTANCES", "Problem", "parse_events"]
 

@@ -40,8 +40,10 @@ except ImportError:  # pragma: no cover - an icalendar without it: the zones Nor
 # Outlook/Exchange spellings that are not Windows zone ids.
 _MS_ALIASES = {"tzone://Microsoft/Utc": "Etc/UTC", "Coordinated Universal Time": "Etc/UTC"}
 
-# A daily meeting over ten years with its holidays excluded has a few hundred EXDATEs.
+# A daily meeting over ten years with its holidays excluded has a few hundred EXDATEs, and
+# a few hundred moved or edited instances (overrides sharing its UID).
 MAX_PROPERTIES_PER_COMPONENT = 5_000
+MAX_COMPONENTS_PER_UID = 2_000
 
 INTERNAL_PREFIX = "X-SAMTEK-INTERNAL-"  # properties SAMTEK adds itself; never taken from a feed
 
@@ -179,7 +181,30 @@ def repair(lines: list[str], problems: list[Problem] | None, budget: CpuBudget) 
             f"malformed iCalendar data: no BEGIN:VCALENDAR (it starts with {start!r})"
         )
     _report_damage(damage, problems)
+    _refuse_crowded_series(sections, problems)
     return sections
+
+
+def _refuse_crowded_series(sections: list[Section], problems: list[Problem] | None) -> None:
+    """A series with more overrides than any real one is refused before it is parsed."""
+    per_uid: dict[str, int] = {}
+    for section in sections:
+        for block in section.blocks:
+            if block.uid is not None:
+                per_uid[block.uid] = per_uid.get(block.uid, 0) + 1
+    crowded = {uid for uid, count in per_uid.items() if count > MAX_COMPONENTS_PER_UID}
+    for uid in crowded:
+        problem(
+            problems,
+            Problem(
+                f"refused: {per_uid[uid]:,} components share this UID"
+                f" (more than {MAX_COMPONENTS_PER_UID:,} overrides)",
+                uid,
+            ),
+        )
+    if crowded:
+        for section in sections:
+            section.blocks = [b for b in section.blocks if b.uid not in crowded]
 
 
 def _close(section: Section, block: Block, problems: list[Problem] | None) -> None:

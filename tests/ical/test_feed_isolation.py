@@ -47,7 +47,8 @@ BOMB = "\r\n".join(
     ]
 )
 JUNK = ics_meeting("junk-1", NOW + timedelta(hours=3), NOW + timedelta(hours=4)).replace(
-    "\r\nSUMMARY:", "\r\n</td></tr>\r\n;;;\r\nSUMMARY:"  # CMS remnants after DTEND
+    "\r\nSUMMARY:",
+    "\r\n</td></tr>\r\n;;;\r\nSUMMARY:",  # CMS remnants after DTEND
 )
 BROKEN = "\r\n".join(
     ["BEGIN:VEVENT", "UID:broken-1", "DTSTAMP:20260101T000000Z", "DTSTART:tomorrow", "END:VEVENT"]
