@@ -18,17 +18,18 @@ import pytest
 
 from bridges.presence.planner import desired_overlay
 from samtek.calendar.ics import Problem, parse_events
-from samtek.model import Person, TimeWindow
+from samtek.model import CalendarEvent, Person, TimeWindow
 from samtek.presence.claims import calendar_claims
 
 CORPUS = Path(__file__).parent.parent / "ics_corpus"
 EXPECTED = sorted((CORPUS / "expected").glob("*.toml"))
+ZERO = timedelta(0)
+Seen = tuple[str, str, str]
 
 
-def seen(data: bytes, spec: dict[str, Any]) -> tuple[list[tuple[str, str, str]], set[str]]:
-    """[(instant, show, status)] as a contact sees them, and the UIDs reported refused."""
+def corpus_person(spec: dict[str, Any]) -> Person:
     who = spec["person"]
-    person = Person(
+    return Person(
         id="ola",
         jid="ola@example.test",
         name="Ola",
@@ -39,6 +40,26 @@ def seen(data: bytes, spec: dict[str, Any]) -> tuple[list[tuple[str, str, str]],
         aliases=tuple(who.get("aliases", ())),
         show_subject=who.get("show_subject", False),
     )
+
+
+def shown(person: Person, events: list[CalendarEvent], spec: dict[str, Any]) -> list[Seen]:
+    """[(instant, show, status)] as the person's contacts see them at the spec's instants."""
+    claims = calendar_claims(person.id, events)
+    result = []
+    for point in spec["at"]:
+        overlay = desired_overlay(person, claims, datetime.fromisoformat(point["instant"]), ZERO)
+        show = "" if overlay is None else overlay.show.value
+        result.append((point["instant"], show, "" if overlay is None else overlay.status))
+    return result
+
+
+def wanted(spec: dict[str, Any]) -> list[Seen]:
+    return [(p["instant"], p["show"], p.get("status", "")) for p in spec["at"]]
+
+
+def seen(data: bytes, spec: dict[str, Any]) -> tuple[list[Seen], set[str]]:
+    """What contacts see, and the UIDs reported refused."""
+    person = corpus_person(spec)
     start, end = (datetime.fromisoformat(t) for t in spec["window"])
     problems: list[Problem] = []
     events = parse_events(
@@ -49,21 +70,13 @@ def seen(data: bytes, spec: dict[str, Any]) -> tuple[list[tuple[str, str, str]],
         problems=problems,
         aliases=person.aliases,
     )
-    claims = calendar_claims(person.id, events)
-    shown = []
-    for point in spec["at"]:
-        at = datetime.fromisoformat(point["instant"])
-        overlay = desired_overlay(person, claims, at, timedelta(0))
-        show = "" if overlay is None else overlay.show.value
-        shown.append((point["instant"], show, "" if overlay is None else overlay.status))
-    return shown, {p.uid for p in problems if p.refused and p.uid is not None}
+    return shown(person, events, spec), {p.uid for p in problems if p.refused and p.uid}
 
 
 @pytest.mark.parametrize("expected", EXPECTED, ids=[p.stem for p in EXPECTED])
 def test_what_a_contact_sees(expected: Path) -> None:
     spec = tomllib.loads(expected.read_text("utf-8"))
     data = (CORPUS / f"{expected.stem}.ics").read_bytes()
-    shown, refused = seen(data, spec)
-    wanted = [(p["instant"], p["show"], p.get("status", "")) for p in spec["at"]]
-    assert shown == wanted
+    contacts_see, refused = seen(data, spec)
+    assert contacts_see == wanted(spec)
     assert refused == set(spec.get("refused", []))
