@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
