@@ -85,6 +85,7 @@ class Section:
 class _Damage:
     joined: int = 0
     dropped: int = 0
+    closed: int = 0
 
 
 def repair(lines: list[str], problems: list[Problem] | None, budget: CpuBudget) -> list[Section]:
@@ -114,6 +115,7 @@ def repair(lines: list[str], problems: list[Problem] | None, budget: CpuBudget) 
         if name == "BEGIN" and upper_value == "VCALENDAR":
             if section is not None:  # a merger dropped END lines: close what is open
                 if block is not None:
+                    damage.setdefault(owner, _Damage()).closed += len(stack)
                     block.lines.extend(f"END:{left}" for left in reversed(stack))
                     _close(section, block, problems)
                     block, stack = None, []
@@ -126,6 +128,7 @@ def repair(lines: list[str], problems: list[Problem] | None, budget: CpuBudget) 
             continue
         if name == "END" and upper_value == "VCALENDAR":
             if block is not None:  # an END was lost: close what is open
+                damage.setdefault(owner, _Damage()).closed += len(stack)
                 block.lines.extend(f"END:{left}" for left in reversed(stack))
                 _close(section, block, problems)
                 block, stack = None, []
@@ -148,6 +151,7 @@ def repair(lines: list[str], problems: list[Problem] | None, budget: CpuBudget) 
                 damage.setdefault(owner, _Damage()).dropped += 1
                 continue
             while stack and stack[-1] != upper_value:  # close what was left open
+                damage.setdefault(owner, _Damage()).closed += 1
                 block.lines.append(f"END:{stack.pop()}")
             stack.pop()
             block.lines.append(f"END:{upper_value}")
@@ -232,11 +236,16 @@ def _report_damage(damage: dict[str | None, _Damage], problems: list[Problem] | 
             problem(
                 problems,
                 Problem(
-                    f"malformed iCalendar data: {found.dropped} line(s) are not content lines,"
-                    " dropped",
+                    f"malformed iCalendar data: {found.dropped} line(s) dropped"
+                    " (not content lines, or out of place)",
                     uid,
                     False,
                 ),
+            )
+        if found.closed:
+            problem(
+                problems,
+                Problem(f"{found.closed} component(s) without END, closed", uid, False),
             )
 
 
