@@ -49,7 +49,7 @@ def parse_events(
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise CalendarError(f"unknown person timezone {timezone!r}") from exc
     budget = CpuBudget(cpu_seconds)
-    sections = repair(read_lines(data, problems, budget), problems, budget)
+    sections = repair(read_lines(data, budget), problems, budget)
     # Single events far outside the window never reach the slow parser (measured 4x cheaper
     # on a year-long feed); anything uncertain is kept for it.
     filter_sections(sections, window)

@@ -14,9 +14,10 @@ more components or lines than any real calendar has is refused before it costs a
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from samtek.calendar import CalendarError
-from samtek.calendar.report import CpuBudget, Problem, problem
+from samtek.calendar.report import CpuBudget
 
 # A year of a busy person's meetings is ~1,000 components and ~30,000 lines; a large shared
 # municipal calendar a few times that. Beyond these a feed is refused whole, cheaply.
@@ -40,8 +41,15 @@ def measure(data: bytes) -> None:
         raise CalendarError(f"refused: {components:,} components, more than {MAX_COMPONENTS:,}")
 
 
-def read_lines(data: bytes, problems: list[Problem] | None, budget: CpuBudget) -> list[str]:
-    """The unfolded, decoded lines of `data`, blank lines left out."""
+@dataclass(frozen=True, slots=True)
+class Lines:
+    text: list[str]  # unfolded and decoded, blank lines left out
+    not_utf8: frozenset[int] = frozenset()  # indexes of lines read as Windows-1252
+
+
+def read_lines(data: bytes, budget: CpuBudget) -> Lines:
+    """The content lines of `data`; `repair` reports the lines that were not UTF-8 (it knows
+    which event each belongs to)."""
     measure(data)
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
@@ -49,26 +57,27 @@ def read_lines(data: bytes, problems: list[Problem] | None, budget: CpuBudget) -
     budget.check("unfolding")
     try:  # the common case, at C speed
         lines = _LINE_END.split(unfolded.decode("utf-8"))
+        not_utf8: set[int] = set()
     except UnicodeDecodeError:
-        lines = _decode_each(unfolded, problems)
+        lines, not_utf8 = _decode_each(unfolded)
     budget.check("decoding")
     if any("\ufeff" in line[:1] for line in lines):  # merged files keep each file's BOM
         lines = [line.lstrip("\ufeff") for line in lines]
-    return [line for line in lines if line.strip()]
+    kept = [n for n, line in enumerate(lines) if line.strip()]
+    if not not_utf8:
+        return Lines([lines[n] for n in kept])
+    return Lines(
+        [lines[n] for n in kept], frozenset(i for i, n in enumerate(kept) if n in not_utf8)
+    )
 
 
-def _decode_each(unfolded: bytes, problems: list[Problem] | None) -> list[str]:
+def _decode_each(unfolded: bytes) -> tuple[list[str], set[int]]:
     lines: list[str] = []
-    fallback = 0
+    fallback: set[int] = set()
     for raw in _LINE_END_BYTES.split(unfolded):
         try:
             lines.append(raw.decode("utf-8"))
         except UnicodeDecodeError:
+            fallback.add(len(lines))
             lines.append(raw.decode("cp1252", errors="replace"))
-            fallback += 1
-    if fallback:
-        problem(
-            problems,
-            Problem(f"{fallback} line(s) not UTF-8, read as Windows-1252", refused=False),
-        )
-    return lines
+    return lines, fallback

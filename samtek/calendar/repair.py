@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 
 from samtek.calendar import CalendarError
+from samtek.calendar.read import Lines
 from samtek.calendar.report import CpuBudget, Problem, problem
 
 try:  # CLDR windowsZones.xml, generated into icalendar (version and date in that module)
@@ -86,20 +87,27 @@ class _Damage:
     joined: int = 0
     dropped: int = 0
     closed: int = 0
+    not_utf8: int = 0
 
 
-def repair(lines: list[str], problems: list[Problem] | None, budget: CpuBudget) -> list[Section]:
+def repair(read: Lines, problems: list[Problem] | None, budget: CpuBudget) -> list[Section]:
     """The stream's VCALENDAR objects; raises CalendarError when there is none, or it is cut."""
+    lines = read.text
     sections: list[Section] = []
     section: Section | None = None
     block: Block | None = None
     stack: list[str] = []  # open components inside `block`
-    damage: dict[str | None, _Damage] = {}
+    damage: dict[int | None, _Damage] = {}  # per block (by id), None: the calendar itself
+    owners: dict[int, Block] = {}
     previous: str | None = None  # the last kept property's name, for raw line breaks
     for number, line in enumerate(lines):
         if number % 10_000 == 0:
             budget.check("reading lines")
-        owner = block.uid if block is not None else None
+        owner = id(block) if block is not None else None
+        if block is not None:
+            owners[id(block)] = block
+        if number in read.not_utf8:
+            damage.setdefault(owner, _Damage()).not_utf8 += 1
         if not _CONTENT_LINE.match(line):
             if previous is not None and _is_text(previous) and not _LOOKS_LIKE_PROPERTY.match(line):
                 target = block.lines if block is not None else section.properties if section else []
@@ -184,7 +192,14 @@ def repair(lines: list[str], problems: list[Problem] | None, budget: CpuBudget) 
         raise CalendarError(
             f"malformed iCalendar data: no BEGIN:VCALENDAR (it starts with {start!r})"
         )
-    _report_damage(damage, problems)
+    by_uid: dict[str | None, _Damage] = {}  # overrides share their series' UID
+    for key, found in damage.items():
+        total = by_uid.setdefault(owners[key].label() if key is not None else None, _Damage())
+        total.joined += found.joined
+        total.dropped += found.dropped
+        total.closed += found.closed
+        total.not_utf8 += found.not_utf8
+    _report_damage(by_uid, problems)
     _refuse_crowded_series(sections, problems)
     return sections
 
@@ -227,6 +242,11 @@ def _close(section: Section, block: Block, problems: list[Problem] | None) -> No
 
 def _report_damage(damage: dict[str | None, _Damage], problems: list[Problem] | None) -> None:
     for uid, found in damage.items():
+        if found.not_utf8:
+            problem(
+                problems,
+                Problem(f"{found.not_utf8} line(s) not UTF-8, read as Windows-1252", uid, False),
+            )
         if found.joined:
             problem(
                 problems,

@@ -275,7 +275,7 @@ def test_windows_1252_text_truncation_and_unreadable_rules() -> None:
     assert [e.subject for e in events] == ["Møte på rommet"]
     # decoding costs no event, but is reported (one line was read as Windows-1252)
     assert [(str(p), p.refused) for p in problems] == [
-        ("1 line(s) not UTF-8, read as Windows-1252", False)
+        ("event l: 1 line(s) not UTF-8, read as Windows-1252", False)
     ]
     with pytest.raises(CalendarError, match="truncated"):
         parse_events(latin[: len(latin) // 2], WINDOW, "Europe/Oslo")
@@ -317,4 +317,37 @@ def test_an_occurrence_in_the_spring_forward_gap_keeps_its_length() -> None:
         ("n", utc(2026, 3, 22, 1, 30), utc(2026, 3, 22, 2, 30)),
         # 02:30 does not exist on 29 March: read with the offset before the gap (RFC 5545)
         ("n", utc(2026, 3, 29, 1, 30), utc(2026, 3, 29, 2, 30)),
+    ]
+
+
+def test_a_fold_inside_a_character_is_no_damage_and_a_stray_byte_costs_one_line() -> None:
+    problems: list[Problem] = []
+    events = parse_events(load("fold_splits_utf8.ics"), WINDOW, "Europe/Oslo", problems=problems)
+    assert [e.subject for e in events] == ["Budsjettmøte", "Årsmøte i velforeningen"]
+    assert events[0].location == "Rådhuset, møterom Lågen"  # folded inside the "å"
+    assert [(p.uid, p.reason, p.refused) for p in problems] == [
+        (
+            "A3E0F9D2-77C4-4B0C-8F3B-5E2D9A61C742",
+            "1 line(s) not UTF-8, read as Windows-1252",
+            False,
+        )
+    ]
+
+
+def test_merged_objects_and_raw_line_breaks_are_repaired_and_reported() -> None:
+    problems: list[Problem] = []
+    data = load("merged_and_damaged.ics")
+    events = parse_events(data, WINDOW, "Europe/Oslo", problems=problems)
+    assert [e.uid for e in events] == [
+        "tek-2026-0317-avd@teknisk.example",
+        "7kq0d3n1s2o4m5p6r7t8u9v0w1@google.com",
+        "tek-2026-0319-befaring@teknisk.example",
+    ]
+    assert events[0].location == "Kantina\n2. etasje"
+    assert [(p.uid, p.reason, p.refused) for p in problems] == [
+        (
+            "tek-2026-0317-avd@teknisk.example",
+            "4 raw line break(s) inside a text value joined",
+            False,
+        )
     ]
