@@ -7,14 +7,14 @@ and feed mergers really break, so the damage costs a line, never the feed:
 - Several VCALENDAR objects in one stream (RFC 5545 §3.4 allows it; naive mergers produce it):
   each becomes a `Section` with its own calendar properties (X-WR-TIMEZONE applies to its own
   events only); `parse` merges them.
-- Components left open (a missing END:VALARM) are closed where their parent ends; stray END
-  lines are dropped.
-- Outlook's Windows zone names ("W. Europe Standard Time") are rewritten to IANA names from
-  CLDR's windowsZones table, so the tz database (with its history) is used rather than the
-  one-rule VTIMEZONE Outlook writes.
+- Components left open (a lost END:VALARM, END:VEVENT or END:VCALENDAR) are closed where
+  their parent ends or the next VCALENDAR begins; stray END lines are dropped.
+- Outlook's Windows zone names are rewritten to IANA names (`zones`).
 
-A component with more properties (or EXDATE/RDATE values) than any real event has is refused
-here, before the parser spends anything on it; its lines are not even kept.
+Every repair is reported with the UID of its event (a `Problem` that refused nothing).
+A component with more properties (or EXDATE/RDATE values) than any real event has, and a
+series with more overrides than any real one, are refused here, before the parser spends
+anything on them; the lines of the first are not even kept.
 """
 
 from __future__ import annotations
@@ -25,21 +25,7 @@ from dataclasses import dataclass, field
 from samtek.calendar import CalendarError
 from samtek.calendar.read import Lines
 from samtek.calendar.report import CpuBudget, Problem, problem
-
-try:  # CLDR windowsZones.xml, generated into icalendar (version and date in that module)
-    from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
-except ImportError:  # pragma: no cover - an icalendar without it: the zones Norway meets
-    WINDOWS_TO_OLSON = {
-        "W. Europe Standard Time": "Europe/Berlin",
-        "Romance Standard Time": "Europe/Paris",
-        "Central Europe Standard Time": "Europe/Budapest",
-        "Central European Standard Time": "Europe/Warsaw",
-        "GMT Standard Time": "Europe/London",
-        "FLE Standard Time": "Europe/Kiev",
-        "UTC": "Etc/UTC",
-    }
-# Outlook/Exchange spellings that are not Windows zone ids.
-_MS_ALIASES = {"tzone://Microsoft/Utc": "Etc/UTC", "Coordinated Universal Time": "Etc/UTC"}
+from samtek.calendar.zones import rewrite_zones
 
 # A daily meeting over ten years with its holidays excluded has a few hundred EXDATEs, and
 # a few hundred moved or edited instances (overrides sharing its UID).
@@ -52,8 +38,6 @@ INTERNAL_PREFIX = "X-SAMTEK-INTERNAL-"  # properties SAMTEK adds itself; never t
 _PARAM = r'[A-Za-z0-9-]+=(?:"[^"]*"|[^";:,]*)(?:,(?:"[^"]*"|[^";:,]*))*'
 _CONTENT_LINE = re.compile(rf"^[A-Za-z0-9-]+(?:;{_PARAM})*:")
 _LOOKS_LIKE_PROPERTY = re.compile(r"^[A-Za-z0-9-]+[;:]")
-_MS_UTC_UNQUOTED = re.compile(r";TZID=tzone://Microsoft/Utc:", re.IGNORECASE)
-_TZID_PARAM = re.compile(r'(;TZID=)(?:"([^"]*)"|([^";:]*))', re.IGNORECASE)
 # Properties of value type TEXT (RFC 5545 §3.8), where exporters leave raw line breaks.
 _TEXT_PROPERTIES = frozenset(
     {"SUMMARY", "DESCRIPTION", "LOCATION", "COMMENT", "CONTACT", "RESOURCES", "CATEGORIES"}
@@ -84,124 +68,176 @@ class Section:
 
 @dataclass
 class _Damage:
+    not_utf8: int = 0
     joined: int = 0
     dropped: int = 0
     closed: int = 0
-    not_utf8: int = 0
+
+    def add(self, other: _Damage) -> None:
+        self.not_utf8 += other.not_utf8
+        self.joined += other.joined
+        self.dropped += other.dropped
+        self.closed += other.closed
 
 
 def repair(read: Lines, problems: list[Problem] | None, budget: CpuBudget) -> list[Section]:
     """The stream's VCALENDAR objects; raises CalendarError when there is none, or it is cut."""
-    lines = read.text
-    sections: list[Section] = []
-    section: Section | None = None
-    block: Block | None = None
-    stack: list[str] = []  # open components inside `block`
-    damage: dict[int | None, _Damage] = {}  # per block (by id), None: the calendar itself
-    owners: dict[int, Block] = {}
-    previous: str | None = None  # the last kept property's name, for raw line breaks
-    for number, line in enumerate(lines):
+    stream = _Stream(problems)
+    for number, line in enumerate(read.text):
         if number % 10_000 == 0:
             budget.check("reading lines")
-        owner = id(block) if block is not None else None
-        if block is not None:
-            owners[id(block)] = block
-        if number in read.not_utf8:
-            damage.setdefault(owner, _Damage()).not_utf8 += 1
-        if not _CONTENT_LINE.match(line):
-            if previous is not None and _is_text(previous) and not _LOOKS_LIKE_PROPERTY.match(line):
-                target = block.lines if block is not None else section.properties if section else []
-                if target:
-                    target[-1] += "\\n" + _escape_text(line)
-                    damage.setdefault(owner, _Damage()).joined += 1
-                    continue
-            damage.setdefault(owner, _Damage()).dropped += 1
-            continue
-        name, _, value = line.partition(":")
-        name = name.split(";", 1)[0].upper()
-        upper_value = value.strip().upper()
-        if name == "BEGIN" and upper_value == "VCALENDAR":
-            if section is not None:  # a merger dropped END lines: close what is open
-                if block is not None:
-                    damage.setdefault(owner, _Damage()).closed += len(stack)
-                    block.lines.extend(f"END:{left}" for left in reversed(stack))
-                    _close(section, block, problems)
-                    block, stack = None, []
-                sections.append(section)
-            section = Section()
-            previous = None
-            continue
-        if section is None:  # outside any VCALENDAR (between two objects, or junk)
-            damage.setdefault(None, _Damage()).dropped += 1
-            continue
-        if name == "END" and upper_value == "VCALENDAR":
-            if block is not None:  # an END was lost: close what is open
-                damage.setdefault(owner, _Damage()).closed += len(stack)
-                block.lines.extend(f"END:{left}" for left in reversed(stack))
-                _close(section, block, problems)
-                block, stack = None, []
-            sections.append(section)
-            section, previous = None, None
-            continue
-        if block is None:
-            if name == "BEGIN":
-                block, stack = Block(upper_value), [upper_value]
-                block.lines.append(f"BEGIN:{upper_value}")
-            elif name == "END":
-                damage.setdefault(None, _Damage()).dropped += 1
-            elif not name.startswith(INTERNAL_PREFIX):
-                section.properties.append(line)
-            previous = name
-            continue
-        previous = name
-        if name == "END":
-            if upper_value not in stack:
-                damage.setdefault(owner, _Damage()).dropped += 1
-                continue
-            while stack and stack[-1] != upper_value:  # close what was left open
-                damage.setdefault(owner, _Damage()).closed += 1
-                block.lines.append(f"END:{stack.pop()}")
-            stack.pop()
-            block.lines.append(f"END:{upper_value}")
-            if not stack:
-                _close(section, block, problems)
-                block = None
-            continue
-        if name == "BEGIN":
-            stack.append(upper_value)
-            block.lines.append(f"BEGIN:{upper_value}")
-            continue
-        if name == "UID" and len(stack) == 1 and block.uid is None:
-            block.uid = value.strip()
-        if name.startswith(INTERNAL_PREFIX):
-            continue
-        block.values += 1 + (value.count(",") if name in ("EXDATE", "RDATE") else 0)
-        if block.values > MAX_PROPERTIES_PER_COMPONENT:
-            if not block.refused:
-                block.refused = True
-                block.lines = block.lines[:1] + [ln for ln in block.lines if ln.startswith("UID")]
-            continue
-        if not block.refused:
-            block.lines.append(_rewrite_zones(name, line))
-            if name == "DURATION" and len(stack) == 1:  # as written: `event` needs it
-                block.lines.append(f"{INTERNAL_PREFIX}DURATION:{value.strip()}")
-    if section is not None:
+        stream.feed(line, number in read.not_utf8)
+    if stream.section is not None:
         raise CalendarError("malformed iCalendar data: truncated (no END:VCALENDAR at the end)")
-    if not sections:
-        start = (lines[0] if lines else "")[:60]
+    if not stream.sections:
+        start = (read.text[0] if read.text else "")[:60]
         raise CalendarError(
             f"malformed iCalendar data: no BEGIN:VCALENDAR (it starts with {start!r})"
         )
-    by_uid: dict[str | None, _Damage] = {}  # overrides share their series' UID
-    for key, found in damage.items():
-        total = by_uid.setdefault(owners[key].label() if key is not None else None, _Damage())
-        total.joined += found.joined
-        total.dropped += found.dropped
-        total.closed += found.closed
-        total.not_utf8 += found.not_utf8
-    _report_damage(by_uid, problems)
-    _refuse_crowded_series(sections, problems)
-    return sections
+    stream.report_damage()
+    _refuse_crowded_series(stream.sections, problems)
+    return stream.sections
+
+
+class _Stream:
+    """The state while lines go by: the open VCALENDAR, the open component and its nesting."""
+
+    def __init__(self, problems: list[Problem] | None) -> None:
+        self.problems = problems
+        self.sections: list[Section] = []
+        self.section: Section | None = None
+        self.block: Block | None = None
+        self.stack: list[str] = []  # components open inside `block`
+        self.previous: str | None = None  # the last property's name, for raw line breaks
+        self.outside = _Damage()  # damage not inside any component
+        self.damage: dict[int, tuple[Block, _Damage]] = {}
+
+    def feed(self, line: str, not_utf8: bool) -> None:
+        if not_utf8:
+            self._damage().not_utf8 += 1
+        if not _CONTENT_LINE.match(line):
+            self._not_a_content_line(line)
+            return
+        name, _, value = line.partition(":")
+        name = name.split(";", 1)[0].upper()
+        upper_value = value.strip().upper()
+        if upper_value == "VCALENDAR" and name in ("BEGIN", "END"):
+            self._calendar(begin=name == "BEGIN")
+        elif self.section is None:  # outside any VCALENDAR: between two objects, or junk
+            self.outside.dropped += 1
+        elif self.block is None:
+            self._top_level(self.section, name, upper_value, line)
+        else:
+            self._in_block(self.block, name, value, line)
+
+    def _not_a_content_line(self, line: str) -> None:
+        target = self.block.lines if self.block is not None else None
+        if target is None and self.section is not None:
+            target = self.section.properties
+        raw_break = self.previous is not None and _is_text(self.previous)
+        if raw_break and target and not _LOOKS_LIKE_PROPERTY.match(line):
+            target[-1] += "\\n" + _escape_text(line)
+            self._damage().joined += 1
+        else:
+            self._damage().dropped += 1
+
+    def _calendar(self, begin: bool) -> None:
+        if self.section is not None:  # END:VCALENDAR, or a merger lost it: close what is open
+            self._close_open_block()
+            self.sections.append(self.section)
+        elif not begin:
+            self.outside.dropped += 1
+        self.section = Section() if begin else None
+        self.previous = None
+
+    def _top_level(self, section: Section, name: str, value: str, line: str) -> None:
+        self.previous = name
+        if name == "BEGIN":
+            self.block, self.stack = Block(value, [f"BEGIN:{value}"]), [value]
+        elif name == "END":
+            self.outside.dropped += 1
+        elif not name.startswith(INTERNAL_PREFIX):
+            section.properties.append(line)
+
+    def _in_block(self, block: Block, name: str, value: str, line: str) -> None:
+        self.previous = name
+        if name == "END":
+            self._end(block, value.strip().upper())
+        elif name == "BEGIN":
+            self.stack.append(value.strip().upper())
+            block.lines.append(f"BEGIN:{self.stack[-1]}")
+        elif not name.startswith(INTERNAL_PREFIX):
+            self._property(block, name, value, line)
+
+    def _end(self, block: Block, name: str) -> None:
+        if name not in self.stack:
+            self._damage().dropped += 1
+            return
+        while self.stack[-1] != name:  # close what was left open inside it
+            self._damage().closed += 1
+            block.lines.append(f"END:{self.stack.pop()}")
+        self.stack.pop()
+        block.lines.append(f"END:{name}")
+        if not self.stack:
+            self._finish(block)
+
+    def _property(self, block: Block, name: str, value: str, line: str) -> None:
+        top = len(self.stack) == 1
+        if name == "UID" and top and block.uid is None:
+            block.uid = value.strip()
+        block.values += 1 + (value.count(",") if name in ("EXDATE", "RDATE") else 0)
+        if block.values > MAX_PROPERTIES_PER_COMPONENT:
+            if not block.refused:  # keep nothing more of it
+                block.refused = True
+                block.lines = block.lines[:1]
+            return
+        if block.refused:
+            return
+        block.lines.append(rewrite_zones(name, line))
+        if name == "DURATION" and top:  # as written: `event` reads days and hours apart
+            block.lines.append(f"{INTERNAL_PREFIX}DURATION:{value.strip()}")
+
+    def _close_open_block(self) -> None:
+        if self.block is not None:
+            self._damage().closed += len(self.stack)
+            self.block.lines.extend(f"END:{name}" for name in reversed(self.stack))
+            self._finish(self.block)
+
+    def _finish(self, block: Block) -> None:
+        self.block, self.stack = None, []
+        assert self.section is not None
+        if block.refused:
+            reason = (
+                f"refused: more than {MAX_PROPERTIES_PER_COMPONENT:,} properties or"
+                " EXDATE/RDATE values"
+            )
+            problem(self.problems, Problem(reason, block.label()))
+        else:
+            self.section.blocks.append(block)
+
+    def _damage(self) -> _Damage:
+        if self.block is None:
+            return self.outside
+        return self.damage.setdefault(id(self.block), (self.block, _Damage()))[1]
+
+    def report_damage(self) -> None:
+        """One problem per kind of damage and event; the UID is known only at its end."""
+        by_uid: dict[str | None, _Damage] = {None: self.outside}
+        for block, found in self.damage.values():  # overrides share their series' UID
+            by_uid.setdefault(block.label(), _Damage()).add(found)
+        for uid, found in by_uid.items():
+            for count, what in (
+                (found.not_utf8, "{} line(s) not UTF-8, read as Windows-1252"),
+                (found.joined, "{} raw line break(s) inside a text value joined"),
+                (
+                    found.dropped,
+                    "malformed iCalendar data: {} line(s) dropped"
+                    " (not content lines, or out of place)",
+                ),
+                (found.closed, "{} component(s) without END, closed"),
+            ):
+                if count:
+                    problem(self.problems, Problem(what.format(count), uid, False))
 
 
 def _refuse_crowded_series(sections: list[Section], problems: list[Problem] | None) -> None:
@@ -213,60 +249,14 @@ def _refuse_crowded_series(sections: list[Section], problems: list[Problem] | No
                 per_uid[block.uid] = per_uid.get(block.uid, 0) + 1
     crowded = {uid for uid, count in per_uid.items() if count > MAX_COMPONENTS_PER_UID}
     for uid in crowded:
-        problem(
-            problems,
-            Problem(
-                f"refused: {per_uid[uid]:,} components share this UID"
-                f" (more than {MAX_COMPONENTS_PER_UID:,} overrides)",
-                uid,
-            ),
+        reason = (
+            f"refused: {per_uid[uid]:,} components share this UID"
+            f" (more than {MAX_COMPONENTS_PER_UID:,} overrides)"
         )
+        problem(problems, Problem(reason, uid))
     if crowded:
         for section in sections:
             section.blocks = [b for b in section.blocks if b.uid not in crowded]
-
-
-def _close(section: Section, block: Block, problems: list[Problem] | None) -> None:
-    if block.refused:
-        problem(
-            problems,
-            Problem(
-                f"refused: more than {MAX_PROPERTIES_PER_COMPONENT:,} properties or"
-                " EXDATE/RDATE values",
-                block.label(),
-            ),
-        )
-        return
-    section.blocks.append(block)
-
-
-def _report_damage(damage: dict[str | None, _Damage], problems: list[Problem] | None) -> None:
-    for uid, found in damage.items():
-        if found.not_utf8:
-            problem(
-                problems,
-                Problem(f"{found.not_utf8} line(s) not UTF-8, read as Windows-1252", uid, False),
-            )
-        if found.joined:
-            problem(
-                problems,
-                Problem(f"{found.joined} raw line break(s) inside a text value joined", uid, False),
-            )
-        if found.dropped:
-            problem(
-                problems,
-                Problem(
-                    f"malformed iCalendar data: {found.dropped} line(s) dropped"
-                    " (not content lines, or out of place)",
-                    uid,
-                    False,
-                ),
-            )
-        if found.closed:
-            problem(
-                problems,
-                Problem(f"{found.closed} component(s) without END, closed", uid, False),
-            )
 
 
 def _is_text(name: str) -> bool:
@@ -276,25 +266,3 @@ def _is_text(name: str) -> bool:
 def _escape_text(text: str) -> str:
     """A raw continuation line as TEXT (RFC 5545 §3.3.11)."""
     return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-
-
-def _windows_zone(name: str) -> str | None:
-    name = name.strip().strip('"')
-    return WINDOWS_TO_OLSON.get(name) or _MS_ALIASES.get(name)
-
-
-def _rewrite_zones(name: str, line: str) -> str:
-    if name == "TZID":
-        olson = _windows_zone(line.partition(":")[2].replace("\\,", ","))
-        return f"TZID:{olson}" if olson else line
-    if ";" not in line.partition(":")[0] and "tzone://" not in line:
-        return line
-    # Exchange may write this alias unquoted although it contains a colon.
-    line = _MS_UTC_UNQUOTED.sub(";TZID=Etc/UTC:", line)
-    return _TZID_PARAM.sub(_rewrite_tzid, line)
-
-
-def _rewrite_tzid(match: re.Match[str]) -> str:
-    name = match.group(2) if match.group(2) is not None else match.group(3)
-    olson = _windows_zone(name)
-    return f"{match.group(1)}{olson}" if olson else match.group(0)
