@@ -34,6 +34,7 @@ from samtek.model import (
 )
 
 WRITTEN_DURATION = f"{INTERNAL_PREFIX}DURATION"
+ZERO = timedelta(0)
 _CDO_BUSY = {
     "FREE": BusyStatus.FREE,
     "TENTATIVE": BusyStatus.TENTATIVE,
@@ -122,27 +123,41 @@ def addresses_of(email: str | None, aliases: Iterable[str] = ()) -> frozenset[st
 
 def exact_end(start: datetime, written: str) -> datetime | None:
     """DTSTART + DURATION: days and weeks nominal, then hours/minutes/seconds exact."""
+    parts = _duration(written)
+    if parts is None:
+        return None
+    nominal = start + parts[0]  # aware + timedelta: wall-clock arithmetic
+    if not parts[1]:
+        return nominal
+    return (nominal.astimezone(UTC) + parts[1]).astimezone(start.tzinfo)
+
+
+def _duration(written: str) -> tuple[timedelta, timedelta] | None:
+    """(nominal, exact) parts of an RFC 5545 §3.3.6 duration."""
     match = _DURATION.match(written.strip())
     if match is None:
         return None
     sign = -1 if match.group(1) == "-" else 1
     weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups()[1:])
-    nominal = start + sign * timedelta(weeks=weeks, days=days)  # aware + timedelta: wall clock
-    exact = sign * timedelta(hours=hours, minutes=minutes, seconds=seconds)
-    if not exact:
-        return nominal
-    return (nominal.astimezone(UTC) + exact).astimezone(start.tzinfo)
+    return (
+        sign * timedelta(weeks=weeks, days=days),
+        sign * timedelta(hours=hours, minutes=minutes, seconds=seconds),
+    )
 
 
 def _end(component: Component, start: datetime, all_day: bool, tz: ZoneInfo) -> datetime:
+    value = _end_value(component)
+    library_end = aware(value, tz) if value is not None else None
     written = component.get(WRITTEN_DURATION)
-    if written is not None:
+    parts = _duration(str(written)) if written is not None else None
+    # The library's end is the written DURATION on the wall clock, unless the occurrence has
+    # a length of its own (an RDATE period): then that one is kept.
+    if parts is not None and (library_end is None or library_end == start + sum(parts, ZERO)):
         end = exact_end(start, str(written))
         if end is not None:
             return end
-    value = _end_value(component)
-    if value is not None:
-        return _repair_gap(start, aware(value, tz))
+    if library_end is not None:
+        return _repair_gap(start, library_end)
     # RFC 5545 §3.6.1: a DATE start lasts one day, a DATE-TIME start no time at all
     return start + (timedelta(days=1) if all_day else timedelta(0))
 

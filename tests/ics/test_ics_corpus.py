@@ -351,3 +351,14 @@ def test_merged_objects_and_raw_line_breaks_are_repaired_and_reported() -> None:
             False,
         )
     ]
+
+
+def test_duration_is_exact_time_but_an_rdate_period_keeps_its_own_length() -> None:
+    data = calendar(
+        "UID:p\nDTSTART;TZID=Europe/Oslo:20260328T230000\nDURATION:PT4H\n"
+        "RDATE;VALUE=PERIOD:20260320T090000Z/PT3H"
+    )
+    assert spans(parse_events(data, WINDOW, "Europe/Oslo")) == [
+        ("p", utc(2026, 3, 20, 9), utc(2026, 3, 20, 12)),
+        ("p", utc(2026, 3, 28, 22), utc(2026, 3, 29, 2)),  # 04:00 CEST: 4 h of real time
+    ]
