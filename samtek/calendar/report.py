@@ -31,7 +31,9 @@ def problem(problems: list[Problem] | None, found: Problem) -> None:
     """Record a problem; without a list (strict mode) it fails the whole calendar."""
     if problems is None:
         raise CalendarError(str(found))
-    log.info("ics problem", problem=str(found), refused=found.refused)
+    # debug only: connectors put problems in health, which logs each change once (a feed
+    # polled every few minutes must not log the same problems every time)
+    log.debug("ics problem", problem=str(found), refused=found.refused)
     problems.append(found)
 
 
