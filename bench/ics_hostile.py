@@ -115,7 +115,7 @@ def child(case: str, src: str, path: Path) -> None:
         if problems:
             outcome += f": {str(problems[0])[:90]}"
     except CalendarError as exc:
-        outcome = f"refused: {str(exc)[:110]}"
+        outcome = f"CalendarError: {str(exc)[:110]}"
     spent = time.process_time() - cpu
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
