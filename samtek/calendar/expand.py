@@ -21,14 +21,13 @@ from zoneinfo import ZoneInfo
 import recurring_ical_events
 from icalendar import Calendar, Component
 
-from samtek.calendar.report import CpuBudget, Problem, problem
+from samtek.calendar.report import ITEM_ERRORS, CpuBudget, Problem, problem
 from samtek.model import TimeWindow
 
 MAX_SERIES_INSTANCES = 1_000  # occurrences of one series inside the window
 MAX_SERIES_COST = 200_000  # rule iterations (periods x BY* expansion) from DTSTART to window end
 MAX_CALENDAR_COST = 1_000_000  # the same, summed over one calendar's series (~4 s worst case)
 SLACK = timedelta(days=1)  # floating times may sit up to ~14 h either side of UTC
-_EXPANSION_ERRORS = (ValueError, TypeError, AttributeError, KeyError, OverflowError)
 _PERIOD_SECONDS = {
     "SECONDLY": 1,
     "MINUTELY": 60,
@@ -66,7 +65,7 @@ def expand(
         # between() is much cheaper than after(): dateutil skips to the window without
         # building occurrences. The guards above bound what it can return.
         occurrences: list[Component] = list(recurring_ical_events.of(calendar).between(start, end))
-    except _EXPANSION_ERRORS:
+    except ITEM_ERRORS:
         occurrences = _series_by_series(calendar, start, end, problems, budget)
     budget.check("expanding recurrences")
     return _within_total(calendar, occurrences, max_instances, problems)
@@ -91,7 +90,7 @@ def _series_by_series(
             single.add_component(component)
         try:
             occurrences.extend(recurring_ical_events.of(single).between(start, end))
-        except _EXPANSION_ERRORS as exc:
+        except ITEM_ERRORS as exc:
             problem(problems, Problem(f"cannot expand ({type(exc).__name__})", uid or "(no UID)"))
     return occurrences
 
@@ -140,7 +139,7 @@ def drop_unusable(
             continue
         try:
             cost, reason = _bomb_reason(component, aware(value, tz), window, tz)
-        except (ValueError, TypeError) as exc:  # icalendar raises on access to a broken RRULE
+        except ITEM_ERRORS as exc:  # icalendar raises on access to a broken RRULE
             cost, reason = 0.0, f"unreadable RRULE ({type(exc).__name__})"
         if reason is None and budget - cost < 0:
             reason = f"the calendar's expansion budget ({MAX_CALENDAR_COST:,} iterations) is spent"
@@ -200,7 +199,7 @@ def start_value(component: Component) -> date | None:
     dtstart = component.get("DTSTART")
     try:
         value = getattr(dtstart, "dt", None)  # a broken property raises on access
-    except ValueError:
+    except ITEM_ERRORS:
         return None
     return value if isinstance(value, date) else None
 

@@ -23,7 +23,7 @@ from samtek.calendar.filter import filter_sections
 from samtek.calendar.parse import parse_sections
 from samtek.calendar.read import read_lines
 from samtek.calendar.repair import repair
-from samtek.calendar.report import CpuBudget, Problem, problem
+from samtek.calendar.report import ITEM_ERRORS, CpuBudget, Problem, problem
 from samtek.model import CalendarEvent, TimeWindow
 
 DEFAULT_MAX_INSTANCES = 5_000
@@ -69,7 +69,7 @@ def parse_events(
         uid = str(component.get("UID", "")) or "(no UID)"
         try:
             event = to_event(component, tz, addresses, recurring)
-        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+        except ITEM_ERRORS as exc:
             if uid not in failed:  # once per series, not per occurrence
                 failed.add(uid)
                 problem(problems, Problem(f"unreadable occurrence ({type(exc).__name__})", uid))

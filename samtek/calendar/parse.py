@@ -10,13 +10,11 @@ Apple) is applied to its own events first, so a merger cannot change how they ar
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfoNotFoundError
-
 import x_wr_timezone
 from icalendar import Calendar, Component
 
 from samtek.calendar.repair import Block, Section
-from samtek.calendar.report import CpuBudget, Problem, problem
+from samtek.calendar.report import ITEM_ERRORS, CpuBudget, Problem, problem
 
 _KEPT = ("VTIMEZONE", "VEVENT")  # presence needs nothing else (VTODO, VJOURNAL, VFREEBUSY)
 
@@ -57,8 +55,11 @@ def _header(section: Section, problems: list[Problem] | None) -> Calendar:
     text = "\r\n".join(["BEGIN:VCALENDAR", *section.properties, "END:VCALENDAR", ""])
     try:
         calendar = Calendar.from_ical(text)
-    except (ValueError, IndexError, KeyError) as exc:
-        problem(problems, Problem(f"calendar properties unreadable, ignored ({exc})", None, False))
+    except ITEM_ERRORS as exc:
+        problem(
+            problems,
+            Problem(f"calendar properties unreadable, ignored ({_short(exc)})", None, False),
+        )
         return Calendar()
     return calendar if isinstance(calendar, Calendar) else Calendar()
 
@@ -66,7 +67,7 @@ def _header(section: Section, problems: list[Problem] | None) -> Calendar:
 def _component(block: Block, problems: list[Problem] | None) -> Component | None:
     try:
         component = Component.from_ical("\r\n".join([*block.lines, ""]))
-    except (ValueError, IndexError, KeyError, TypeError) as exc:
+    except ITEM_ERRORS as exc:
         problem(problems, Problem(f"unreadable {block.name} ({_short(exc)})", block.label()))
         return None
     return component if isinstance(component, Component) else None
@@ -76,7 +77,7 @@ def _standard(calendar: Calendar, problems: list[Problem] | None) -> Calendar:
     """X-WR-TIMEZONE says how to read UTC and floating times (Google, Apple exports)."""
     try:
         standard: Calendar = x_wr_timezone.to_standard(calendar)
-    except (ValueError, KeyError, ZoneInfoNotFoundError) as exc:
+    except ITEM_ERRORS as exc:  # ZoneInfoNotFoundError is a KeyError
         problem(problems, Problem(f"X-WR-TIMEZONE ignored ({_short(exc)})", None, False))
         return calendar
     return standard

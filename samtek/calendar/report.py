@@ -16,6 +16,10 @@ from samtek.calendar import CalendarError
 
 log = structlog.get_logger("samtek.ics")
 
+# What the libraries raise on data they cannot read; caught per item (an event, a series),
+# reported with its UID, so that one bad item never costs the calendar.
+ITEM_ERRORS = (ValueError, TypeError, AttributeError, LookupError, ArithmeticError)
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
