@@ -129,6 +129,7 @@ class CalDavConnector(Connector):
         for pid in set(self._tasks) - set(wanted):
             self._tasks.pop(pid).cancel()
             self._published.pop(pid, None)
+            self.ctx.health.item_counts(pid, None)
         for pid in set(wanted) - set(self._tasks):
             self._wake.setdefault(pid, asyncio.Event())
             self._tasks[pid] = group.create_task(self._person_loop(pid), name=f"caldav:{pid}")
