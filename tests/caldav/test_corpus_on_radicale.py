@@ -5,9 +5,9 @@ resource holds one UID, RFC 4791 §4.1), byte for byte as the file has it: CLASS
 DURATION across DST, replies by every address. It refuses the other damage (raw line
 breaks, CR CR LF, several VCALENDARs, unreadable dates), which only feeds carry; a fold
 inside a UTF-8 character it lets in but garbles itself (Radicale 3 decodes the whole body
-as Latin-1 when it is not UTF-8 before unfolding: what it serves back is "BudsjettmÃ¸te"),
-so that file is not used here. The connector mirrors the calendar; its published events go through the same
-presence planner as in the service, checked at the instants written in the corpus.
+as Latin-1 when it is not UTF-8, before unfolding: it serves back mojibake for "ø"), so
+that file is not used here. The connector mirrors the calendar; its published events go
+through the same presence planner as in the service, checked at the corpus's instants.
 """
 
 from __future__ import annotations
