@@ -3,8 +3,8 @@ the path from iCalendar (RFC 5545) bytes to one person's events, one module per 
 
 - `read`: bytes -> content lines (unfold the octets, then decode line by line), counted
   against cheap limits before anything expensive runs;
-- `repair`: exporter damage (raw line breaks in text, several VCALENDARs, Windows zone names)
-  -> one VCALENDAR of component blocks;
+- `repair`: exporter damage (raw line breaks in text, several VCALENDARs, lost END lines)
+  -> component blocks, refusing absurd ones; `zones` maps Outlook's Windows zone names;
 - `filter`: drop single events that provably miss the window;
 - `parse`: each block on its own, so a broken event costs only itself;
 - `expand`: recurrence, bounded (bombs refused before they run);
