@@ -10,7 +10,9 @@
   (the mailto: address in any letter case, the EMAIL parameter of RFC 7986 §6.2 used with
   urn:uuid: addresses, directory aliases); PARTSTAT maps to `Participation` and
   `busy_after_reply` decides (unanswered shows as tentative, as Outlook does; declined and
-  delegated give no presence). Unknown PARTSTAT values count as NEEDS-ACTION (§3.2.12).
+  delegated give no presence). Unknown PARTSTAT values count as NEEDS-ACTION (§3.2.12), and
+  so does a missing one, except from Outlook: it writes no PARTSTAT in its exports and puts
+  the person's reply into X-MICROSOFT-CDO-BUSYSTATUS (TENTATIVE until answered).
 """
 
 from __future__ import annotations
@@ -106,7 +108,10 @@ def reply(component: Component, addresses: frozenset[str]) -> Participation | No
     partstat: Participation | None = None
     for attendee in _as_list(component.get("ATTENDEE")):
         if _is_person(attendee, addresses):
-            written = str(attendee.params.get("PARTSTAT", "NEEDS-ACTION")).strip().upper()
+            written = attendee.params.get("PARTSTAT")
+            if written is None and component.get("X-MICROSOFT-CDO-BUSYSTATUS") is not None:
+                break  # Outlook writes no PARTSTAT; its busy status already is the reply
+            written = str(written or "NEEDS-ACTION").strip().upper()  # the default, §3.2.12
             partstat = _PARTSTAT.get(written, Participation.NEEDS_ACTION)
             break
     organizer = component.get("ORGANIZER")
