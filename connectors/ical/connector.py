@@ -38,9 +38,9 @@ class IcalConfig(ConnectorConfig):
     refresh_interval: float = Field(300.0, ge=1, description="seconds between HTTP polls")
     jitter: float = Field(0.1, ge=0, le=0.5, description="± fraction of the interval")
     full_refresh_hours: float = Field(6.0, gt=0, description="unconditional re-read period")
-    # 5 MiB is ~8,000 events: far more than a person's calendar; a bigger feed is refused
-    # before it is parsed (a 15 MB hostile feed cost 28 s of CPU to refuse when parsed).
-    max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    # 10 MiB holds years of a shared municipal calendar with long agendas; a bigger feed is
+    # refused while it streams (a 15 MB hostile feed cost 28 s of CPU when it was parsed).
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     cpu_seconds: float = Field(
         DEFAULT_CPU_SECONDS, gt=0, description="CPU budget for parsing one feed (seconds)"
     )
