@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from samtek.calendar import CalendarError
 from samtek.calendar.read import Lines
 from samtek.calendar.report import CpuBudget, Problem, problem
-from samtek.calendar.zones import rewrite_zones
+from samtek.calendar.zones import private_zone_ids, rewrite_zones
 
 # A daily meeting over ten years with its holidays excluded has a few hundred EXDATEs, and
 # a few hundred moved or edited instances (overrides sharing its UID).
@@ -96,6 +96,7 @@ def repair(read: Lines, problems: list[Problem] | None, budget: CpuBudget) -> li
         )
     stream.report_damage()
     _refuse_crowded_series(stream.sections, problems)
+    private_zone_ids(stream.sections)
     return stream.sections
 
 
