@@ -31,6 +31,9 @@ from samtek.calendar.zones import private_zone_ids, rewrite_zones
 # a few hundred moved or edited instances (overrides sharing its UID).
 MAX_PROPERTIES_PER_COMPONENT = 5_000
 MAX_COMPONENTS_PER_UID = 2_000
+# icalendar keeps every zone definition it parses for the life of the process: a feed with
+# thousands of distinct VTIMEZONEs would grow that cache on every poll. Real files have a few.
+MAX_ZONES = 100
 
 INTERNAL_PREFIX = "X-SAMTEK-INTERNAL-"  # properties SAMTEK adds itself; never taken from a feed
 
@@ -112,6 +115,8 @@ class _Stream:
         self.previous: str | None = None  # the last property's name, for raw line breaks
         self.outside = _Damage()  # damage not inside any component
         self.damage: dict[int, tuple[Block, _Damage]] = {}
+        self.zones = 0  # VTIMEZONEs kept, against MAX_ZONES
+        self.zones_dropped = 0
 
     def feed(self, line: str, not_utf8: bool) -> None:
         if not_utf8:
@@ -213,7 +218,10 @@ class _Stream:
                 " EXDATE/RDATE values"
             )
             problem(self.problems, Problem(reason, block.label()))
+        elif block.name == "VTIMEZONE" and self.zones >= MAX_ZONES:
+            self.zones_dropped += 1
         else:
+            self.zones += block.name == "VTIMEZONE"
             self.section.blocks.append(block)
 
     def _damage(self) -> _Damage:
@@ -223,6 +231,9 @@ class _Stream:
 
     def report_damage(self) -> None:
         """One problem per kind of damage and event; the UID is known only at its end."""
+        if self.zones_dropped:
+            reason = f"{self.zones_dropped} VTIMEZONE(s) beyond the first {MAX_ZONES} dropped"
+            problem(self.problems, Problem(reason, None, False))
         by_uid: dict[str | None, _Damage] = {None: self.outside}
         for block, found in self.damage.values():  # overrides share their series' UID
             by_uid.setdefault(block.label(), _Damage()).add(found)

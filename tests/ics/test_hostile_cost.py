@@ -72,3 +72,18 @@ def test_a_feed_past_its_cpu_budget_is_refused() -> None:
     data = calendar(*(e for n in range(10) for e in series(f"s{n}", 1_990)), MEETING)
     with pytest.raises(CalendarError, match=r"refused: more than 0.05 s of CPU"):
         parse_events(data, WINDOW, "Europe/Oslo", problems=[], cpu_seconds=0.05)
+
+
+def test_more_zone_definitions_than_any_real_file_are_dropped() -> None:
+    zones = [
+        f"BEGIN:VTIMEZONE\r\nTZID:Zone {n}\r\nBEGIN:STANDARD\r\nDTSTART:16010101T000000\r\n"
+        f"TZOFFSETFROM:+0{n % 10}00\r\nTZOFFSETTO:+0{n % 10}00\r\nEND:STANDARD\r\n"
+        "END:VTIMEZONE\r\n"
+        for n in range(150)
+    ]
+    problems: list[Problem] = []
+    events = parse_events(calendar(*zones, MEETING), WINDOW, "Europe/Oslo", problems=problems)
+    assert [e.uid for e in events] == ["meeting"]
+    assert [(p.uid, p.reason) for p in problems] == [
+        (None, "50 VTIMEZONE(s) beyond the first 100 dropped")
+    ]
