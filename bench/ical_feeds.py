@@ -4,7 +4,7 @@ Each feed has --events events (20 % weekly recurring, the rest single), spread o
 around now. The feed server runs in its own process. Printed:
 - full refresh: time until every person's CalendarUpdate is published, and SAMTEK's peak RSS;
 - unchanged refresh: time for every feed's next poll to be answered 304 (conditional GET);
-- parse + expand cost per feed: samtek.ics.parse_events against plain icalendar +
+- parse + expand cost per feed: samtek.calendar.ics.parse_events against plain icalendar +
   recurring-ical-events `between()` over the whole file, same feeds, same window.
 
     .venv/bin/python bench/ical_feeds.py --people 10000
@@ -32,9 +32,9 @@ from icalendar import Calendar
 
 from connectors.ical import IcalConfig, IcalConnector
 from samtek.bus import Bus
+from samtek.calendar.ics import parse_events
 from samtek.events import CalendarUpdate
 from samtek.health import HealthReporter
-from samtek.ics import parse_events
 from samtek.model import CalendarRef, Person, TimeWindow
 from samtek.plugin import ConnectorContext, Directory
 from samtek.store import open_store
@@ -119,7 +119,8 @@ def compare_parsers(events: int) -> None:
         recurring_ical_events.of(Calendar.from_ical(data)).between(window.start, window.end)
         plain.append(time.perf_counter() - t)
     print(
-        f"parse+expand per feed ({events} events, {len(feeds[0]) // 1024} KiB): samtek.ics "
+        f"parse+expand per feed ({events} events, {len(feeds[0]) // 1024} KiB): "
+        "samtek.calendar.ics "
         f"{statistics.median(ours) * 1000:.1f} ms, plain icalendar+recurring-ical-events "
         f"{statistics.median(plain) * 1000:.1f} ms (median of {len(feeds)})"
     )

@@ -100,6 +100,7 @@ class PersonSection(_Section):
     language: Language | None = None
     timezone: TimeZoneName | None = None
     email: str | None = None
+    aliases: list[str] = []  # other addresses calendars may invite the person by
     calendars: list[CalendarRefSection] = []
     phones: list[str] = []
     show_subject: bool = False
@@ -234,6 +235,7 @@ def _build_people(
             language=p.language or municipality.language,
             timezone=p.timezone or municipality.timezone,
             email=p.email,
+            aliases=tuple(p.aliases),
             calendars=tuple(refs),
             phones=tuple(p.phones),
             show_subject=p.show_subject,

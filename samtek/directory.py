@@ -236,6 +236,7 @@ class DirectoryService(Directory):
             language=entry.language if entry.language in LANGUAGES else municipality.language,
             timezone=municipality.timezone,
             email=entry.email,
+            aliases=entry.aliases,
             calendars=calendars,
             phones=entry.phones,
         )

@@ -50,6 +50,7 @@ class DirectoryPerson:
     email: str | None = None
     language: str | None = None  # nb/nn/en; None: the municipality's language
     phones: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()  # other e-mail addresses (invitations may use any of them)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ import structlog
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.redact import redact_text
 
+MAX_REASONS = 20  # per item: the count says how many there are
+
 
 class HealthState(StrEnum):
     STARTING = "starting"
@@ -26,12 +28,19 @@ class HealthState(StrEnum):
     STOPPED = "stopped"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemCounts:
-    """One item's (a feed's, a mailbox's) last read: events published, entries refused."""
+    """What one item (a person's feed, a mailbox) gave at its last read."""
 
-    published: int
-    refused: Mapping[str, str]  # entry id (UID, ItemId, event id) -> reason
+    published: int  # events published
+    refused: int  # events refused (each with a reason below)
+    reasons: tuple[str, ...] = ()  # "<id>: <reason>", refused and repaired, bounded
+
+    @classmethod
+    def of(cls, published: int, refused: Mapping[str, str]) -> ItemCounts:
+        """From refused entry ids (UID, ItemId, event id) and their reasons."""
+        reasons = tuple(f"{entry}: {refused[entry]}" for entry in sorted(refused))
+        return cls(published, len(refused), reasons[:MAX_REASONS])
 
 
 @dataclass
@@ -92,13 +101,17 @@ class HealthReporter:
             self._log.info("item recovered", item=item)
         self._settle()
 
-    def item_counts(self, item: str, published: int, refused: Mapping[str, str]) -> None:
-        """The last complete read of one item. Refused entries are data problems, not
-        source failures: they are shown here, with reasons, without degrading the part."""
+    def item_counts(self, item: str, counts: ItemCounts | None) -> None:
+        """Record what the item gave at its last read (None: the item is gone). Refused
+        entries are data problems, not source failures: shown with reasons, logged once,
+        without degrading the part."""
+        if counts is None:
+            self._item_counts.pop(item, None)
+            return
         old = self._item_counts.get(item)
-        for entry in sorted(set(refused) - set(old.refused if old else ())):
-            self._log.warning("entry refused", item=item, entry=entry, reason=refused[entry])
-        self._item_counts[item] = ItemCounts(published, dict(refused))
+        for reason in sorted(set(counts.reasons) - set(old.reasons if old else ())):
+            self._log.warning("entry refused", item=item, reason=reason)
+        self._item_counts[item] = counts
 
     def failing(self, error: str, next_retry: datetime | None) -> None:
         self._record_error(error)

@@ -119,6 +119,7 @@ class Person:
     language: str = "nb"
     timezone: str = "Europe/Oslo"
     email: str | None = None
+    aliases: tuple[str, ...] = ()  # other addresses (directory aliases, urn:uuid:...)
     calendars: tuple[CalendarRef, ...] = ()
     phones: tuple[str, ...] = ()
     show_subject: bool = False  # opt-in; private/confidential events never show it

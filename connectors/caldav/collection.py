@@ -28,7 +28,8 @@ from connectors.caldav.client import (
     redact,
 )
 from connectors.caldav.state import StateStore
-from samtek.ics_minimise import minimise
+from samtek.calendar.minimise import minimise
+from samtek.calendar.report import Problem
 from samtek.model import CalendarEvent, TimeWindow
 
 log = structlog.get_logger("samtek.connectors.caldav")
@@ -45,7 +46,7 @@ class Item:
     ics: bytes
     parsed_key: tuple[Any, ...] | None = None
     parsed: list[CalendarEvent] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
 @dataclass

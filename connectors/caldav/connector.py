@@ -38,8 +38,9 @@ from connectors.caldav.freebusy import blocks_from_events, parse_vfreebusy
 from connectors.caldav.meeting import meeting_ics
 from connectors.caldav.state import StateStore
 from samtek.calendar import CalendarError, MeetingRequest
+from samtek.calendar.ics import DEFAULT_MAX_INSTANCES, Problem, parse_events
 from samtek.events import CalendarUpdate
-from samtek.ics import DEFAULT_MAX_INSTANCES, parse_events
+from samtek.health import ItemCounts
 from samtek.model import BusyBlock, CalendarEvent, Person, TimeWindow
 from samtek.plugin import AuthFailed, Connector, ConnectorContext
 
@@ -47,6 +48,7 @@ log = structlog.get_logger("samtek.connectors.caldav")
 
 _NO_FREE_BUSY = (400, 403, 405, 406, 415, 501)  # server refuses free-busy-query: compute it
 PARSE_WORKERS = 2
+_MAX_REASONS = 20  # per person in health; the count says how many there are
 
 
 def backoff_delay(failures: int, initial: float, cap: float) -> float:
@@ -127,6 +129,7 @@ class CalDavConnector(Connector):
         for pid in set(self._tasks) - set(wanted):
             self._tasks.pop(pid).cancel()
             self._published.pop(pid, None)
+            self.ctx.health.item_counts(pid, None)
         for pid in set(wanted) - set(self._tasks):
             self._wake.setdefault(pid, asyncio.Event())
             self._tasks[pid] = group.create_task(self._person_loop(pid), name=f"caldav:{pid}")
@@ -261,8 +264,10 @@ class CalDavConnector(Connector):
     async def _mirrored_events(
         self, urls: list[str], window: TimeWindow, person: Person
     ) -> tuple[CalendarEvent, ...]:
-        key = (window, person.timezone, person.email)
+        key = (window, person.timezone, person.email, person.aliases)
         found: dict[str, CalendarEvent] = {}
+        reasons: list[str] = []
+        refused = 0
         for url in urls:
             collection = self.collection(url)
             failing: set[str] = set()
@@ -273,19 +278,25 @@ class CalDavConnector(Connector):
                 if item.problems:
                     label = f"event {redact(href)}"
                     failing.add(label)
-                    self.ctx.health.item_error(label, "; ".join(item.problems)[:500])
+                    self.ctx.health.item_error(label, "; ".join(map(str, item.problems))[:500])
+                    refused += sum(1 for p in item.problems if p.refused)
+                    reasons += [f"{label}: {p}"[:300] for p in item.problems]
                 for event in item.parsed:
                     found.setdefault(event.key, event)
             for label in collection.failing_items - failing:  # fixed or deleted since
                 self.ctx.health.item_ok(label)
             collection.failing_items = failing
-        return tuple(sorted(found.values(), key=lambda e: (e.start, e.end, e.key)))
+        events = tuple(sorted(found.values(), key=lambda e: (e.start, e.end, e.key)))
+        self.ctx.health.item_counts(
+            person.id, ItemCounts(len(events), refused, tuple(reasons[:_MAX_REASONS]))
+        )
+        return events
 
     async def _parse(
         self, ics: bytes, window: TimeWindow, person: Person
-    ) -> tuple[list[CalendarEvent], list[str]]:
+    ) -> tuple[list[CalendarEvent], list[Problem]]:
         """Events and problems of one resource; a broken resource costs only itself."""
-        problems: list[str] = []
+        problems: list[Problem] = []
         call = functools.partial(
             parse_events,
             ics,
@@ -294,11 +305,12 @@ class CalDavConnector(Connector):
             person.email,
             DEFAULT_MAX_INSTANCES,
             problems,
+            person.aliases,
         )
         try:
             events = await asyncio.get_running_loop().run_in_executor(self._executor, call)
         except CalendarError as exc:
-            return [], [str(exc)]
+            return [], [Problem(str(exc))]
         return events, problems
 
     def _require_client(self) -> DavClient:

@@ -1,8 +1,8 @@
 """People files: CSV (one person a row) or TOML ([[people]] tables and a [groups] table).
 
-CSV columns: id, jid, name, municipality, email, language, phones, groups; `phones` and
-`groups` hold several values separated by ";". Rows that fail validation are reported by
-line and skipped; the rest of the file is still served.
+CSV columns: id, jid, name, municipality, email, language, phones, groups, aliases; `phones`,
+`groups` and `aliases` (other e-mail addresses) hold several values separated by ";". Rows
+that fail validation are reported by line and skipped; the rest of the file is still served.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ class Row(BaseModel):
     language: Literal["nb", "nn", "en"] | None = None
     phones: list[str] = []
     groups: list[str] = []
+    aliases: list[str] = []
 
-    @field_validator("phones", "groups", mode="before")
+    @field_validator("phones", "groups", "aliases", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
@@ -76,6 +77,7 @@ def parse(text: str, kind: Literal["csv", "toml"], jid_template: str | None) -> 
                 email=row.email,
                 language=row.language,
                 phones=tuple(row.phones),
+                aliases=tuple(row.aliases),
             )
         )
         for group in row.groups:

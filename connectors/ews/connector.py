@@ -28,6 +28,7 @@ from connectors.ews.mapping import ItemRefused, to_blocks, to_event, to_oof
 from samtek.calendar import CalendarError, MeetingRequest
 from samtek.clock import Clock
 from samtek.events import CalendarUpdate, OutOfOfficeUpdate
+from samtek.health import ItemCounts
 from samtek.model import BusyBlock, CalendarEvent, OutOfOffice, Person, TimeWindow
 from samtek.plugin import AuthFailed, Connector, ConnectorContext
 from samtek.runtime.bounded import for_each
@@ -234,7 +235,7 @@ class EwsConnector(Connector):
     async def _read(self, box: _Mailbox, window: TimeWindow) -> None:
         found, refused = await self._events(box.person, window)
         events = tuple(found)
-        self.ctx.health.item_counts(box.address, len(events), refused)
+        self.ctx.health.item_counts(box.address, ItemCounts.of(len(events), refused))
         self.ctx.health.item_ok(box.address)  # before publishing: consumers see fresh health
         if events != box.published:
             box.published = events

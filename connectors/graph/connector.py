@@ -28,6 +28,7 @@ from connectors.graph.mapping import EventRefused, to_blocks, to_event, to_oof
 from samtek.calendar import CalendarError, MeetingRequest
 from samtek.clock import Clock
 from samtek.events import CalendarUpdate, OutOfOfficeUpdate
+from samtek.health import ItemCounts
 from samtek.model import BusyBlock, CalendarEvent, OutOfOffice, Person, TimeWindow
 from samtek.plugin import AuthFailed, Connector, ConnectorContext
 from samtek.runtime.bounded import for_each
@@ -314,7 +315,7 @@ class GraphConnector(Connector):
                 key=lambda e: (e.start, e.uid),
             )
         )
-        self.ctx.health.item_counts(box.address, len(events), box.refused)
+        self.ctx.health.item_counts(box.address, ItemCounts.of(len(events), box.refused))
         self.ctx.health.item_ok(box.address)  # before publishing: consumers see fresh health
         if events != box.published:
             box.published = events

@@ -8,6 +8,7 @@ GET) and with jitter so thousands of feeds spread out; never two fetches of one 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 from collections.abc import Sequence
@@ -22,8 +23,9 @@ from pydantic import Field
 
 from connectors.ical.fetch import Validators, fetch_http, local_path, read_file
 from samtek.calendar import CalendarError
+from samtek.calendar.ics import DEFAULT_CPU_SECONDS, Problem, parse_events
 from samtek.events import CalendarUpdate
-from samtek.ics import parse_events
+from samtek.health import ItemCounts
 from samtek.model import (
     BusyBlock,
     BusyStatus,
@@ -37,13 +39,19 @@ from samtek.redact import redact_text, redact_url
 from samtek.runtime.backoff import Backoff
 
 log = structlog.get_logger("samtek.ical")
+_MAX_REASONS = 20  # per feed in health; the count says how many there are
 
 
 class IcalConfig(ConnectorConfig):
     refresh_interval: float = Field(300.0, ge=1, description="seconds between HTTP polls")
     jitter: float = Field(0.1, ge=0, le=0.5, description="± fraction of the interval")
     full_refresh_hours: float = Field(6.0, gt=0, description="unconditional re-read period")
-    max_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    # 10 MiB holds years of a shared municipal calendar with long agendas; a bigger feed is
+    # refused while it streams (a 15 MB hostile feed cost 28 s of CPU when it was parsed).
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    cpu_seconds: float = Field(
+        DEFAULT_CPU_SECONDS, gt=0, description="CPU budget for parsing one feed (seconds)"
+    )
     timeout: float = Field(30.0, gt=0)
     max_redirects: int = Field(5, ge=0, le=20)
     max_instances: int = Field(5_000, ge=10)
@@ -88,7 +96,8 @@ class IcalConnector(Connector):
             for ref in person.calendars:
                 if ref.source == self.name:
                     feed = _Feed(person, calendar_address(ref.address))
-                    result += await self._read(session, feed, window, conditional=False) or []
+                    read = await self._read(session, feed, window, conditional=False)
+                    result += read[0] if read is not None else []
         return result
 
     async def free_busy(
@@ -165,14 +174,15 @@ class IcalConnector(Connector):
             hours=self.config.full_refresh_hours
         )
         try:
-            events = await self._read(session, feed, window, conditional=not full)
+            read = await self._read(session, feed, window, conditional=not full)
         except CalendarError as exc:
             self.ctx.health.item_error(feed.item, str(exc))
             return False
-        self.ctx.health.item_ok(feed.item)
         self.ctx.health.success()
-        if events is None:
+        if read is None:
             return True
+        events, problems = read
+        self._report(feed, len(events), problems)
         if full:
             feed.last_full = now
         snapshot = tuple(sorted(events, key=lambda e: (e.start, e.uid)))
@@ -181,14 +191,31 @@ class IcalConnector(Connector):
             feed.published = snapshot
         return True
 
+    def _report(self, feed: _Feed, published: int, problems: list[Problem]) -> None:
+        """Health: what the feed gave, and each refused or damaged item with its UID."""
+        refused = sum(1 for p in problems if p.refused)
+        reasons = tuple(str(p)[:300] for p in problems[:_MAX_REASONS])
+        self.ctx.health.item_counts(feed.item, ItemCounts(published, refused, reasons))
+        if not problems:
+            self.ctx.health.item_ok(feed.item)
+            return
+        more = f" (and {len(problems) - _MAX_REASONS} more)" if len(problems) > _MAX_REASONS else ""
+        self.ctx.health.item_error(
+            feed.item,
+            f"{_where(feed.address)}: {published} event(s) published, {refused} refused: "
+            + "; ".join(reasons)
+            + more,
+        )
+
     async def _read(
         self,
         session: aiohttp.ClientSession,
         feed: _Feed,
         window: TimeWindow,
         conditional: bool,
-    ) -> list[CalendarEvent] | None:
-        """The feed's events, or None when unchanged; raises CalendarError naming the feed."""
+    ) -> tuple[list[CalendarEvent], list[Problem]] | None:
+        """The feed's events and the items it refused, or None when unchanged; raises
+        CalendarError naming the feed when the feed as a whole cannot be read."""
         validators = feed.validators if conditional else Validators()
         path = local_path(feed.address)
         try:
@@ -206,15 +233,19 @@ class IcalConnector(Connector):
                     )
             if fetched.body is None:
                 return None
-            events = await asyncio.get_running_loop().run_in_executor(
-                self._parsers(),
+            problems: list[Problem] = []  # one bad event costs only itself
+            parse = functools.partial(
                 parse_events,
                 fetched.body,
                 window,
                 feed.person.timezone,
                 feed.person.email,
                 self.config.max_instances,
+                problems,
+                feed.person.aliases,
+                self.config.cpu_seconds,
             )
+            events = await asyncio.get_running_loop().run_in_executor(self._parsers(), parse)
         except CalendarError as exc:
             raise CalendarError(f"{_where(feed.address)}: {exc}") from exc
         except Exception as exc:  # a parser bug on one feed must not stop the others
@@ -222,7 +253,7 @@ class IcalConnector(Connector):
             reason = redact_text(f"{type(exc).__name__}: {exc}")
             raise CalendarError(f"{_where(feed.address)}: {reason}") from exc
         feed.validators = fetched.validators
-        return events
+        return events, problems
 
 
 def _where(address: str) -> str:

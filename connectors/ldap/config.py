@@ -30,6 +30,8 @@ class AttributeMap(_Part):
     mail: str = "mail"
     jid: str | None = None  # an attribute holding the JID; else `jid_template`
     phones: tuple[str, ...] = ("telephoneNumber",)
+    # Other e-mail addresses; AD's proxyAddresses keeps only its "smtp:" values.
+    aliases: tuple[str, ...] = ("mailAlternateAddress", "proxyAddresses")
     language: str | None = "preferredLanguage"
     municipality: str | None = None  # an attribute naming the municipality
 

@@ -74,6 +74,12 @@ def to_person(config: LdapConfig, dn: str, attributes: Attributes) -> DirectoryP
         for v in attributes.get(attribute.lower(), ())
         if str(v).strip()
     )
+    aliases = tuple(
+        address
+        for attribute in names.aliases
+        for v in attributes.get(attribute.lower(), ())
+        if (address := _alias(str(v))) and address.lower() != (mail or "").lower()
+    )
     return DirectoryPerson(
         id=person_id,
         jid=jid.lower(),
@@ -82,7 +88,17 @@ def to_person(config: LdapConfig, dn: str, attributes: Attributes) -> DirectoryP
         email=mail,
         language=language(first(attributes, names.language)),
         phones=phones,
+        aliases=aliases,
     )
+
+
+def _alias(value: str) -> str | None:
+    """An e-mail alias: AD proxyAddresses are "SMTP:primary" / "smtp:alias" next to X500:,
+    SIP: and others, which are no e-mail addresses."""
+    kind, colon, address = value.strip().partition(":")
+    if colon and kind.lower() == "smtp":
+        return address.strip() or None
+    return value.strip() if not colon and "@" in value else None
 
 
 def municipality(config: LdapConfig, dn: str, attributes: Attributes) -> str:

@@ -71,8 +71,9 @@ class HealthOut(_Out):
 
 
 class ItemCountsOut(_Out):
-    published: int
-    refused: dict[str, str] = Field(description="refused entry id -> reason")
+    published: int = Field(description="events published at the item's last read")
+    refused: int = Field(description="events refused at the item's last read")
+    reasons: list[str] = Field(description="event UID and reason per refused or damaged item")
 
 
 class PartHealth(_Out):
@@ -105,8 +106,10 @@ class PartHealth(_Out):
             next_retry=snapshot.next_retry,
             item_errors=snapshot.item_errors,
             item_counts={
-                k: ItemCountsOut(published=v.published, refused=dict(v.refused))
-                for k, v in snapshot.item_counts.items()
+                item: ItemCountsOut(
+                    published=c.published, refused=c.refused, reasons=list(c.reasons)
+                )
+                for item, c in snapshot.item_counts.items()
             },
             resyncable=resyncable,
         )

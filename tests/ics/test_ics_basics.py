@@ -1,4 +1,4 @@
-"""samtek.ics on hand-written feeds: recurrence across DST, exclusions, privacy, bombs."""
+"""samtek.calendar.ics on hand-written feeds: recurrence across DST, exclusions, privacy, bombs."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from samtek.calendar import CalendarError
-from samtek.ics import parse_events
+from samtek.calendar.ics import parse_events
 from samtek.model import BusyStatus, Sensitivity, TimeWindow
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -113,7 +113,7 @@ def test_recurrence_bomb_is_bounded() -> None:
     data = ics(
         vevent("bomb", "DTSTART:20261020T000000Z", "DTEND:20261020T000001Z", "RRULE:FREQ=SECONDLY")
     )
-    # Refused before expansion (samtek/ics.py estimates a rule's cost); strict without a
+    # Refused before expansion (samtek/calendar/expand.py estimates a rule's cost); strict without a
     # problems list, so the caller sees it.
     with pytest.raises(CalendarError, match="recurrence refused: FREQ=SECONDLY"):
         parse_events(data, WINDOW, "Europe/Oslo", max_instances=1000)

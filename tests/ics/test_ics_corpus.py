@@ -1,4 +1,4 @@
-"""samtek.ics against the nasty-ICS corpus: the right events, or a clear CalendarError."""
+"""samtek.calendar.ics against the nasty-ICS corpus: the right events, or a clear CalendarError."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from samtek.calendar import CalendarError
-from samtek.ics import parse_events
+from samtek.calendar.ics import Problem, parse_events
 from samtek.model import BusyStatus, CalendarEvent, Sensitivity, TimeWindow
 
 CORPUS = Path(__file__).parent.parent / "ics_corpus"
@@ -129,15 +129,16 @@ def test_date_only_events_are_whole_days_in_the_persons_zone() -> None:
 
 
 def test_invalid_lines_and_broken_events_cost_only_themselves() -> None:
-    problems: list[str] = []
+    problems: list[Problem] = []
     events = parse_events(load("invalid_lines.ics"), WINDOW, "Europe/Oslo", problems=problems)
     assert [e.uid for e in events] == ["good-one", "ends-before-start"]
     assert events[0].start == utc(2026, 3, 17, 10)
-    assert any("2 line(s) are not content lines" in p for p in problems)
-    with pytest.raises(CalendarError, match="malformed iCalendar data: 2 line"):
+    lines = [p for p in problems if "line(s) dropped (not content lines" in str(p)]
+    assert [(p.uid, p.refused) for p in lines] == [(None, False), ("good-one", False)]
+    with pytest.raises(CalendarError, match="malformed iCalendar data: 1 line"):
         parse_events(load("invalid_lines.ics"), WINDOW, "Europe/Oslo")  # strict: no list
-    assert any("bad-date" in p and "DTSTART" in p for p in problems)
-    assert any("no-start" in p for p in problems)
+    assert any(p.uid == "bad-date" and "DTSTART" in p.reason for p in problems)
+    assert any(p.uid == "no-start" and p.refused for p in problems)
 
 
 def test_not_icalendar_is_a_clear_error() -> None:
@@ -154,7 +155,7 @@ def test_unknown_tzid_falls_back_to_the_persons_zone() -> None:
     assert spans(events) == [("unknown-tz", utc(2026, 3, 17, 9), utc(2026, 3, 17, 10))]
 
 
-def test_too_many_occurrences_in_total_is_a_clear_error() -> None:
+def test_too_many_occurrences_in_total_refuse_the_series_that_overflows() -> None:
     daily = (
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n"
         + "".join(
@@ -166,18 +167,23 @@ def test_too_many_occurrences_in_total_is_a_clear_error() -> None:
         + "END:VCALENDAR\r\n"
     ).encode()
     assert len(parse_events(daily, WINDOW, "Europe/Oslo")) == 120
-    with pytest.raises(CalendarError, match=r"120 occurrences in the window.*more than 100"):
+    problems: list[Problem] = []
+    events = parse_events(daily, WINDOW, "Europe/Oslo", max_instances=100, problems=problems)
+    assert {e.uid for e in events} == {"d0", "d1"} and len(events) == 80
+    assert [(p.uid, p.refused) for p in problems] == [("d2", True)]
+    assert "40 occurrences in the window would take the calendar past 100" in problems[0].reason
+    with pytest.raises(CalendarError, match=r"event d2: refused: its 40 occurrences"):
         parse_events(daily, WINDOW, "Europe/Oslo", max_instances=100)
 
 
 def _parse_in_child(name: str, strict: bool, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    problems: list[str] | None = None if strict else []
+    problems: list[Problem] | None = None if strict else []
     try:
         events = parse_events(load(name), WINDOW, "Europe/Oslo", problems=problems)
     except CalendarError as exc:
         queue.put(([], [f"CalendarError: {exc}"]))
         return
-    queue.put(([e.uid for e in events], problems))
+    queue.put(([e.uid for e in events], [str(p) for p in problems or []]))
 
 
 def parse_guarded(name: str, strict: bool = False) -> tuple[list[str], list[str]]:
@@ -263,11 +269,14 @@ def test_one_declined_instance_of_an_accepted_series_is_free() -> None:
 
 
 def test_windows_1252_text_truncation_and_unreadable_rules() -> None:
-    problems: list[str] = []
+    problems: list[Problem] = []
     latin = calendar("UID:l\nDTSTART:20260316T090000Z\nSUMMARY:Møte på rommet")
     events = parse_events(latin.decode().encode("cp1252"), WINDOW, "Europe/Oslo", problems=problems)
     assert [e.subject for e in events] == ["Møte på rommet"]
-    assert problems == []  # decoding costs no event
+    # decoding costs no event, but is reported (one line was read as Windows-1252)
+    assert [(str(p), p.refused) for p in problems] == [
+        ("event l: 1 line(s) not UTF-8, read as Windows-1252", False)
+    ]
     with pytest.raises(CalendarError, match="truncated"):
         parse_events(latin[: len(latin) // 2], WINDOW, "Europe/Oslo")
     problems = []
@@ -278,7 +287,7 @@ def test_windows_1252_text_truncation_and_unreadable_rules() -> None:
     assert [e.uid for e in parse_events(broken, WINDOW, "Europe/Oslo", problems=problems)] == [
         "fine"
     ]
-    assert problems and "unreadable RRULE" in problems[0]
+    assert problems and "unreadable RRULE" in str(problems[0])
 
 
 def test_long_running_daily_series_expands_only_the_window() -> None:
@@ -308,4 +317,48 @@ def test_an_occurrence_in_the_spring_forward_gap_keeps_its_length() -> None:
         ("n", utc(2026, 3, 22, 1, 30), utc(2026, 3, 22, 2, 30)),
         # 02:30 does not exist on 29 March: read with the offset before the gap (RFC 5545)
         ("n", utc(2026, 3, 29, 1, 30), utc(2026, 3, 29, 2, 30)),
+    ]
+
+
+def test_a_fold_inside_a_character_is_no_damage_and_a_stray_byte_costs_one_line() -> None:
+    problems: list[Problem] = []
+    events = parse_events(load("fold_splits_utf8.ics"), WINDOW, "Europe/Oslo", problems=problems)
+    assert [e.subject for e in events] == ["Budsjettmøte", "Årsmøte i velforeningen"]
+    assert events[0].location == "Rådhuset, møterom Lågen"  # folded inside the "å"
+    assert [(p.uid, p.reason, p.refused) for p in problems] == [
+        (
+            "A3E0F9D2-77C4-4B0C-8F3B-5E2D9A61C742",
+            "1 line(s) not UTF-8, read as Windows-1252",
+            False,
+        )
+    ]
+
+
+def test_merged_objects_and_raw_line_breaks_are_repaired_and_reported() -> None:
+    problems: list[Problem] = []
+    data = load("merged_and_damaged.ics")
+    events = parse_events(data, WINDOW, "Europe/Oslo", problems=problems)
+    assert [e.uid for e in events] == [
+        "tek-2026-0317-avd@teknisk.example",
+        "7kq0d3n1s2o4m5p6r7t8u9v0w1@google.com",
+        "tek-2026-0319-befaring@teknisk.example",
+    ]
+    assert events[0].location == "Kantina\n2. etasje"
+    assert [(p.uid, p.reason, p.refused) for p in problems] == [
+        (
+            "tek-2026-0317-avd@teknisk.example",
+            "4 raw line break(s) inside a text value joined",
+            False,
+        )
+    ]
+
+
+def test_duration_is_exact_time_but_an_rdate_period_keeps_its_own_length() -> None:
+    data = calendar(
+        "UID:p\nDTSTART;TZID=Europe/Oslo:20260328T230000\nDURATION:PT4H\n"
+        "RDATE;VALUE=PERIOD:20260320T090000Z/PT3H"
+    )
+    assert spans(parse_events(data, WINDOW, "Europe/Oslo")) == [
+        ("p", utc(2026, 3, 20, 9), utc(2026, 3, 20, 12)),
+        ("p", utc(2026, 3, 28, 22), utc(2026, 3, 29, 2)),  # 04:00 CEST: 4 h of real time
     ]

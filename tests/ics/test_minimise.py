@@ -1,4 +1,4 @@
-"""samtek.ics_minimise: over the nasty-ICS corpus, the minimised calendar gives exactly the
+"""samtek.calendar.minimise: over the nasty-ICS corpus, the minimised calendar gives exactly the
 events the original gives (private details were never kept anyway), and the details of
 private events are gone from the bytes."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from samtek.calendar import CalendarError
-from samtek.ics import parse_events
-from samtek.ics_minimise import minimise
+from samtek.calendar.ics import parse_events
+from samtek.calendar.minimise import minimise
 from samtek.model import CalendarEvent, TimeWindow
 
 CORPUS = Path(__file__).parent.parent / "ics_corpus"

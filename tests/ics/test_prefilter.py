@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from samtek.ics import parse_events
-from samtek.ics_prefilter import prefilter
+from samtek.calendar.filter import prefilter
+from samtek.calendar.ics import parse_events
 from samtek.model import TimeWindow
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)

@@ -1,7 +1,18 @@
-"""The capability every calendar connector offers (iCal, CalDAV, EWS, Graph).
+"""Calendars: the capability every calendar connector offers (iCal, CalDAV, EWS, Graph), and
+the path from iCalendar (RFC 5545) bytes to one person's events, one module per step:
 
-The runtime publishes `CalendarUpdate`s from each connector's own change detection; these
-request/response methods serve the chat assistant and room meetings.
+- `read`: bytes -> content lines (unfold the octets, then decode line by line), counted
+  against cheap limits before anything expensive runs;
+- `repair`: exporter damage (raw line breaks in text, several VCALENDARs, lost END lines)
+  -> component blocks, refusing absurd ones; `zones` maps Outlook's Windows zone names;
+- `filter`: drop single events that provably miss the window;
+- `parse`: each block on its own, so a broken event costs only itself;
+- `expand`: recurrence, bounded (bombs refused before they run);
+- `event`: one occurrence -> a CalendarEvent (duration, privacy, the person's reply);
+- `ics.parse_events` runs them in order; `report` carries what each item cost.
+
+The runtime publishes `CalendarUpdate`s from each connector's own change detection; the
+request/response methods below serve the chat assistant and room meetings.
 """
 
 from __future__ import annotations
