@@ -43,6 +43,23 @@ class ItemCounts:
         return cls(published, len(refused), reasons[:MAX_REASONS])
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Long work under way (a first read of every calendar, applying many rooms)."""
+
+    what: str  # "rooms applied", "feeds read"
+    done: int
+    total: int
+    started: datetime
+
+    def remaining_seconds(self, now: datetime) -> float | None:
+        """A linear estimate from the pace so far; None before there is a pace."""
+        elapsed = (now - self.started).total_seconds()
+        if self.done <= 0 or elapsed <= 0:
+            return None
+        return elapsed / self.done * max(self.total - self.done, 0)
+
+
 @dataclass
 class HealthSnapshot:
     name: str
@@ -56,6 +73,7 @@ class HealthSnapshot:
     next_retry: datetime | None
     item_errors: dict[str, str] = field(default_factory=dict)
     item_counts: dict[str, ItemCounts] = field(default_factory=dict)
+    progress: Progress | None = None
 
 
 class HealthReporter:
@@ -75,6 +93,7 @@ class HealthReporter:
         self._next_retry: datetime | None = None
         self._item_errors: dict[str, str] = {}
         self._item_counts: dict[str, ItemCounts] = {}
+        self._progress: Progress | None = None
 
     @property
     def state(self) -> HealthState:
@@ -126,6 +145,15 @@ class HealthReporter:
     def stopped(self) -> None:
         self._set(HealthState.STOPPED, None)
 
+    def progress(self, what: str, done: int, total: int) -> None:
+        """Report long work; `done >= total` ends it."""
+        if done >= total:
+            self._progress = None
+            return
+        same = self._progress is not None and self._progress.what == what
+        started = self._progress.started if same and self._progress else self._clock.now()
+        self._progress = Progress(what, done, total, started)
+
     def snapshot(self) -> HealthSnapshot:
         return HealthSnapshot(
             name=self.name,
@@ -139,6 +167,7 @@ class HealthReporter:
             next_retry=self._next_retry,
             item_errors=dict(self._item_errors),
             item_counts=dict(self._item_counts),
+            progress=self._progress,
         )
 
     def _record_error(self, error: str) -> None:

@@ -8,7 +8,7 @@ failure is logged and reported in health without stopping the others.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -97,12 +97,24 @@ class Reconciler:
 
         return dict(await asyncio.gather(*(one(r) for r in rooms)))
 
-    async def apply(self, plan: Plan) -> ApplyResult:
+    async def apply(
+        self, plan: Plan, progress: Callable[[int, int], None] | None = None
+    ) -> ApplyResult:
+        """Apply room by room; `progress(rooms done, rooms)` after each (and health shows it)."""
         by_room: dict[str, list[Action]] = {}
         for action in plan.actions:
             by_room.setdefault(action.room, []).append(action)
         limit = asyncio.Semaphore(APPLY_CONCURRENCY)
         result = ApplyResult()
+        finished = 0
+
+        def step() -> None:
+            nonlocal finished
+            finished += 1
+            if progress is not None:
+                progress(finished, len(by_room))
+            if self.health:
+                self.health.progress("rooms applied", finished, len(by_room))
 
         async def one(room: str, actions: list[Action]) -> None:
             async with limit:
@@ -115,6 +127,8 @@ class Reconciler:
                     if self.health:
                         self.health.item_error(room, error)
                     return
+                finally:
+                    step()
                 result.done += len(actions)
                 if self.health:
                     self.health.item_ok(room)
