@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from connectors.caldav import CalDavConfig, CalDavConnector, MemoryStateStore
 from samtek.bus import Bus, Subscription
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.events import CalendarUpdate
 from samtek.health import HealthReporter
 from samtek.model import CalendarRef, Person
@@ -93,7 +94,10 @@ def make_config(
 
 @contextlib.asynccontextmanager
 async def run_connector(
-    config: CalDavConfig, people: list[Person], store: MemoryStateStore | None = None
+    config: CalDavConfig,
+    people: list[Person],
+    store: MemoryStateStore | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> AsyncIterator[Running]:
     ctx = ConnectorContext(
         SOURCE,
@@ -101,6 +105,7 @@ async def run_connector(
         bus=Bus(),
         health=HealthReporter(SOURCE),
         store=store or MemoryStateStore(),  # type: ignore[arg-type]
+        clock=clock,
     )
     connector = CalDavConnector(config, ctx)
     updates = ctx.bus.subscribe(CalendarUpdate, maxsize=100)
