@@ -1,8 +1,10 @@
 """A loopback Microsoft Graph + Entra token endpoint over TLS for tests.
 
 Serves OIDC discovery and client-credentials tokens (for MSAL), calendarView, calendarView
-delta, getSchedule, mailboxSettings, event creation and JSON $batch; keeps a request log and
-injects 429/503 with Retry-After, 401, slow replies and 410 on delta tokens.
+delta, getSchedule, mailboxSettings, event creation, JSON $batch and change-notification
+subscriptions (tests/fakes/graph/notify.py: validation and delivery to the subscriber over
+HTTP); keeps a request log and injects 429/503 with Retry-After, 401, slow replies and 410
+on delta tokens.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from aiohttp import web
 
 from tests.fakes.graph import render
+from tests.fakes.graph.notify import Notifier
 from tests.fakes.mailboxes import CreatedMeeting, FakeEvent, Mailboxes
 from tests.fakes.tls import make_cert, server_context
 
@@ -70,6 +73,7 @@ class FakeGraph:
     _cursors: dict[str, _Cursor] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
+    notifier: Notifier = field(default_factory=lambda: Notifier("kommune-tenant"))
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self, directory: Path) -> str:
@@ -82,9 +86,12 @@ class FakeGraph:
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=server_context(cert, key))
         await site.start()
         self.base = f"https://127.0.0.1:{self._runner.addresses[0][1]}"
+        self.notifier.start()
+        self.state.listeners.append(self.notifier.on_change)
         return self.base
 
     async def stop(self) -> None:
+        await self.notifier.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -123,6 +130,8 @@ class FakeGraph:
             request.headers.get("Authorization", ""),
             in_batch=False,
         )
+        if payload is None:
+            return web.Response(status=status, headers=headers)
         return web.json_response(payload, status=status, headers=headers)
 
     def _openid(self, tenant: str) -> dict[str, str]:
@@ -194,6 +203,10 @@ class FakeGraph:
         if op == "batch":
             logged(200)
             return await self._batch(body, auth)
+        if op in ("createSubscription", "renewSubscription", "deleteSubscription", "reauthorize"):
+            status, headers, payload = await self._subscription(op, path, body)
+            logged(status)
+            return status, headers, payload
         handler = getattr(self, f"_op_{op}", None)
         if handler is None or mailbox is None:
             logged(400)
@@ -206,6 +219,16 @@ class FakeGraph:
     def _operation(method: str, path: str) -> tuple[str, str | None]:
         if path == "/$batch":
             return "batch", None
+        if path.startswith("/subscriptions"):
+            rest = path.removeprefix("/subscriptions").strip("/")
+            if method == "POST" and not rest:
+                return "createSubscription", None
+            if method == "POST" and rest.endswith("/reauthorize"):
+                return "reauthorize", None
+            if rest and "/" not in rest:
+                ops = {"PATCH": "renewSubscription", "DELETE": "deleteSubscription"}
+                return ops.get(method, "unknown"), None
+            return "unknown", None
         parts = path.strip("/").split("/")
         if len(parts) < 3 or parts[0] != "users":
             return "unknown", None
@@ -243,6 +266,16 @@ class FakeGraph:
                 {"id": sub["id"], "status": status, "headers": headers, "body": payload}
             )
         return 200, {}, {"responses": responses}
+
+    async def _subscription(self, op: str, path: str, body: Any) -> Reply:
+        sub_id = path.removeprefix("/subscriptions").strip("/").split("/")[0]
+        if op == "createSubscription":
+            return await self.notifier.create(body)
+        if op == "renewSubscription":
+            return self.notifier.renew(sub_id, body)
+        if op == "reauthorize":
+            return self.notifier.reauthorize(sub_id)
+        return self.notifier.delete(sub_id)
 
     # -- operations -------------------------------------------------------------------------
     def _window(self, query: dict[str, str]) -> tuple[datetime, datetime]:
