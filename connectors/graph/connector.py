@@ -79,6 +79,7 @@ class _Mailbox:
     oof: OutOfOffice | None = None
     subscription: Subscription | None = None
     synced_at: float = float("-inf")  # monotonic time of the last delta round
+    subscribe_after: float = float("-inf")  # monotonic: a failed subscription waits till then
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one round at a time
 
 
@@ -312,13 +313,29 @@ class GraphConnector(Connector):
     async def _subscribe(
         self, box: _Mailbox, subscriber: Subscriber | None, *, force: bool = False
     ) -> None:
-        """Create, restore or renew the mailbox's subscription when due (or `force`d)."""
+        """Create, restore or renew the mailbox's subscription when due (or `force`d).
+
+        A failure costs only the notifications: the mailbox is polled until it works.
+        """
         if subscriber is None or self.endpoint is None:
             return
         if not force and not subscriber.due(box.subscription):
             return
-        if time.monotonic() < self._unreachable_until:
-            return  # Microsoft could not reach us a moment ago: keep polling, try later
+        if time.monotonic() < max(self._unreachable_until, box.subscribe_after):
+            return  # failed a moment ago: keep polling, try later
+        item = f"{box.address} (subscription)"
+        try:
+            await self._subscribe_now(box, subscriber)
+        except AuthFailed:
+            raise
+        except CalendarError as e:
+            box.subscribe_after = time.monotonic() + self.cfg.resubscribe_minutes * 60
+            self.ctx.health.item_error(item, str(e))
+        else:
+            self.ctx.health.item_ok(item)
+
+    async def _subscribe_now(self, box: _Mailbox, subscriber: Subscriber) -> None:
+        assert self.endpoint is not None
         old = box.subscription
         sub = await (
             subscriber.restore(box.address) if old is None else subscriber.renew(box.address, old)

@@ -270,6 +270,23 @@ async def test_unreachable_endpoint_falls_back_to_polling(graph: FakeGraph, stor
     assert graph.notifier.subscriptions == {}
 
 
+async def test_refused_subscription_costs_only_notifications(
+    graph: FakeGraph, store: Store
+) -> None:
+    t0 = now() + timedelta(hours=1)
+    graph.inject(GraphFault("missing", "createSubscription", count=2))
+    overrides = {"poll_interval_seconds": 0.05, "resubscribe_minutes": 0.01}
+    async with notified(graph, store, names=("alice",), **overrides) as setup:
+        await wait_for(setup.updates, lambda u: u.person_id == "alice")  # read all the same
+        graph.state.add_event(ALICE, "Pollet", t0, t0 + timedelta(hours=1))
+        await wait_for(setup.updates, has("Pollet"))
+        async with asyncio.timeout(10):  # tried again after resubscribe_minutes
+            while not graph.notifier.of(ALICE):
+                await asyncio.sleep(0.02)
+    assert graph.count("createSubscription", 404) == 2
+    assert graph.count("createSubscription", 201) == 1
+
+
 async def test_throttled_subscription_is_retried(graph: FakeGraph, store: Store) -> None:
     graph.inject(GraphFault("throttle", "createSubscription", retry_after=1))
     async with notified(graph, store, names=("alice",)) as setup:
