@@ -63,6 +63,10 @@ class GraphConfig(ConnectorConfig):
     resubscribe_minutes: float = Field(default=30.0, gt=0)
     notification_max_body_bytes: int = Field(default=1024 * 1024, ge=4096, le=16 * 1024 * 1024)
 
+    # -- Teams presence into XMPP (connectors/graph/teams.py) ------------------------------
+    teams_presence: bool = False  # needs Presence.Read.All
+    presence_poll_seconds: float = Field(default=30.0, gt=0)
+
     @model_validator(mode="after")
     def _notifications(self) -> GraphConfig:
         url = self.notification_url

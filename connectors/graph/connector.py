@@ -18,7 +18,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from connectors.graph.http import BATCH_LIMIT, DeltaExpired, GraphError, GraphHt
 from connectors.graph.mapping import EventRefused, to_blocks, to_event, to_oof
 from connectors.graph.notifications import DELTA, RECREATE, RENEW, NotificationEndpoint, Work
 from connectors.graph.subscriptions import EndpointUnreachable, Subscriber, Subscription
+from connectors.graph.teams import TeamsPresence
 from samtek.calendar import CalendarError, MeetingRequest
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.events import CalendarUpdate, OutOfOfficeUpdate
@@ -100,6 +101,11 @@ class GraphConnector(Connector):
         self.prefix = f"/graph/{ctx.name}"
         self._unreachable_until = float("-inf")  # monotonic: no subscribing before then
         self._window: TimeWindow | None = None
+        self.teams: TeamsPresence | None = None
+        if config.teams_presence:
+            self.teams = TeamsPresence(
+                ctx.name, config, self.http, ctx.bus, ctx.health, lambda: self.clock.now()
+            )
         if config.notification_url is not None and config.client_state is not None:
             if ctx.web is None:
                 raise RuntimeError(f"graph connector {ctx.name}: no HTTP server in its context")
@@ -251,17 +257,21 @@ class GraphConnector(Connector):
                 log.info("no mailboxes served", connector=self.name)
                 await asyncio.Event().wait()
             subscriber = self.subscriber()
-            if subscriber is None or self.endpoint is None:
-                await self._rounds(mailboxes, None)
-                return
-            # Each mailbox queues at most one piece of work per action (see notifications.py).
-            queue = self.endpoint.open(3 * len(mailboxes))
-            by_address = {box.address.lower(): box for box in mailboxes}
+            tasks: list[Coroutine[Any, Any, None]] = [self._rounds(mailboxes, subscriber)]
+            if subscriber is not None and self.endpoint is not None:
+                # Each mailbox queues at most one piece of work per action (notifications.py).
+                queue = self.endpoint.open(3 * len(mailboxes))
+                by_address = {box.address.lower(): box for box in mailboxes}
+                tasks += [
+                    self._work(queue, by_address, subscriber)
+                    for _ in range(self.cfg.max_concurrency)
+                ]
+            if self.teams is not None:
+                tasks.append(self.teams.run([(box.person, box.address) for box in mailboxes]))
             try:
                 async with asyncio.TaskGroup() as group:
-                    for _ in range(self.cfg.max_concurrency):
-                        group.create_task(self._work(queue, by_address, subscriber))
-                    group.create_task(self._rounds(mailboxes, subscriber))
+                    for task in tasks:
+                        group.create_task(task)
             except BaseExceptionGroup as failed:
                 raise failed.exceptions[0] from None
         finally:

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from aiohttp import web
 
 from tests.fakes.graph import render
 from tests.fakes.graph.notify import Notifier
+from tests.fakes.graph.presence import FakePresence, user_id
 from tests.fakes.mailboxes import CreatedMeeting, FakeEvent, Mailboxes
 from tests.fakes.tls import make_cert, server_context
 
@@ -74,6 +75,7 @@ class FakeGraph:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     notifier: Notifier = field(default_factory=lambda: Notifier("kommune-tenant"))
+    presence: FakePresence = field(default_factory=lambda: FakePresence("samtek-app"))
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self, directory: Path) -> str:
@@ -203,6 +205,10 @@ class FakeGraph:
         if op == "batch":
             logged(200)
             return await self._batch(body, auth)
+        if op == "getPresences":
+            status, headers, payload = self.presence.get_many(body)
+            logged(status)
+            return status, headers, payload
         if op in ("createSubscription", "renewSubscription", "deleteSubscription", "reauthorize"):
             status, headers, payload = await self._subscription(op, path, body)
             logged(status)
@@ -219,6 +225,8 @@ class FakeGraph:
     def _operation(method: str, path: str) -> tuple[str, str | None]:
         if path == "/$batch":
             return "batch", None
+        if path == "/communications/getPresencesByUserId" and method == "POST":
+            return "getPresences", None
         if path.startswith("/subscriptions"):
             rest = path.removeprefix("/subscriptions").strip("/")
             if method == "POST" and not rest:
@@ -230,10 +238,16 @@ class FakeGraph:
                 return ops.get(method, "unknown"), None
             return "unknown", None
         parts = path.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "users" and method == "GET":
+            return "user", unquote(parts[1]).lower()
         if len(parts) < 3 or parts[0] != "users":
             return "unknown", None
-        mailbox, rest = parts[1].lower(), "/".join(parts[2:])
+        mailbox, rest = unquote(parts[1]).lower(), "/".join(parts[2:])
         ops = {
+            ("POST", "presence/setPresence"): "setPresence",
+            ("POST", "presence/clearPresence"): "clearPresence",
+            ("POST", "presence/setUserPreferredPresence"): "setUserPreferredPresence",
+            ("POST", "presence/clearUserPreferredPresence"): "clearUserPreferredPresence",
             ("GET", "calendarView"): "calendarView",
             ("GET", "calendarView/delta"): "delta",
             ("POST", "calendar/getSchedule"): "getSchedule",
@@ -352,6 +366,23 @@ class FakeGraph:
             else:  # deleted, or moved out of the window
                 out.append(render.removed(item_id))
         return out
+
+    def _op_user(self, mailbox: str, _query: dict[str, str], _body: Any) -> Reply:
+        if mailbox not in self.state.boxes and user_id(mailbox) not in self.presence.users:
+            return 404, {}, render.error("Request_ResourceNotFound", "User not found.")
+        return 200, {}, {"id": self.presence.user(mailbox)}
+
+    def _op_setPresence(self, uid: str, _query: dict[str, str], body: Any) -> Reply:
+        return self.presence.set_presence(uid, body)
+
+    def _op_clearPresence(self, uid: str, _query: dict[str, str], body: Any) -> Reply:
+        return self.presence.clear_presence(uid, body)
+
+    def _op_setUserPreferredPresence(self, uid: str, _query: dict[str, str], body: Any) -> Reply:
+        return self.presence.set_preferred(uid, body)
+
+    def _op_clearUserPreferredPresence(self, uid: str, _query: dict[str, str], _body: Any) -> Reply:
+        return self.presence.clear_preferred(uid)
 
     def _op_getSchedule(self, _mailbox: str, _query: dict[str, str], body: Any) -> Reply:
         schedules = [s.lower() for s in body.get("schedules", [])]
