@@ -66,9 +66,16 @@ class GraphConfig(ConnectorConfig):
     # -- Teams presence into XMPP (connectors/graph/teams.py) ------------------------------
     teams_presence: bool = False  # needs Presence.Read.All
     presence_poll_seconds: float = Field(default=30.0, gt=0)
+    # -- SAMTEK's knowledge into Teams (connectors/graph/teams_write.py) --------------------
+    teams_write: bool = False  # needs Presence.ReadWrite.All
+    teams_write_people: tuple[str, ...] = ()  # person ids whose calls are written, or "*"
+    # Lifetime of the app presence session (Graph: PT5M..PT4H); refreshed while it is needed.
+    teams_session_minutes: int = Field(default=15, ge=5, le=240)
 
     @model_validator(mode="after")
     def _notifications(self) -> GraphConfig:
+        if self.teams_write and not self.teams_write_people:
+            raise ValueError('teams_write needs teams_write_people (person ids, or ["*"])')
         url = self.notification_url
         if url is None:
             if self.client_state is not None:

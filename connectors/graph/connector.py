@@ -33,6 +33,7 @@ from connectors.graph.mapping import EventRefused, to_blocks, to_event, to_oof
 from connectors.graph.notifications import DELTA, RECREATE, RENEW, NotificationEndpoint, Work
 from connectors.graph.subscriptions import EndpointUnreachable, Subscriber, Subscription
 from connectors.graph.teams import TeamsPresence
+from connectors.graph.teams_write import TeamsWriter
 from samtek.calendar import CalendarError, MeetingRequest
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.events import CalendarUpdate, OutOfOfficeUpdate
@@ -102,10 +103,16 @@ class GraphConnector(Connector):
         self._unreachable_until = float("-inf")  # monotonic: no subscribing before then
         self._window: TimeWindow | None = None
         self.teams: TeamsPresence | None = None
-        if config.teams_presence:
+        self.teams_writer: TeamsWriter | None = None
+        if config.teams_presence or config.teams_write:
             self.teams = TeamsPresence(
                 ctx.name, config, self.http, ctx.bus, ctx.health, lambda: self.clock.now()
             )
+        if config.teams_write and self.teams is not None:
+            self.teams_writer = TeamsWriter(
+                config, self.http, ctx.bus, self.teams, ctx.health, lambda: self.clock.now()
+            )
+            self.teams.writer = self.teams_writer
         if config.notification_url is not None and config.client_state is not None:
             if ctx.web is None:
                 raise RuntimeError(f"graph connector {ctx.name}: no HTTP server in its context")
@@ -266,8 +273,11 @@ class GraphConnector(Connector):
                     self._work(queue, by_address, subscriber)
                     for _ in range(self.cfg.max_concurrency)
                 ]
-            if self.teams is not None:
-                tasks.append(self.teams.run([(box.person, box.address) for box in mailboxes]))
+            people = [(box.person, box.address) for box in mailboxes]
+            if self.teams is not None and self.cfg.teams_presence:
+                tasks.append(self.teams.run(people))
+            if self.teams_writer is not None:
+                tasks.append(self.teams_writer.run(people))
             try:
                 async with asyncio.TaskGroup() as group:
                     for task in tasks:

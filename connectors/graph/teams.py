@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import structlog
@@ -35,6 +35,9 @@ from samtek.calendar import CalendarError
 from samtek.events import PresenceClaimsUpdate
 from samtek.health import HealthReporter
 from samtek.model import ClaimKind, ClaimSource, Person, PresenceClaim, Show
+
+if TYPE_CHECKING:
+    from connectors.graph.teams_write import TeamsWriter
 
 log = structlog.get_logger("samtek.connectors.graph")
 IDS_PER_REQUEST = 650  # getPresencesByUserId limit
@@ -83,6 +86,7 @@ class TeamsPresence:
         self._since: dict[str, tuple[ClaimKind, datetime]] = {}  # person id -> current state
         self._published: dict[str, tuple[PresenceClaim, ...]] = {}
         self.rounds = 0
+        self.writer: TeamsWriter | None = None  # what it wrote must not come back (no loop)
 
     async def run(self, people: Sequence[tuple[Person, str]]) -> None:
         while True:
@@ -127,11 +131,19 @@ class TeamsPresence:
                 user = presence.get("id") if isinstance(presence, dict) else None
                 person = self.people.get(user) if isinstance(user, str) else None
                 if person is not None:
-                    seen[person.id] = teams_kind(presence)
+                    seen[person.id] = self._kind(person.id, presence)
         now = self.now()
         for person_id, kind in seen.items():
             await self._publish(person_id, kind, now)
         self.rounds += 1
+
+    def _kind(self, person_id: str, presence: dict[str, Any]) -> ClaimKind | None:
+        activity = presence.get("activity")
+        if self.writer is not None and self.writer.echo(
+            person_id, activity if isinstance(activity, str) else None, self.now()
+        ):
+            return None  # SAMTEK's own call, written into Teams: not a Teams fact
+        return teams_kind(presence)
 
     async def _publish(self, person_id: str, kind: ClaimKind | None, now: datetime) -> None:
         claims: tuple[PresenceClaim, ...] = ()

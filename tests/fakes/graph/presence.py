@@ -27,7 +27,6 @@ APP_STATES = {
     "Available": {"Available"},
     "Busy": {"InACall", "InAConferenceCall"},
     "Away": {"Away"},
-    "DoNotDisturb": {"Presenting"},
 }
 
 
