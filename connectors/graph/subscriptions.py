@@ -127,7 +127,9 @@ class Subscriber:
         )
         self.created += 1
         await self._save(address, sub)
-        log.info("subscribed to calendar changes", mailbox=address, expires=sub.expires.isoformat())
+        log.debug(
+            "subscribed to calendar changes", mailbox=address, expires=sub.expires.isoformat()
+        )
         return sub
 
     async def renew(self, address: str, sub: Subscription) -> Subscription | None:
