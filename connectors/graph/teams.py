@@ -21,6 +21,7 @@ lapses by itself. Its end is quantized so that re-asserting it re-sends nothing 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,7 @@ class TeamsPresence:
         self._since: dict[str, tuple[ClaimKind, datetime]] = {}  # person id -> current state
         self._published: dict[str, tuple[PresenceClaim, ...]] = {}
         self.rounds = 0
+        self._asked: dict[str, float] = {}  # person id -> monotonic time its id was asked
         self.writer: TeamsWriter | None = None  # what it wrote must not come back (no loop)
 
     async def run(self, people: Sequence[tuple[Person, str]]) -> None:
@@ -103,7 +105,15 @@ class TeamsPresence:
     async def resolve(self, people: Sequence[tuple[Person, str]]) -> None:
         """Entra object ids of the people's accounts (getPresencesByUserId wants those)."""
         known = {p.id for p in self.people.values()}
-        todo = [(p, a) for p, a in people if p.id not in known]
+        now = time.monotonic()
+        # Someone without an account is asked again only hourly, not every round.
+        todo = [
+            (p, a)
+            for p, a in people
+            if p.id not in known and now - self._asked.get(p.id, float("-inf")) >= 3600
+        ]
+        for p, _ in todo:
+            self._asked[p.id] = now
         for i in range(0, len(todo), BATCH_LIMIT):
             chunk = todo[i : i + BATCH_LIMIT]
             calls = [

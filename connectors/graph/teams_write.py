@@ -114,29 +114,30 @@ class TeamsWriter:
             with contextlib.suppress(TimeoutError):  # woken by a call, or a keep-alive check
                 await asyncio.wait_for(self._wake.wait(), check)
             self._wake.clear()
-            try:
-                await self._apply(people, keepalive)
-            except CalendarError as e:  # GraphError and the like; AuthFailed stops us
-                self.health.item_error("teams presence (write)", str(e))
-                await asyncio.sleep(self.cfg.retry_base_seconds)
-                self._wake.set()
-            else:
-                self.health.item_ok("teams presence (write)")
+            if any(self._wanted.values()) and len(self.reader.people) < len(people):
+                try:
+                    await self.reader.resolve(people)
+                except CalendarError as e:  # AuthFailed is not one: it stops the connector
+                    self.health.item_error("teams presence (write)", str(e))
+                    continue  # the next check tries again
+            ids = {person.id: oid for oid, person in self.reader.people.items()}
+            for person_id in list(self._wanted):
+                oid = ids.get(person_id)
+                if oid is not None:
+                    await self._apply(person_id, oid, keepalive)
 
-    async def _apply(self, people: list[tuple[Person, str]], keepalive: timedelta) -> None:
-        if any(self._wanted.values()) and len(self.reader.people) < len(people):
-            await self.reader.resolve(people)
-        ids = {person.id: oid for oid, person in self.reader.people.items()}
+    async def _apply(self, person_id: str, oid: str, keepalive: timedelta) -> None:
+        """One person's session. A failure is given up until the next device state: a
+        session SAMTEK could not clear expires by itself within `teams_session_minutes`."""
+        path = f"/users/{quote(oid)}/presence"
         now = self.now()
-        for person_id, calling in list(self._wanted.items()):
-            oid = ids.get(person_id)
-            if oid is None:
-                continue
-            path = f"/users/{quote(oid)}/presence"
+        calling = self._wanted[person_id]
+        item = f"{person_id} (teams write)"
+        try:
             if calling:
                 last = self._set_at.get(person_id)
                 if last is not None and now - last < keepalive:
-                    continue
+                    return
                 minutes = int(self.lasting.total_seconds() // 60)
                 await self.http.request(
                     "POST",
@@ -149,12 +150,15 @@ class TeamsWriter:
                     },
                 )
                 self._set_at[person_id] = now
-            elif person_id in self._set_at:
-                await self.http.request(
-                    "POST", f"{path}/clearPresence", json={"sessionId": self.session}
-                )
-                del self._set_at[person_id]
-                self._cleared[person_id] = now
-                del self._wanted[person_id]
             else:
-                del self._wanted[person_id]
+                self._wanted.pop(person_id, None)
+                if self._set_at.pop(person_id, None) is not None:
+                    self._cleared[person_id] = now
+                    await self.http.request(
+                        "POST", f"{path}/clearPresence", json={"sessionId": self.session}
+                    )
+        except CalendarError as e:  # GraphHttp already retried with backoff
+            self._wanted.pop(person_id, None)
+            self.health.item_error(item, str(e))
+        else:
+            self.health.item_ok(item)
