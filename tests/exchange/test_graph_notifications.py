@@ -16,10 +16,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from connectors.graph import GraphConnector
 from connectors.graph.connector import NOTIFICATIONS_ITEM
+from connectors.graph.notifications import NotificationEndpoint
 from samtek.bus import Bus, Subscription
 from samtek.clock import ShiftedClock
 from samtek.events import CalendarUpdate
@@ -332,3 +334,35 @@ def test_config_requires_client_state_and_https(graph: FakeGraph) -> None:
         )
     ok = config(graph, notification_url="https://s.test/n", client_state=SecretStr(STATE))
     assert ok.subscription_minutes == 4230
+
+
+async def test_changed_url_replaces_the_stored_subscription(graph: FakeGraph, store: Store) -> None:
+    async with notified(graph, store, names=("alice",)) as setup:
+        await settled(graph, setup, ("alice",))
+        [first] = graph.notifier.of(ALICE)
+    async with notified(graph, store, names=("alice",)) as setup:  # another port: another URL
+        await settled(graph, setup, ("alice",))
+        [second] = graph.notifier.of(ALICE)
+    assert second.id != first.id and second.notification_url == setup.url
+    assert graph.count("deleteSubscription", 204) == 1  # the old one does not linger
+
+
+async def test_full_queue_asks_graph_to_redeliver() -> None:
+    endpoint = NotificationEndpoint("m365", STATE)
+    endpoint.subscriptions.update({"s1": ALICE, "s2": "bob@kommune.no"})
+    batch = {
+        "value": [
+            {"subscriptionId": s, "clientState": STATE, "changeType": "updated"}
+            for s in ("s1", "s1", "s2")
+        ]
+    }
+    async with TestClient(TestServer(endpoint.app)) as client:
+        resp = await client.post("/notifications", json=batch)
+        assert resp.status == 503  # not running: Graph delivers again later
+        queue = endpoint.open(capacity=1)
+        resp = await client.post("/notifications", json=batch)
+        assert resp.status == 503  # Alice's round fits (once), Bob's does not
+        assert queue.qsize() == 1 and queue.get_nowait() == ("delta", ALICE)
+        endpoint.taken(("delta", ALICE))
+        resp = await client.post("/notifications", json={"value": batch["value"][:2]})
+        assert resp.status == 202 and queue.qsize() == 1
