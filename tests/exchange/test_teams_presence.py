@@ -151,3 +151,11 @@ async def test_presence_is_asked_for_650_people_at_a_time(graph: FakeGraph, stor
     assert graph.count("user") == 700 and all(
         r.in_batch for r in graph.log if r.operation == "user"
     )
+
+
+def test_every_claim_source_has_a_reason_in_the_assistant() -> None:
+    from bridges.assistant.commands.status import _WHY
+    from bridges.assistant.texts import LANGUAGES, catalogue
+
+    assert set(_WHY) == set(ClaimSource)
+    assert all(_WHY[ClaimSource.TEAMS] in catalogue(lang) for lang in LANGUAGES)
