@@ -26,7 +26,7 @@ from samtek.presence.resolver import resolve
 from samtek.store import Store
 from tests.exchange.conftest import context, person, running, wait_for
 from tests.exchange.test_graph import ALICE, NAME, config
-from tests.fakes.graph.server import FakeGraph
+from tests.fakes.graph.server import FakeGraph, GraphFault
 
 T0 = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 TEAMS = {"teams_presence": True, "presence_poll_seconds": 0.05, "poll_interval_seconds": 3600}
@@ -159,3 +159,16 @@ def test_every_claim_source_has_a_reason_in_the_assistant() -> None:
 
     assert set(_WHY) == set(ClaimSource)
     assert all(_WHY[ClaimSource.TEAMS] in catalogue(lang) for lang in LANGUAGES)
+
+
+async def test_throttled_presence_waits_and_carries_on(graph: FakeGraph, store: Store) -> None:
+    graph.presence.set_client(ALICE, "DoNotDisturb", "Presenting")
+    graph.inject(GraphFault("throttle", "getPresences", retry_after=1))
+    conn = connector(graph, store, ("alice",))
+    updates = conn.ctx.bus.subscribe(PresenceClaimsUpdate)
+    async with running(conn):
+        update = await wait_for(updates, of("alice", lambda u: bool(u.claims)))
+    assert kinds(update) == [ClaimKind.PRESENTING]
+    throttled = next(r for r in graph.log if r.status == 429)
+    after = [r for r in graph.log if r.at > throttled.at and r.operation == "getPresences"]
+    assert after and after[0].at - throttled.at >= 0.95  # Retry-After was honoured
