@@ -312,8 +312,10 @@ class GraphConnector(Connector):
                 await self._each(due, self._poll, window)
                 if subscriber is not None:
                     renew = [box for box in mailboxes if subscriber.due(box.subscription)]
-                    await self._each(
-                        renew, lambda box, _w: self._subscribe(box, subscriber), window
+                    await for_each(
+                        renew,
+                        lambda box: self._guarded(box, self._subscribe(box, subscriber)),
+                        self.cfg.max_concurrency,
                     )
                 if time.monotonic() - last_oof >= self.cfg.oof_poll_minutes * 60:
                     await self._each(mailboxes, self._read_oof, window)
@@ -401,13 +403,22 @@ class GraphConnector(Connector):
             if box is None or window is None:
                 continue
             if action == RENEW:  # a renewal also reauthorizes (Graph's lifecycle guidance)
-                await self._each(
-                    [box], lambda b, _w: self._subscribe(b, subscriber, force=True), window
-                )
+                await self._guarded(box, self._subscribe(box, subscriber, force=True))
             elif action == RECREATE:
-                await self._each([box], lambda b, _w: self._resubscribe(b, subscriber), window)
+                await self._guarded(box, self._resubscribe(box, subscriber))
             if action in (DELTA, RECREATE):
                 await self._each([box], self._poll, window)
+
+    async def _guarded(self, box: _Mailbox, work: Awaitable[None]) -> None:
+        """Subscription work: its health is its own item; a surprise must not stop the rest."""
+        try:
+            await work
+        except AuthFailed as e:
+            self.ctx.health.auth_failed(str(e))
+            raise
+        except Exception as e:
+            log.error("subscription work failed", mailbox=box.address, exc_info=True)
+            self.ctx.health.item_error(f"{box.address} (subscription)", f"{type(e).__name__}: {e}")
 
     async def _each(self, mailboxes: list[_Mailbox], step: _Step, window: TimeWindow) -> None:
         async def one(box: _Mailbox) -> None:
