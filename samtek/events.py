@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from samtek.model import CalendarEvent, OutOfOffice, Show, TimeWindow
+from samtek.model import CalendarEvent, OutOfOffice, PresenceClaim, Show, TimeWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,16 @@ class OutOfOfficeUpdate:
     source: str
     person_id: str
     oof: OutOfOffice
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceClaimsUpdate:
+    """Every claim one source makes about a person now (complete, not a delta: an empty
+    tuple withdraws them), for sources that speak in claims directly (Teams presence)."""
+
+    source: str
+    person_id: str
+    claims: tuple[PresenceClaim, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -196,6 +196,7 @@ class ClaimSource(StrEnum):
     PHONE = "phone"
     OOF = "oof"
     MANUAL = "manual"
+    TEAMS = "teams"  # Microsoft Teams presence (connectors/graph/teams.py)
 
 
 class ClaimKind(IntEnum):

@@ -27,7 +27,12 @@ from bridges.telephony.phonebook import PhoneBook
 from samtek.bus import Bus
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import PresenceSection
-from samtek.events import CalendarUpdate, ManualPresenceChange, OutOfOfficeUpdate
+from samtek.events import (
+    CalendarUpdate,
+    ManualPresenceChange,
+    OutOfOfficeUpdate,
+    PresenceClaimsUpdate,
+)
 from samtek.health import HealthReporter
 from samtek.model import OutOfOffice, PresenceClaim
 from samtek.plugin import Directory
@@ -88,6 +93,7 @@ class PresenceBridge:
         self._oof_updates = bus.subscribe(OutOfOfficeUpdate)
         self._manual_changes = bus.subscribe(ManualPresenceChange)
         self._device_updates = bus.subscribe(DeviceStateUpdate)
+        self._claim_updates = bus.subscribe(PresenceClaimsUpdate)
         self._phonebook = PhoneBook(directory)
         self._phones = PhoneStates(store.db)
         self._claims: dict[str, dict[SourceKey, list[PresenceClaim]]] = defaultdict(dict)
@@ -136,6 +142,7 @@ class PresenceBridge:
                 group.create_task(self._consume_oof())
                 group.create_task(self._consume_manual())
                 group.create_task(self._consume_phones())
+                group.create_task(self._consume_claims())
                 group.create_task(self._apply_forever())
         finally:
             for timer in self._timers.values():
@@ -197,6 +204,12 @@ class PresenceBridge:
             elif self._set_phone(person.id, update):
                 self._mark(person.id)
                 await self._phones.save(update)
+
+    async def _consume_claims(self) -> None:
+        async for update in self._claim_updates:
+            claims = [c for c in update.claims if c.person_id == update.person_id]
+            self._set_claims(update.person_id, ("claims", update.source), claims)
+            self._mark(update.person_id)
 
     def _set_phone(self, person_id: str, update: DeviceStateUpdate) -> bool:
         """Replace the extension's claim; False if the same state was only re-reported."""
