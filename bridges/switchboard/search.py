@@ -27,12 +27,11 @@ from samtek.model import Person
 # Nynorsk -> bokmål spellings of words municipal staff and departments are named with.
 # Longer first: "heime" before "heim".
 _NYNORSK = (
-    ("heimeteneste", "hjemmetjeneste"),
     ("sakshandsamar", "saksbehandler"),
     ("handsamar", "behandler"),
     ("radgjevar", "radgiver"),
     ("sjukepleiar", "sykepleier"),
-    ("teneste", "tjeneste"),
+    ("tenest", "tjenest"),
     ("byggje", "bygge"),
     ("kyrkje", "kirke"),
     ("bustad", "bolig"),
