@@ -31,6 +31,7 @@ _NYNORSK = (
     ("handsamar", "behandler"),
     ("radgjevar", "radgiver"),
     ("sjukepleiar", "sykepleier"),
+    ("tenesta", "tjenesten"),
     ("tenest", "tjenest"),
     ("byggje", "bygge"),
     ("kyrkje", "kirke"),
@@ -49,6 +50,7 @@ _NYNORSK = (
 )
 _SPLIT = re.compile(r"[\s.,;:@_/()+\-]+")
 _DIGITS = re.compile(r"\D")
+_NUMBER = re.compile(r"^[\d\s+()./-]+$")
 MIN_TYPO_LENGTH = 4
 MIN_NUMBER_QUERY = 3
 
@@ -112,7 +114,12 @@ class SearchIndex:
         return found
 
     def search(self, query: str, limit: int) -> list[Hit]:
-        query_words = words(query)[:8]  # bounded work for a pasted paragraph
+        if _NUMBER.match(query) and len(digits(query)) >= MIN_NUMBER_QUERY:
+            query_words = [digits(query)]  # "+47 926 12 345" is one number, not four words
+        elif "@" in query:
+            query_words = [fold(query)]  # an address: the start of a whole e-mail or JID
+        else:
+            query_words = words(query)[:8]  # bounded work for a pasted paragraph
         if not query_words or limit < 1:
             return []
         scores: dict[int, int] | None = None
