@@ -32,7 +32,7 @@ from samtek.store.audit import AuditLog
 
 log = structlog.get_logger("samtek.switchboard")
 
-MAX_BATCH = 5_000  # rows per stream message; more changed people wait for the next one
+MAX_BATCH = 500  # rows per stream message; more changed people go in the next ones
 
 
 class LivePresence(PresenceView, Protocol):
