@@ -105,6 +105,7 @@ class Switchboard:
                 group.create_task(self._reindex_forever())
         finally:
             self.calls.cancel_all()
+            self.hub.close_all()
 
     def _mark(self, person_id: str) -> None:
         self._dirty.add(person_id)

@@ -180,8 +180,10 @@ def build_app(switchboard: Switchboard) -> web.Application:
                     )
                     if get not in done:
                         get.cancel()
-                    if closed in done:
+                    if closed in done or request.transport is None:
                         break
+                    if request.transport.is_closing():
+                        break  # the page went away (noticed at the latest at a keep-alive)
                     await response.write(get.result() if get in done else b": keepalive\n\n")
             finally:
                 closed.cancel()

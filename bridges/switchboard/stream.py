@@ -66,6 +66,11 @@ class Hub:
             if client.username == username:
                 self._close(client)
 
+    def close_all(self) -> None:
+        """End every page's stream (shutdown: the server waits for open handlers)."""
+        for client in tuple(self._clients):
+            self._close(client)
+
     def _offer(self, client: StreamClient, chunk: bytes) -> None:
         try:
             client.queue.put_nowait(chunk)

@@ -59,7 +59,9 @@ class Console:
         return self.directory / f"{person_id}.ics"
 
 
-def write_console_config(directory: Path, prosody: ProsodyServer, slapd: SlapdServer) -> Path:
+def write_console_config(
+    directory: Path, prosody: ProsodyServer, slapd: SlapdServer, extra_config: str = ""
+) -> Path:
     (directory / "component.secret").write_text(prosody.component_secret)
     (directory / "ldap.secret").write_text(ADMIN_PASSWORD)
     for person in ("kari", "ola", "per", OPERATOR):
@@ -117,13 +119,16 @@ municipalities = [
 ]
 poll_interval = 0.3
 allow_plaintext_bind = true
+{extra_config}
 """
     )
     return path
 
 
-@pytest.fixture
-async def console(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[Console]:
+@contextlib.asynccontextmanager
+async def start_console(
+    prosody: ProsodyServer, directory: Path, extra_config: str = "", ldif: tuple[str, ...] = ()
+) -> AsyncIterator[Console]:
     slapd = SlapdServer()
     try:
         await slapd.start()
@@ -133,9 +138,11 @@ async def console(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[Conso
             f"dn: {person_dn('kari', 'kongsberg')}\nchangetype: modify\n"
             f"add: userPassword\nuserPassword: {KARI_PASSWORD}\n"
         )
+        for change in ldif:
+            await slapd.modify(change)
         prosody.add_user("kari", "pw")
         await prosody.start()
-        path = write_console_config(tmp_path, prosody, slapd)
+        path = write_console_config(directory, prosody, slapd, extra_config)
         service = Service(load_config(path, TYPES), connector_types=TYPES)
         ready = asyncio.Event()
         task = asyncio.create_task(service.run(ready))
@@ -147,7 +154,7 @@ async def console(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[Conso
                     break
                 await asyncio.sleep(0.05)
             origin = service.web.base_url
-            yield Console(service, f"{origin}/switchboard/", origin, slapd, prosody, tmp_path)
+            yield Console(service, f"{origin}/switchboard/", origin, slapd, prosody, directory)
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -155,3 +162,9 @@ async def console(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[Conso
     finally:
         await slapd.stop()
         slapd.cleanup()
+
+
+@pytest.fixture
+async def console(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[Console]:
+    async with start_console(prosody, tmp_path) as running:
+        yield running
