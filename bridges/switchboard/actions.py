@@ -1,9 +1,11 @@
 """What an operator can do for a caller: leave a phone note, or call the person.
 
-A phone note is a chat message from the service to the person. The page sends a key with
-each note; the same key again (a double Enter, a retry after a lost answer) returns the first
-outcome and sends nothing, so a note is delivered once. Click-to-call rings the operator's
-own phone first (`samtek.telephony.Telephony.originate`), as the assistant's `ring` does.
+A phone note is a chat message from the service to the person, asking for a delivery receipt
+(XEP-0184): "sent" when handed to the XMPP server, "delivered" when the person's client
+confirms it. The page sends a key with each note; the same key again (a double Enter, a retry
+after a lost answer) returns the first outcome and sends nothing, so a note arrives once.
+Click-to-call rings the operator's own phone first (`samtek.telephony.Telephony.originate`),
+as the assistant's `ring` does.
 Transferring a caller the operator already speaks to is not offered: no connector exposes a
 transfer (SIP REFER of an existing call) through a core protocol yet.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -20,6 +23,7 @@ from datetime import datetime
 from typing import Protocol
 
 import structlog
+from slixmpp.stanza import Message
 
 from samtek.model import Person
 from samtek.telephony import Telephony, TelephonyError
@@ -32,17 +36,26 @@ MAX_REMEMBERED = 10_000
 MAX_CALLS = 16  # click-to-calls waiting for an answer at once
 
 
+RECEIPTS_NS = "urn:xmpp:receipts"
+
+
 class MessageSender(Protocol):
     """samtek.xmpp.link.XmppLink's side used here."""
 
-    def send_message(self, to: str, body: str) -> None: ...
+    def send_message_with_receipt(self, to: str, body: str, message_id: str) -> None: ...
+
+    def on_message(self, payload_tag: str, hook: Callable[[Message], Awaitable[None]]) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class NoteOutcome:
-    status: str  # "sent" or "failed"
-    at: datetime
-    repeated: bool = False
+@dataclass(slots=True)
+class Note:
+    key: str  # the page's key for it
+    username: str  # the operator who left it
+    person_id: str
+    jid: str  # where it went: only this person's client may confirm it
+    status: str  # "sent", then "delivered" when their client confirms (XEP-0184)
+    sent_at: datetime
+    delivered_at: datetime | None = None
 
 
 def clean(text: object, limit: int) -> str:
@@ -66,25 +79,45 @@ def note_text(operator: Person, caller: str, number: str, about: str) -> str:
 
 
 class Notes:
+    """Phone notes by the page's key, and by message id for the receipts (both bounded)."""
+
     def __init__(self, sender: MessageSender) -> None:
         self._sender = sender
-        self._done: OrderedDict[str, NoteOutcome] = OrderedDict()
+        self._by_key: OrderedDict[str, Note] = OrderedDict()
+        self._by_id: OrderedDict[str, Note] = OrderedDict()
 
-    def leave(self, key: str, person: Person, body: str, now: datetime) -> NoteOutcome:
-        """Send once per key (the caller validated `key` against NOTE_KEY)."""
-        earlier = self._done.get(key)
+    def leave(
+        self, key: str, username: str, person: Person, body: str, now: datetime
+    ) -> tuple[Note | None, bool]:
+        """(the note, whether this operator left it before under `key`); (None, False): not sent, as
+        SAMTEK is not connected to the XMPP server (a retry with the same key may send)."""
+        earlier = self._by_key.get(f"{username}:{key}")
         if earlier is not None:
-            return NoteOutcome(earlier.status, earlier.at, repeated=True)
+            return earlier, True
+        message_id = f"sb-{secrets.token_hex(12)}"
         try:
-            self._sender.send_message(person.jid, body)
-            outcome = NoteOutcome("sent", now)
-        except ConnectionError as exc:  # XmppLink.NotConnected: not sent; a retry may send
+            self._sender.send_message_with_receipt(person.jid, body, message_id)
+        except ConnectionError as exc:  # XmppLink.NotConnected
             log.warning("phone note not sent", person=person.id, error=str(exc))
-            return NoteOutcome("failed", now)
-        self._done[key] = outcome
-        while len(self._done) > MAX_REMEMBERED:
-            self._done.popitem(last=False)
-        return outcome
+            return None, False
+        note = Note(key, username, person.id, person.jid, "sent", now)
+        self._remember(self._by_key, f"{username}:{key}", note)
+        self._remember(self._by_id, message_id, note)
+        return note, False
+
+    def receipt(self, message_id: str, sender_bare: str, now: datetime) -> Note | None:
+        """The note a receipt confirms, the first time; None for anything else."""
+        note = self._by_id.get(message_id)
+        if note is None or note.status == "delivered" or sender_bare.lower() != note.jid:
+            return None
+        note.status, note.delivered_at = "delivered", now
+        return note
+
+    @staticmethod
+    def _remember(table: OrderedDict[str, Note], key: str, note: Note) -> None:
+        table[key] = note
+        while len(table) > MAX_REMEMBERED:
+            table.popitem(last=False)
 
 
 class Calls:

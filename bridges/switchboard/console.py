@@ -13,9 +13,10 @@ from datetime import timedelta
 from typing import Protocol
 
 import structlog
+from slixmpp.stanza import Message
 
 from bridges.assistant.slots import WorkingHours
-from bridges.switchboard.actions import Calls, MessageSender, Notes
+from bridges.switchboard.actions import RECEIPTS_NS, Calls, MessageSender, Note, Notes
 from bridges.switchboard.ldapauth import LdapVerifier
 from bridges.switchboard.search import SearchIndex
 from bridges.switchboard.sessions import Sessions
@@ -74,6 +75,7 @@ class Switchboard:
         self._reindex = asyncio.Event()
         presence.on_change(self._mark)
         directory.on_change(self._on_people_changed)
+        sender.on_message(f"{{{RECEIPTS_NS}}}received", self._on_receipt)
 
     # -- reading --------------------------------------------------------------------------
     def row(self, person: Person) -> Row:
@@ -95,6 +97,31 @@ class Switchboard:
             except UnknownGroup:
                 continue  # not published (yet) by any directory source
         return False
+
+    @staticmethod
+    def note_json(note: Note, repeated: bool = False) -> dict[str, object]:
+        return {
+            "key": note.key,
+            "person": note.person_id,
+            "status": note.status,
+            "at": note.sent_at.isoformat(),
+            "delivered": note.delivered_at.isoformat() if note.delivered_at else None,
+            "repeated": repeated,
+        }
+
+    async def _on_receipt(self, message: Message) -> None:
+        received = message.xml.find(f"{{{RECEIPTS_NS}}}received")
+        message_id = received.get("id", "") if received is not None else ""
+        if not message_id or len(message_id) > 64:
+            return
+        note = self.notes.receipt(message_id, message["from"].bare, self.clock.now())
+        if note is None:
+            return  # not ours, a second copy, or from someone else than the person
+        self.hub.send_to(note.username, sse("note", self.note_json(note)))
+        await self.audit.record(
+            f"switchboard:{note.username}", "switchboard.note", "delivered",
+            {"person": note.person_id},
+        )  # fmt: skip
 
     # -- live -----------------------------------------------------------------------------
     async def run(self) -> None:

@@ -207,20 +207,20 @@ def build_app(switchboard: Switchboard) -> web.Application:
         if not (caller or number or about):
             return _error(400, "Skriv hvem som ringte, nummer eller hva det gjelder.")
         text = note_text(operator, caller, number, about)
-        outcome = switchboard.notes.leave(
-            f"{session.username}:{key}", target, text, switchboard.clock.now()
+        actor = f"switchboard:{session.username}"
+        note, repeated = switchboard.notes.leave(
+            key, session.username, target, text, switchboard.clock.now()
         )
-        if not outcome.repeated:
+        if note is None:
+            await switchboard.audit.record(actor, "switchboard.note", "failed",
+                                           {"person": target.id})  # fmt: skip
+            return _error(503, "Notatet ble ikke sendt. Prøv igjen om litt.")
+        if not repeated:
             await switchboard.audit.record(
-                f"switchboard:{session.username}",
-                "switchboard.note",
-                outcome.status,
+                actor, "switchboard.note", "sent",
                 {"person": target.id, "caller": caller, "number": number},
-            )
-        return web.json_response(
-            {"status": outcome.status, "at": outcome.at.isoformat(), "repeated": outcome.repeated},
-            status=200 if outcome.status == "sent" else 503,
-        )
+            )  # fmt: skip
+        return web.json_response(switchboard.note_json(note, repeated))
 
     async def call(request: web.Request) -> web.StreamResponse:
         session = _session(request)

@@ -30,6 +30,8 @@ async def test_operator_finds_kari_sees_her_meeting_start_and_leaves_a_note(
 
     kari = TestClient(prosody.jid("kari"), "pw", prosody.c2s_port)
     await kari.connect(on_message)
+    assert kari.xmpp is not None
+    kari.xmpp.register_plugin("xep_0184")  # her client confirms delivery, as real ones do
     browser = Browser()
     try:
         await browser.start()
@@ -76,20 +78,21 @@ async def test_operator_finds_kari_sees_her_meeting_start_and_leaves_a_note(
         await browser.evaluate("document.querySelector('form.note [name=about]').focus()")
         await browser.type("byggesak")
         await browser.press("Enter")
-        status = "document.querySelector('form.note .note-status').textContent"
-        assert (await browser.wait_for(f"{status}.startsWith('Levert') && {status}")).startswith(
-            "Levert til Kari Nordmann"
-        )
+        form = "document.querySelector('form.note')"
+        # Sent at once; delivered when Kari's client confirms it (XEP-0184 receipt).
+        await browser.wait_for(f"{form}.dataset.result === 'delivered'")
+        status = await browser.evaluate(f"{form}.querySelector('.note-status').textContent")
+        assert status.startswith("Levert til Kari Nordmann (mottatt ")
         first = await asyncio.wait_for(notes.get(), 10)
         assert first == (
             "Telefonnotat fra sentralbordet (Siri Sentralbord): Ring tilbake til Ola Hansen,"
             " 926 12 345, om byggesak."
         )
         # Enter again on the same note (a double press): answered, but not sent again.
-        await browser.evaluate("document.querySelector('form.note [name=about]').focus()")
-        await browser.evaluate(f"{status.removesuffix('.textContent')}.textContent = ''")
+        await browser.evaluate(f"{form}.querySelector('[name=about]').focus()")
+        await browser.evaluate(f"{form}.dataset.result = ''")
         await browser.press("Enter")
-        await browser.wait_for(f"{status}.startsWith('Levert')")
+        await browser.wait_for(f"{form}.dataset.result === 'delivered'")
         # A second, new note: XMPP keeps the order, so a repeat would have arrived first.
         await browser.press("Escape")
         await browser.press("Enter")
@@ -101,6 +104,7 @@ async def test_operator_finds_kari_sees_her_meeting_start_and_leaves_a_note(
         second = await asyncio.wait_for(notes.get(), 10)
         assert second.endswith("Ring tilbake til Per Berg.")
         assert notes.empty()
+        await browser.wait_for(f"{form}.dataset.result === 'delivered'")
     finally:
         await browser.close()
         await kari.disconnect()
@@ -111,5 +115,7 @@ async def test_operator_finds_kari_sees_her_meeting_start_and_leaves_a_note(
     assert actions == [
         ("switchboard.login", "ok"),
         ("switchboard.note", "sent"),
+        ("switchboard.note", "delivered"),
         ("switchboard.note", "sent"),
+        ("switchboard.note", "delivered"),
     ]
