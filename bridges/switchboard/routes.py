@@ -1,12 +1,9 @@
-"""The console's HTTP side, mounted on the public listener under /switchboard.
+"""The console's routes, mounted on the public listener under /switchboard: the page, login
+and logout, search, one person, the live stream, and the actions.
 
-- Sessions: a random token in an HttpOnly, SameSite=Strict cookie (Secure unless turned off
-  for a loopback test setup), kept server-side with an expiry.
-- CSRF: every POST must come from an allowed Origin (browsers send it on every POST) and
-  carry a JSON body (a cross-site form cannot, without a preflight we never answer); all
-  but the login also carry the session's CSRF token in a header.
-- Logins are rate-limited per user name and per client address, and audited like every
-  action. End users never see internal error texts: the page gets fixed Norwegian phrases.
+Sessions are a random token in an HttpOnly, SameSite=Strict cookie (Secure unless turned off
+for a loopback test setup), kept server-side with an expiry; the guards (CSRF, rate limits,
+headers) are in `guard`. Logins are audited like every action.
 """
 
 from __future__ import annotations
@@ -14,18 +11,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import re
-import time
-from collections.abc import Awaitable, Callable
 from importlib.resources import files
 from typing import Any
-from urllib.parse import urlsplit
 
-import structlog
 from aiohttp import web
 
-from bridges.assistant.ratelimit import RateLimiter, Verdict
 from bridges.switchboard.actions import (
     MAX_ABOUT,
     MAX_CALLER,
@@ -35,18 +26,25 @@ from bridges.switchboard.actions import (
     note_text,
 )
 from bridges.switchboard.console import Switchboard
+from bridges.switchboard.guard import (
+    CSRF_HEADER,
+    SWITCHBOARD,
+    LoginLimits,
+    error,
+    json_body,
+    post_guard,
+    security_headers,
+    session_of,
+)
 from bridges.switchboard.ldapauth import BindResult
-from bridges.switchboard.sessions import COOKIE, Session, csrf_ok
+from bridges.switchboard.sessions import COOKIE, Session
 from bridges.switchboard.stream import sse
 
-log = structlog.get_logger("samtek.switchboard.web")
+__all__ = ["CSRF_HEADER", "MAX_BODY", "REFUSED", "build_app"]
 
 MAX_BODY = 4096
 MAX_QUERY = 200
 HEARTBEAT_SECONDS = 15.0
-CSRF_HEADER = "X-Switchboard-CSRF"
-SWITCHBOARD = web.AppKey("switchboard", Switchboard)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 REFUSED = "Feil brukernavn eller passord, eller ingen tilgang til sentralbordet."
 
@@ -66,10 +64,10 @@ def _page() -> tuple[bytes, str]:
 
 
 def build_app(switchboard: Switchboard) -> web.Application:
-    app = web.Application(middlewares=[_headers, _post_guard])
+    app = web.Application(middlewares=[security_headers, post_guard])
     app[SWITCHBOARD] = switchboard
     page, csp = _page()
-    logins = _LoginLimits(switchboard)
+    logins = LoginLimits(switchboard)
 
     async def index(request: web.Request) -> web.StreamResponse:
         return web.Response(
@@ -80,7 +78,7 @@ def build_app(switchboard: Switchboard) -> web.Application:
         )
 
     async def login(request: web.Request) -> web.StreamResponse:
-        body = await _json(request)
+        body = await json_body(request)
         username = str(body.get("username", ""))[:64].strip().lower()
         password = body.get("password")
         remote = request.remote or "unknown"
@@ -89,16 +87,16 @@ def build_app(switchboard: Switchboard) -> web.Application:
             await switchboard.audit.record(
                 actor, "switchboard.login", "rate-limited", {"remote": remote}
             )
-            return _error(429, "For mange forsøk. Vent litt og prøv igjen.")
+            return error(429, "For mange forsøk. Vent litt og prøv igjen.")
         if not isinstance(password, str):
-            return _error(400, "Skriv brukernavn og passord.")
+            return error(400, "Skriv brukernavn og passord.")
         outcome = await switchboard.verifier.verify(username, password)
         person = switchboard.person(username)
         if outcome.result is BindResult.UNAVAILABLE:
             await switchboard.audit.record(
                 actor, "switchboard.login", "directory-unavailable", {"remote": remote}
             )
-            return _error(503, "Katalogtjenesten svarer ikke. Prøv igjen om litt.")
+            return error(503, "Katalogtjenesten svarer ikke. Prøv igjen om litt.")
         if outcome.result is not BindResult.OK or person is None:
             await switchboard.audit.record(
                 actor,
@@ -106,7 +104,7 @@ def build_app(switchboard: Switchboard) -> web.Application:
                 "refused",
                 {"remote": remote, "reason": outcome.detail or "not a known person"},
             )
-            return _error(401, REFUSED)
+            return error(401, REFUSED)
         if not switchboard.is_operator(person):
             await switchboard.audit.record(
                 actor,
@@ -114,7 +112,7 @@ def build_app(switchboard: Switchboard) -> web.Application:
                 "refused",
                 {"remote": remote, "reason": "not an operator"},
             )
-            return _error(403, REFUSED)
+            return error(403, REFUSED)
         token, session = switchboard.sessions.create(username, person.id)
         await switchboard.audit.record(actor, "switchboard.login", "ok", {"remote": remote})
         response = web.json_response(_me(switchboard, session))
@@ -130,7 +128,7 @@ def build_app(switchboard: Switchboard) -> web.Application:
         return response
 
     async def logout(request: web.Request) -> web.StreamResponse:
-        session = _session(request)
+        session = session_of(request)
         switchboard.sessions.end(request.cookies.get(COOKIE))
         await switchboard.audit.record(
             f"switchboard:{session.username}", "switchboard.logout", "ok"
@@ -140,25 +138,25 @@ def build_app(switchboard: Switchboard) -> web.Application:
         return response
 
     async def me(request: web.Request) -> web.StreamResponse:
-        return web.json_response(_me(switchboard, _session(request)))
+        return web.json_response(_me(switchboard, session_of(request)))
 
     async def search(request: web.Request) -> web.StreamResponse:
-        _session(request)
+        session_of(request)
         query = request.query.get("q", "")[:MAX_QUERY]
         return web.json_response({"rows": switchboard.search(query)})
 
     async def person(request: web.Request) -> web.StreamResponse:
-        _session(request)
+        session_of(request)
         found = switchboard.person(request.match_info["id"])
         if found is None:
-            return _error(404, "Finner ikke personen.")
+            return error(404, "Finner ikke personen.")
         return web.json_response(switchboard.row(found))
 
     async def stream(request: web.Request) -> web.StreamResponse:
-        session = _session(request)
+        session = session_of(request)
         client = switchboard.hub.connect(session.username, request.transport)
         if client is None:
-            return _error(503, "For mange åpne sentralbordsider.")
+            return error(503, "For mange åpne sentralbordsider.")
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -194,18 +192,18 @@ def build_app(switchboard: Switchboard) -> web.Application:
         return response
 
     async def note(request: web.Request) -> web.StreamResponse:
-        session = _session(request)
-        body = await _json(request)
+        session = session_of(request)
+        body = await json_body(request)
         target = switchboard.person(str(body.get("person", ""))[:200])
         operator = switchboard.person(session.person_id)
         key = str(body.get("key", ""))
         if target is None or operator is None or not NOTE_KEY.match(key):
-            return _error(400, "Velg en person og skriv notatet.")
+            return error(400, "Velg en person og skriv notatet.")
         caller = clean(body.get("caller"), MAX_CALLER)
         number = clean(body.get("number"), MAX_NUMBER)
         about = clean(body.get("about"), MAX_ABOUT)
         if not (caller or number or about):
-            return _error(400, "Skriv hvem som ringte, nummer eller hva det gjelder.")
+            return error(400, "Skriv hvem som ringte, nummer eller hva det gjelder.")
         text = note_text(operator, caller, number, about)
         actor = f"switchboard:{session.username}"
         note, repeated = switchboard.notes.leave(
@@ -214,7 +212,7 @@ def build_app(switchboard: Switchboard) -> web.Application:
         if note is None:
             await switchboard.audit.record(actor, "switchboard.note", "failed",
                                            {"person": target.id})  # fmt: skip
-            return _error(503, "Notatet ble ikke sendt. Prøv igjen om litt.")
+            return error(503, "Notatet ble ikke sendt. Prøv igjen om litt.")
         if not repeated:
             await switchboard.audit.record(
                 actor, "switchboard.note", "sent",
@@ -223,14 +221,14 @@ def build_app(switchboard: Switchboard) -> web.Application:
         return web.json_response(switchboard.note_json(note, repeated))
 
     async def call(request: web.Request) -> web.StreamResponse:
-        session = _session(request)
-        body = await _json(request)
+        session = session_of(request)
+        body = await json_body(request)
         target = switchboard.person(str(body.get("person", ""))[:200])
         operator = switchboard.person(session.person_id)
         if target is None or operator is None:
-            return _error(400, "Velg en person.")
+            return error(400, "Velg en person.")
         if not operator.phones or not target.phones:
-            return _error(409, "Du eller personen har ikke noe telefonnummer i katalogen.")
+            return error(409, "Du eller personen har ikke noe telefonnummer i katalogen.")
         from_ext, to_ext = operator.phones[0], target.phones[0]
         actor = f"switchboard:{session.username}"
         details = {"person": target.id, "from": from_ext, "to": to_ext}
@@ -246,7 +244,7 @@ def build_app(switchboard: Switchboard) -> web.Application:
         status = switchboard.calls.start(from_ext, to_ext, done)
         await switchboard.audit.record(actor, "switchboard.call", status, details)
         if status != "calling":
-            return _error(503, "Telefonen kan ikke ringe opp nå.")
+            return error(503, "Telefonen kan ikke ringe opp nå.")
         return web.json_response({"status": status, "from": from_ext}, status=202)
 
     app.router.add_get("/", index, name="index")
@@ -270,91 +268,3 @@ def _me(switchboard: Switchboard, session: Session) -> dict[str, Any]:
         "csrf": session.csrf,
         "expires": session.expires.isoformat(),
     }
-
-
-def _session(request: web.Request) -> Session:
-    switchboard = request.app[SWITCHBOARD]
-    session = switchboard.sessions.get(request.cookies.get(COOKIE))
-    person = switchboard.person(session.person_id) if session else None
-    if session is None or person is None or not switchboard.is_operator(person):
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "Logg inn på nytt."}), content_type="application/json"
-        )
-    if request.method == "POST" and not csrf_ok(session, request.headers.get(CSRF_HEADER)):
-        raise web.HTTPForbidden(
-            text=json.dumps({"error": "Last siden på nytt."}), content_type="application/json"
-        )
-    return session
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "Ugyldig forespørsel."}), content_type="application/json"
-        )
-    return body
-
-
-def _error(status: int, text: str) -> web.Response:
-    return web.json_response({"error": text}, status=status)
-
-
-def origin_allowed(request: web.Request, allowed: list[str]) -> bool:
-    origin = request.headers.get("Origin")
-    if not origin or origin == "null":
-        return False
-    if allowed:
-        return origin.rstrip("/") in {a.rstrip("/") for a in allowed}
-    # Same origin as the Host the browser asked for (the reverse proxy passes it on).
-    return urlsplit(origin).netloc.lower() == request.host.lower()
-
-
-@web.middleware
-async def _post_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method not in ("GET", "HEAD"):
-        settings = request.app[SWITCHBOARD].settings
-        if not origin_allowed(request, settings.allowed_origins):
-            log.warning(
-                "switchboard post from a foreign origin",
-                path=request.path[:200],
-                origin=request.headers.get("Origin", "")[:200],
-            )
-            return _error(403, "Last siden på nytt.")
-        if request.content_type != "application/json":
-            return _error(415, "Ugyldig forespørsel.")
-    return await handler(request)
-
-
-@web.middleware
-async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        response = exc
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    if isinstance(response, web.HTTPException):
-        raise response
-    return response
-
-
-class _LoginLimits:
-    """Token buckets per user name and per address (several operators may share a NAT
-    address, so that bucket is four times larger)."""
-
-    def __init__(self, switchboard: Switchboard) -> None:
-        s = switchboard.settings
-        self._users = RateLimiter(s.login_burst, s.login_per_seconds)
-        self._addresses = RateLimiter(s.login_burst * 4, s.login_per_seconds)
-
-    def allow(self, username: str, remote: str) -> bool:
-        now = time.monotonic()
-        by_user = self._users.check(f"user:{username}", now)
-        by_address = self._addresses.check(f"addr:{remote}", now)
-        return by_user is Verdict.ALLOW and by_address is Verdict.ALLOW
