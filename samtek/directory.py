@@ -204,6 +204,8 @@ class DirectoryService(Directory):
             email=entry.email,
             calendars=calendars,
             phones=entry.phones,
+            department=entry.department,
+            title=entry.title,
         )
 
 

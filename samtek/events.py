@@ -50,6 +50,8 @@ class DirectoryPerson:
     email: str | None = None
     language: str | None = None  # nb/nn/en; None: the municipality's language
     phones: tuple[str, ...] = ()
+    department: str | None = None
+    title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,9 @@ class AttributeMap(_Part):
     phones: tuple[str, ...] = ("telephoneNumber",)
     language: str | None = "preferredLanguage"
     municipality: str | None = None  # an attribute naming the municipality
+    # Shown and searched by the switchboard console, e.g. "department"/"title" (AD), "ou".
+    department: str | None = None
+    title: str | None = None
 
 
 class MunicipalityMap(_Part):

@@ -82,6 +82,8 @@ def to_person(config: LdapConfig, dn: str, attributes: Attributes) -> DirectoryP
         email=mail,
         language=language(first(attributes, names.language)),
         phones=phones,
+        department=first(attributes, names.department),
+        title=first(attributes, names.title),
     )
 
 

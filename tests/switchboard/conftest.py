@@ -119,6 +119,7 @@ municipalities = [
 ]
 poll_interval = 0.3
 allow_plaintext_bind = true
+attributes = {{ department = "ou", title = "title" }}
 {extra_config}
 """
     )
@@ -136,7 +137,8 @@ async def start_console(
         await slapd.add(operator_ldif())
         await slapd.modify(
             f"dn: {person_dn('kari', 'kongsberg')}\nchangetype: modify\n"
-            f"add: userPassword\nuserPassword: {KARI_PASSWORD}\n"
+            f"add: userPassword\nuserPassword: {KARI_PASSWORD}\n-\n"
+            "add: ou\nou: Sjukeheimen\n-\nadd: title\ntitle: Sjukepleiar\n"
         )
         for change in ldif:
             await slapd.modify(change)

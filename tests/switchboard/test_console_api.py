@@ -58,6 +58,12 @@ async def test_login_is_a_directory_bind_and_needs_the_operator_role(console: Co
 
         async with http.get(f"{api}/search", params={"q": "ola"}) as found:
             assert [r["id"] for r in (await found.json())["rows"]] == ["ola"]
+        # Department and title from slapd, in nynorsk; searched in bokmål.
+        async with http.get(f"{api}/search", params={"q": "sykehjem sykepleier"}) as found:
+            rows = (await found.json())["rows"]
+            assert [(r["id"], r["department"], r["title"]) for r in rows] == [
+                ("kari", "Sjukeheimen", "Sjukepleiar")
+            ]
         note = {"person": "ola", "key": "note-key-0001", "caller": "Kari"}
         status, _, _ = await post(http, f"{api}/note", note, same)  # no CSRF token
         assert status == 403
