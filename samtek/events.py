@@ -61,6 +61,8 @@ class DirectoryPerson:
     language: str | None = None  # nb/nn/en; None: the municipality's language
     phones: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()  # other e-mail addresses (invitations may use any of them)
+    department: str | None = None
+    title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,6 +124,8 @@ class Person:
     phones: tuple[str, ...] = ()
     show_subject: bool = False  # opt-in; private/confidential events never show it
     oof_autoreply: bool = False
+    department: str | None = None  # shown and searched by the switchboard console
+    title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -105,6 +106,7 @@ class PresenceBridge:
         self._wake = asyncio.Event()
         self._synced = False  # the server's overlays were listed since the last connect
         self._limit = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._listeners: list[Callable[[str], None]] = []
 
     # -- read side (chat assistant, admin API, CLI) ----------------------------------------
     def explain(self, person_id: str, at: datetime | None = None) -> Resolution | None:
@@ -115,6 +117,10 @@ class PresenceBridge:
 
     def out_of_office(self, person_id: str) -> OutOfOffice | None:
         return self._oof.get(person_id)
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        """`listener(person_id)` whenever a person's claims change or one starts or ends."""
+        self._listeners.append(listener)
 
     def overlaid(self) -> list[str]:
         """People whose contacts see an overlay now (as far as this instance knows)."""
@@ -251,6 +257,8 @@ class PresenceBridge:
     def _mark(self, person_id: str) -> None:
         self._dirty.add(person_id)
         self._wake.set()
+        for listener in self._listeners:
+            listener(person_id)
 
     def _schedule(self, person_id: str, after: datetime, refresh: datetime | None = None) -> None:
         timer = self._timers.pop(person_id, None)
