@@ -17,6 +17,9 @@ from slixmpp.stanza import Message
 from bridges.assistant.build import build_assistant
 from bridges.presence import PresenceBridge
 from bridges.rooms.bridge import RoomsBridge
+from bridges.switchboard.build import MAX_BODY as SWITCHBOARD_MAX_BODY
+from bridges.switchboard.build import build_switchboard
+from bridges.switchboard.console import Switchboard
 from bridges.telephony import MissedCallNotifier
 from samtek.admin.context import AdminContext
 from samtek.admin.metrics import MeteredLink, MeteredOverlays, ServiceMetrics
@@ -60,6 +63,7 @@ class Service:
         self.link: XmppLink | None = None
         self.leases: LeaseManager | None = None
         self.rooms: RoomsBridge | None = None
+        self.switchboard: Switchboard | None = None
         self.connectors: dict[str, Connector] = {}  # running instances by config name
         self.missed_calls: MissedCallNotifier | None = None
         self.admin: AdminContext | None = None  # once running
@@ -103,6 +107,15 @@ class Service:
             )
             self.link.on_ready(self.missed_calls.on_xmpp_ready)
             self.supervisor.add("missed-calls", self.missed_calls.run, self.missed_calls.health)
+            if self.config.file.switchboard is not None:
+                # Operators are not admins: the console is on the public listener, behind TLS.
+                self.switchboard, console = build_switchboard(
+                    self.config.file.switchboard, self.directory, self.presence, self.link,
+                    self.connectors, store,
+                    [(m.id, m.name) for m in self.config.file.municipalities],
+                )  # fmt: skip
+                self.web.mount("/switchboard", console, max_body_bytes=SWITCHBOARD_MAX_BODY)
+                self.supervisor.add("switchboard", self.switchboard.run, self.switchboard.health)
 
             if self.config.file.rooms is not None:
                 self.rooms = RoomsBridge(

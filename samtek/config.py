@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from bridges.assistant.config import AssistantSection
 from bridges.rooms.settings import RoomsSection
+from bridges.switchboard.settings import SwitchboardSection
 from samtek.admin.config import AdminSection
 from samtek.model import CalendarRef, Person, calendar_address
 from samtek.plugin import Connector, ConnectorConfig
@@ -105,6 +106,8 @@ class PersonSection(_Section):
     phones: list[str] = []
     show_subject: bool = False
     oof_autoreply: bool = False
+    department: str | None = None
+    title: str | None = None
 
 
 class ConfigFile(_Section):
@@ -120,6 +123,7 @@ class ConfigFile(_Section):
     people: list[PersonSection] = []
     connectors: dict[str, dict[str, Any]] = {}
     rooms: RoomsSection | None = None
+    switchboard: SwitchboardSection | None = None
 
 
 class Config:
@@ -240,6 +244,8 @@ def _build_people(
             phones=tuple(p.phones),
             show_subject=p.show_subject,
             oof_autoreply=p.oof_autoreply,
+            department=p.department,
+            title=p.title,
         )
     return people
 

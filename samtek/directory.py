@@ -239,6 +239,8 @@ class DirectoryService(Directory):
             aliases=entry.aliases,
             calendars=calendars,
             phones=entry.phones,
+            department=entry.department,
+            title=entry.title,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from samtek.model import CalendarEvent, OutOfOffice, Show, TimeWindow
+from samtek.model import CalendarEvent, OutOfOffice, PresenceClaim, Show, TimeWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,16 @@ class OutOfOfficeUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceClaimsUpdate:
+    """Every claim one source makes about a person now (complete, not a delta: an empty
+    tuple withdraws them), for sources that speak in claims directly (Teams presence)."""
+
+    source: str
+    person_id: str
+    claims: tuple[PresenceClaim, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ManualPresenceChange:
     """A user changed their status by hand while an overlay was shown (reported by the server)."""
 
@@ -51,6 +61,8 @@ class DirectoryPerson:
     language: str | None = None  # nb/nn/en; None: the municipality's language
     phones: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()  # other e-mail addresses (invitations may use any of them)
+    department: str | None = None
+    title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

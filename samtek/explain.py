@@ -9,7 +9,7 @@ from datetime import datetime
 
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import Config
-from samtek.model import PresenceClaim
+from samtek.model import ClaimSource, PresenceClaim
 from samtek.presence.claims import calendar_claims
 from samtek.presence.resolver import resolve
 from samtek.presence.texts import status_text
@@ -46,7 +46,12 @@ async def explain_offline(
         lines.append("effective: the person's own presence (no active claim)")
     else:
         text = status_text(
-            resolution.kind, resolution.display_until, at, person.language, person.timezone
+            resolution.kind,
+            resolution.display_until,
+            at,
+            person.language,
+            person.timezone,
+            open_ended=resolution.winner.source is ClaimSource.TEAMS,
         )
         lines.append(
             f'effective: {resolution.show.value} "{text}" — {resolution.kind.name} has the'

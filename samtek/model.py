@@ -124,6 +124,8 @@ class Person:
     phones: tuple[str, ...] = ()
     show_subject: bool = False  # opt-in; private/confidential events never show it
     oof_autoreply: bool = False
+    department: str | None = None  # shown and searched by the switchboard console
+    title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +198,7 @@ class ClaimSource(StrEnum):
     PHONE = "phone"
     OOF = "oof"
     MANUAL = "manual"
+    TEAMS = "teams"  # Microsoft Teams presence (connectors/graph/teams.py)
 
 
 class ClaimKind(IntEnum):

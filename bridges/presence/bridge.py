@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -27,7 +28,12 @@ from bridges.telephony.phonebook import PhoneBook
 from samtek.bus import Bus
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import PresenceSection
-from samtek.events import CalendarUpdate, ManualPresenceChange, OutOfOfficeUpdate
+from samtek.events import (
+    CalendarUpdate,
+    ManualPresenceChange,
+    OutOfOfficeUpdate,
+    PresenceClaimsUpdate,
+)
 from samtek.health import HealthReporter
 from samtek.model import OutOfOffice, PresenceClaim
 from samtek.plugin import Directory
@@ -88,6 +94,7 @@ class PresenceBridge:
         self._oof_updates = bus.subscribe(OutOfOfficeUpdate)
         self._manual_changes = bus.subscribe(ManualPresenceChange)
         self._device_updates = bus.subscribe(DeviceStateUpdate)
+        self._claim_updates = bus.subscribe(PresenceClaimsUpdate)
         self._phonebook = PhoneBook(directory)
         self._phones = PhoneStates(store.db)
         self._claims: dict[str, dict[SourceKey, list[PresenceClaim]]] = defaultdict(dict)
@@ -99,6 +106,7 @@ class PresenceBridge:
         self._wake = asyncio.Event()
         self._synced = False  # the server's overlays were listed since the last connect
         self._limit = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._listeners: list[Callable[[str], None]] = []
 
     # -- read side (chat assistant, admin API, CLI) ----------------------------------------
     def explain(self, person_id: str, at: datetime | None = None) -> Resolution | None:
@@ -109,6 +117,10 @@ class PresenceBridge:
 
     def out_of_office(self, person_id: str) -> OutOfOffice | None:
         return self._oof.get(person_id)
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        """`listener(person_id)` whenever a person's claims change or one starts or ends."""
+        self._listeners.append(listener)
 
     def overlaid(self) -> list[str]:
         """People whose contacts see an overlay now (as far as this instance knows)."""
@@ -136,6 +148,7 @@ class PresenceBridge:
                 group.create_task(self._consume_oof())
                 group.create_task(self._consume_manual())
                 group.create_task(self._consume_phones())
+                group.create_task(self._consume_claims())
                 group.create_task(self._apply_forever())
         finally:
             for timer in self._timers.values():
@@ -198,6 +211,12 @@ class PresenceBridge:
                 self._mark(person.id)
                 await self._phones.save(update)
 
+    async def _consume_claims(self) -> None:
+        async for update in self._claim_updates:
+            claims = [c for c in update.claims if c.person_id == update.person_id]
+            self._set_claims(update.person_id, ("claims", update.source), claims)
+            self._mark(update.person_id)
+
     def _set_phone(self, person_id: str, update: DeviceStateUpdate) -> bool:
         """Replace the extension's claim; False if the same state was only re-reported."""
         # Keyed per extension: a desk phone going idle must not clear the mobile's call.
@@ -238,6 +257,8 @@ class PresenceBridge:
     def _mark(self, person_id: str) -> None:
         self._dirty.add(person_id)
         self._wake.set()
+        for listener in self._listeners:
+            listener(person_id)
 
     def _schedule(self, person_id: str, after: datetime, refresh: datetime | None = None) -> None:
         timer = self._timers.pop(person_id, None)

@@ -25,6 +25,7 @@ def render(person: Person, resolution: Resolution, at: datetime) -> tuple[str, s
         person.language,
         person.timezone,
         subject=subject,
+        open_ended=resolution.winner.source is ClaimSource.TEAMS,
     )
     return resolution.show.value, text
 

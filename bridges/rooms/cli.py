@@ -16,6 +16,7 @@ from bridges.rooms.remote import running_instance
 from bridges.rooms.spec import SpecError
 from samtek.config import Config
 from samtek.health import HealthReporter
+from samtek.progress import ProgressPrinter
 from samtek.store import open_store
 from samtek.xmpp.link import XmppLink
 
@@ -106,7 +107,7 @@ async def rooms_command(config: Config, apply: bool) -> int:
             plan = await bridge.reconciler.plan(rooms, bridge.today().date())
             print(plan.render())
             if apply and not plan.empty:
-                result = await bridge.reconciler.apply(plan)
+                result = await bridge.reconciler.apply(plan, ProgressPrinter(sys.stderr))
                 print(f"applied {result.done} change(s), {len(result.failed)} room(s) failed")
                 for room, error in sorted(result.failed.items()):
                     print(f"{room}: {error}", file=sys.stderr)

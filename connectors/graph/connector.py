@@ -1,10 +1,15 @@
 """Microsoft Graph connector: Microsoft 365 calendars with app-only (client credentials) access.
 
 run(): per mailbox a calendarView delta round over the window (the full read, published as a
-complete `CalendarUpdate`), then polling the delta link; changes are applied to the mailbox's
-event map and the complete set is re-published when it changed. 410 on a delta link (sync
-state gone) means a new full round. Delta links are kept in the store. Event subscriptions
-(webhooks) would need an inbound HTTPS endpoint, so delta polling is the change detection.
+complete `CalendarUpdate`), then rounds on the delta link; changes are applied to the
+mailbox's event map and the complete set is re-published when it changed. 410 on a delta link
+(sync state gone) means a new full round. Delta links are kept in the store.
+
+What starts a delta round: with `notification_url` set, a change notification for the
+mailbox (connectors/graph/notifications.py, subscriptions.py), and a slow safety-net round
+(`safety_poll_minutes`) that repairs lost notifications. A mailbox without a working
+subscription (none configured, Microsoft cannot reach the endpoint, creation failed) is
+polled every `poll_interval_seconds`, as before.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +30,10 @@ from connectors.graph.auth import TokenSource
 from connectors.graph.config import GraphConfig
 from connectors.graph.http import BATCH_LIMIT, DeltaExpired, GraphError, GraphHttp
 from connectors.graph.mapping import EventRefused, to_blocks, to_event, to_oof
+from connectors.graph.notifications import DELTA, RECREATE, RENEW, NotificationEndpoint, Work
+from connectors.graph.subscriptions import EndpointUnreachable, Subscriber, Subscription
+from connectors.graph.teams import TeamsPresence
+from connectors.graph.teams_write import TeamsWriter
 from samtek.calendar import CalendarError, MeetingRequest
 from samtek.clock import Clock
 from samtek.events import CalendarUpdate, OutOfOfficeUpdate
@@ -40,6 +49,7 @@ SELECT = (
     "subject,start,end,isAllDay,showAs,sensitivity,location,onlineMeeting,"
     "onlineMeetingUrl,iCalUId,type,originalStart,isCancelled,isOrganizer,responseStatus"
 )
+NOTIFICATIONS_ITEM = "change notifications"  # the health item of the subscriptions
 # What one unreadable event may raise while being mapped; it costs that event only.
 _EVENT_ERRORS = (EventRefused, ValueError, TypeError, AttributeError, KeyError, OverflowError)
 
@@ -70,6 +80,10 @@ class _Mailbox:
     refused: dict[str, str] = field(default_factory=dict)  # Graph event id -> reason
     published: tuple[CalendarEvent, ...] | None = None
     oof: OutOfOffice | None = None
+    subscription: Subscription | None = None
+    synced_at: float = float("-inf")  # monotonic time of the last delta round
+    subscribe_after: float = float("-inf")  # monotonic: a failed subscription waits till then
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one round at a time
 
 
 _Step = Callable[[_Mailbox, TimeWindow], Awaitable[None]]
@@ -85,6 +99,36 @@ class GraphConnector(Connector):
         self.http = GraphHttp(config, self.tokens)
         self._state_ns = f"graph:{ctx.name}"
         self.clock: Clock = ctx.clock  # tests may pin it
+        self.endpoint: NotificationEndpoint | None = None
+        self.prefix = f"/graph/{ctx.name}"
+        self._unreachable_until = float("-inf")  # monotonic: no subscribing before then
+        self._window: TimeWindow | None = None
+        self.teams: TeamsPresence | None = None
+        self.teams_writer: TeamsWriter | None = None
+        if config.teams_presence or config.teams_write:
+            self.teams = TeamsPresence(
+                ctx.name, config, self.http, ctx.bus, ctx.health, lambda: self.clock.now()
+            )
+        if config.teams_write and self.teams is not None:
+            self.teams_writer = TeamsWriter(
+                config, self.http, ctx.bus, self.teams, ctx.health, lambda: self.clock.now()
+            )
+            self.teams.writer = self.teams_writer
+        if config.notification_url is not None and config.client_state is not None:
+            if ctx.web is None:
+                raise RuntimeError(f"graph connector {ctx.name}: no HTTP server in its context")
+            self.endpoint = NotificationEndpoint(ctx.name, config.client_state.get_secret_value())
+            # Routes must exist before the server starts: mounted here, answered while running.
+            ctx.web.mount(
+                self.prefix, self.endpoint.app, max_body_bytes=config.notification_max_body_bytes
+            )
+
+    def subscriber(self) -> Subscriber | None:
+        if self.endpoint is None:
+            return None
+        return Subscriber(
+            self.cfg, self.http, self.ctx.store, self._state_ns, lambda: self.clock.now()
+        )
 
     async def close(self) -> None:
         await self.http.close()
@@ -220,23 +264,162 @@ class GraphConnector(Connector):
             if not mailboxes:
                 log.info("no mailboxes served", connector=self.name)
                 await asyncio.Event().wait()
-            while True:
-                window = self.window()
-                anchored = time.monotonic()
-                for box in mailboxes:  # a new window needs a new delta round
-                    box.delta_link = None
-                await self._each(mailboxes, self._start, window)
-                self.ctx.health.success()
-                last_oof = time.monotonic()
-                while time.monotonic() - anchored < self.cfg.full_resync_hours * 3600:
-                    await asyncio.sleep(self.cfg.poll_interval_seconds)
-                    await self._each(mailboxes, self._poll, window)
-                    if time.monotonic() - last_oof >= self.cfg.oof_poll_minutes * 60:
-                        await self._each(mailboxes, self._read_oof, window)
-                        last_oof = time.monotonic()
-                    self.ctx.health.success()
+            subscriber = self.subscriber()
+            tasks: list[Coroutine[Any, Any, None]] = [self._rounds(mailboxes, subscriber)]
+            if subscriber is not None and self.endpoint is not None:
+                # Each mailbox queues at most one piece of work per action (notifications.py).
+                queue = self.endpoint.open(3 * len(mailboxes))
+                by_address = {box.address.lower(): box for box in mailboxes}
+                tasks += [
+                    self._work(queue, by_address, subscriber)
+                    for _ in range(self.cfg.max_concurrency)
+                ]
+            people = [(box.person, box.address) for box in mailboxes]
+            if self.teams is not None and self.cfg.teams_presence:
+                tasks.append(self.teams.run(people))
+            if self.teams_writer is not None:
+                tasks.append(self.teams_writer.run(people))
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for task in tasks:
+                        group.create_task(task)
+            except BaseExceptionGroup as failed:
+                raise failed.exceptions[0] from None
         finally:
+            if self.endpoint is not None:
+                self.endpoint.close()
             await self.close()
+
+    async def _rounds(self, mailboxes: list[_Mailbox], subscriber: Subscriber | None) -> None:
+        """Full rounds every `full_resync_hours`; between them, delta rounds when due."""
+        while True:
+            window = self.window()
+            anchored = time.monotonic()
+            for box in mailboxes:  # a new window needs a new delta round
+                box.delta_link = None
+            self._window = window
+
+            async def start(box: _Mailbox, window: TimeWindow) -> None:
+                # Subscribe first: a change after the full read is then always notified.
+                await self._subscribe(box, subscriber)
+                await self._start(box, window)
+
+            await self._each(mailboxes, start, window)
+            self.ctx.health.success()
+            last_oof = time.monotonic()
+            while time.monotonic() - anchored < self.cfg.full_resync_hours * 3600:
+                await asyncio.sleep(self.cfg.poll_interval_seconds)
+                due = [box for box in mailboxes if self._delta_due(box)]
+                await self._each(due, self._poll, window)
+                if subscriber is not None:
+                    renew = [box for box in mailboxes if subscriber.due(box.subscription)]
+                    await for_each(
+                        renew,
+                        lambda box: self._guarded(box, self._subscribe(box, subscriber)),
+                        self.cfg.max_concurrency,
+                    )
+                if time.monotonic() - last_oof >= self.cfg.oof_poll_minutes * 60:
+                    await self._each(mailboxes, self._read_oof, window)
+                    last_oof = time.monotonic()
+                self.ctx.health.success()
+
+    def _delta_due(self, box: _Mailbox) -> bool:
+        """A mailbox with a live subscription waits for notifications; delta is its safety net."""
+        interval = (
+            self.cfg.safety_poll_minutes * 60
+            if box.subscription is not None
+            else self.cfg.poll_interval_seconds
+        )
+        # Half a tick of slack: a round due "now" must not wait for the next tick.
+        return time.monotonic() - box.synced_at >= interval - self.cfg.poll_interval_seconds / 2
+
+    async def _subscribe(
+        self, box: _Mailbox, subscriber: Subscriber | None, *, force: bool = False
+    ) -> None:
+        """Create, restore or renew the mailbox's subscription when due (or `force`d).
+
+        A failure costs only the notifications: the mailbox is polled until it works.
+        """
+        if subscriber is None or self.endpoint is None:
+            return
+        if not force and not subscriber.due(box.subscription):
+            return
+        if time.monotonic() < max(self._unreachable_until, box.subscribe_after):
+            return  # failed a moment ago: keep polling, try later
+        item = f"{box.address} (subscription)"
+        try:
+            await self._subscribe_now(box, subscriber)
+        except AuthFailed:
+            raise
+        except CalendarError as e:
+            box.subscribe_after = time.monotonic() + self.cfg.resubscribe_minutes * 60
+            self.ctx.health.item_error(item, str(e))
+        else:
+            self.ctx.health.item_ok(item)
+
+    async def _subscribe_now(self, box: _Mailbox, subscriber: Subscriber) -> None:
+        assert self.endpoint is not None
+        old = box.subscription
+        sub = await (
+            subscriber.restore(box.address) if old is None else subscriber.renew(box.address, old)
+        )
+        if sub is None:
+            if old is not None:
+                self.endpoint.subscriptions.pop(old.id, None)
+            box.subscription = None  # polled at the normal interval until this works
+            try:
+                sub = await subscriber.create(box.address)
+            except EndpointUnreachable as e:
+                self._unreachable_until = time.monotonic() + self.cfg.resubscribe_minutes * 60
+                self.ctx.health.item_error(
+                    NOTIFICATIONS_ITEM,
+                    f"{e}. Calendars are polled every {self.cfg.poll_interval_seconds:g} s"
+                    f" instead; subscribing again in {self.cfg.resubscribe_minutes:g} min",
+                )
+                return
+        box.subscription = sub
+        self.endpoint.subscriptions[sub.id] = box.address.lower()
+        self.ctx.health.item_ok(NOTIFICATIONS_ITEM)
+
+    async def _resubscribe(self, box: _Mailbox, subscriber: Subscriber) -> None:
+        """Graph removed the subscription: a new one, then the changes nobody notified."""
+        if self.endpoint is not None and box.subscription is not None:
+            self.endpoint.subscriptions.pop(box.subscription.id, None)
+        box.subscription = None
+        await subscriber.forget(box.address)
+        await self._subscribe(box, subscriber)
+
+    async def _work(
+        self, queue: asyncio.Queue[Work], boxes: dict[str, _Mailbox], subscriber: Subscriber
+    ) -> None:
+        """One worker on the notification queue."""
+        endpoint = self.endpoint
+        if endpoint is None:
+            return
+        while True:
+            work = await queue.get()
+            endpoint.taken(work)
+            action, address = work
+            box, window = boxes.get(address), self._window
+            if box is None or window is None:
+                continue
+            if action == RENEW:  # a renewal also reauthorizes (Graph's lifecycle guidance)
+                await self._guarded(box, self._subscribe(box, subscriber, force=True))
+            elif action == RECREATE:
+                await self._guarded(box, self._resubscribe(box, subscriber))
+            if action in (DELTA, RECREATE):
+                await self._each([box], self._poll, window)
+
+    async def _guarded(self, box: _Mailbox, work: Awaitable[None]) -> None:
+        """Subscription work: its health is its own item; a surprise must not stop the rest."""
+        try:
+            await work
+        except AuthFailed as e:
+            self.ctx.health.auth_failed(str(e))
+            raise
+        except Exception as e:
+            log.error("subscription work failed", mailbox=box.address, exc_info=True)
+            self.ctx.health.item_error(f"{box.address} (subscription)", f"{type(e).__name__}: {e}")
 
     async def _each(self, mailboxes: list[_Mailbox], step: _Step, window: TimeWindow) -> None:
         async def one(box: _Mailbox) -> None:
@@ -256,7 +439,8 @@ class GraphConnector(Connector):
         await for_each(mailboxes, one, self.cfg.max_concurrency)
 
     async def _start(self, box: _Mailbox, window: TimeWindow) -> None:
-        await self._full(box, window)
+        async with box.lock:
+            await self._full(box, window)
         await self._read_oof(box, window)
 
     async def _full(self, box: _Mailbox, window: TimeWindow) -> None:
@@ -269,6 +453,10 @@ class GraphConnector(Connector):
         await self._publish(box, window)
 
     async def _poll(self, box: _Mailbox, window: TimeWindow) -> None:
+        async with box.lock:
+            await self._poll_locked(box, window)
+
+    async def _poll_locked(self, box: _Mailbox, window: TimeWindow) -> None:
         if box.delta_link is None:  # the first round failed earlier
             await self._full(box, window)
             return
@@ -301,6 +489,7 @@ class GraphConnector(Connector):
                     box.events[event_id] = event
             next_url = page.get("@odata.nextLink")
             if next_url is None:
+                box.synced_at = time.monotonic()
                 box.delta_link = page.get("@odata.deltaLink")
                 if box.delta_link is None:
                     raise GraphError(f"delta round for {box.address} ended without a deltaLink")

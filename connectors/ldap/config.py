@@ -34,6 +34,9 @@ class AttributeMap(_Part):
     aliases: tuple[str, ...] = ("mailAlternateAddress", "proxyAddresses")
     language: str | None = "preferredLanguage"
     municipality: str | None = None  # an attribute naming the municipality
+    # Shown and searched by the switchboard console, e.g. "department"/"title" (AD), "ou".
+    department: str | None = None
+    title: str | None = None
 
 
 class MunicipalityMap(_Part):

@@ -146,6 +146,7 @@ class LdapConnector(Connector):
             base, search_filter = config.people_base, config.people_filter
             wanted = [names.id, names.name, names.mail, *names.phones, *names.aliases]
             wanted += [a for a in (names.jid, names.language, names.municipality) if a]
+            wanted += [a for a in (names.department, names.title) if a]
             if config.jid_template is not None:
                 wanted.append("*")  # the template may name any attribute
         else:

@@ -89,6 +89,8 @@ def to_person(config: LdapConfig, dn: str, attributes: Attributes) -> DirectoryP
         language=language(first(attributes, names.language)),
         phones=phones,
         aliases=aliases,
+        department=first(attributes, names.department),
+        title=first(attributes, names.title),
     )
 
 

@@ -40,7 +40,7 @@ from samtek.admin.models import (
 )
 from samtek.admin.openapi import openapi_document
 from samtek.health import HealthState
-from samtek.model import Person
+from samtek.model import ClaimSource, Person
 from samtek.presence.texts import status_text
 from samtek.redact import redact_text, redact_url
 from samtek.resync import Resyncable
@@ -163,7 +163,12 @@ async def presence(request: web.Request) -> web.Response:
             active_claims=len(resolution.active),
         )
         text = status_text(
-            resolution.kind, resolution.display_until, at, found.language, found.timezone
+            resolution.kind,
+            resolution.display_until,
+            at,
+            found.language,
+            found.timezone,
+            open_ended=resolution.winner.source is ClaimSource.TEAMS,
         )
         explanation = (
             f'{resolution.show.value} "{text}": {resolution.kind.name} has the highest'

@@ -90,12 +90,25 @@ def _part_row(snapshot: HealthSnapshot, now: datetime) -> str:
         f'<tr class="{_row_class(snapshot)}" data-part="{escape(snapshot.name)}"'
         f' data-state="{snapshot.state.value}">'
         f"<td>{escape(snapshot.name)}</td>"
-        f'<td class="state">{snapshot.state.value}</td>'
+        f'<td class="state">{snapshot.state.value}{progress(snapshot, now)}</td>'
         f"<td>{_time(snapshot.last_success, now)}</td>"
         f'<td class="error">{explain(snapshot.name, snapshot.last_error)}</td>'
         f"<td>{_time(snapshot.next_retry, now)}</td>"
         f"<td>{len(snapshot.item_errors)}</td>"
         f"<td>{snapshot.restarts}</td></tr>"
+    )
+
+
+def progress(snapshot: HealthSnapshot, now: datetime) -> str:
+    """'rooms applied: 120 of 1,000, about 20 s left' under the state, while work runs."""
+    work = snapshot.progress
+    if work is None:
+        return ""
+    left = work.remaining_seconds(now)
+    estimate = f", about {_span(math.ceil(left))} left" if left is not None else ""
+    return (
+        f'<span class="progress fix">{escape(work.what)}: {work.done:,} of {work.total:,}'
+        f"{estimate}</span>"
     )
 
 

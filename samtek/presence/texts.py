@@ -49,10 +49,14 @@ def status_text(
     language: str,
     timezone: str,
     subject: str | None = None,
+    open_ended: bool = False,
 ) -> str:
-    """The status line for a winning claim. `subject` must already respect privacy."""
+    """The status line for a winning claim. `subject` must already respect privacy.
+    `open_ended`: the state has no known end (Teams presence): no "until"."""
     texts = catalogue(language)
     key = _KEYS[kind]
+    if open_ended and f"{key}_open" in texts:
+        return texts[f"{key}_open"]
     if subject and kind in _WITH_SUBJECT:
         key += "_subject"
     tz = ZoneInfo(timezone)

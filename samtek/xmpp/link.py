@@ -210,6 +210,15 @@ class XmppLink:
         xmpp = self._require()
         xmpp.send_message(mto=JID(to), mbody=body, mfrom=JID(mfrom or self.jid), mtype=mtype)
 
+    def send_message_with_receipt(self, to: str, body: str, message_id: str) -> None:
+        """A chat message from the component asking for a delivery receipt (XEP-0184 §5:
+        allowed to a bare JID); the receipt comes back as <received id=message_id/>."""
+        xmpp = self._require()
+        message = xmpp.make_message(mto=JID(to), mbody=body, mfrom=JID(self.jid), mtype="chat")
+        message["id"] = message_id
+        message.append(ET.Element("{urn:xmpp:receipts}request"))
+        message.send()
+
     def _require(self) -> ComponentXMPP:
         if self._xmpp is None:
             raise NotConnected("the XMPP component is not connected")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -96,6 +97,8 @@ class Mailboxes:
         self.created: list[CreatedMeeting] = []
         self._seq = itertools.count(1)
         self.last_seq = 0
+        # Called with (mailbox, change) after every change (the Graph fake's notifications).
+        self.listeners: list[Callable[[str, Change], None]] = []
 
     def box(self, address: str) -> FakeMailbox:
         key = address.lower()
@@ -142,4 +145,7 @@ class Mailboxes:
 
     def _log(self, box: FakeMailbox, kind: str, item_id: str) -> None:
         self.last_seq = next(self._seq)
-        box.changes.append(Change(self.last_seq, kind, item_id))
+        change = Change(self.last_seq, kind, item_id)
+        box.changes.append(change)
+        for listener in self.listeners:
+            listener(box.address, change)

@@ -17,6 +17,7 @@ _WHY = {
     ClaimSource.PHONE: "why_phone",
     ClaimSource.OOF: "why_oof",
     ClaimSource.MANUAL: "why_manual",
+    ClaimSource.TEAMS: "why_teams",
 }
 
 
@@ -38,6 +39,7 @@ async def run(deps: Deps, ask: Ask) -> None:
             texts.language,
             ask.asker.timezone,
             subject=subject,
+            open_ended=resolution.winner.source is ClaimSource.TEAMS,
         )
         why = texts(_WHY[resolution.winner.source])
         lines.append(texts("status_line", name=person.name, status=status, why=why))

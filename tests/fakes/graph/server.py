@@ -1,8 +1,10 @@
 """A loopback Microsoft Graph + Entra token endpoint over TLS for tests.
 
 Serves OIDC discovery and client-credentials tokens (for MSAL), calendarView, calendarView
-delta, getSchedule, mailboxSettings, event creation and JSON $batch; keeps a request log and
-injects 429/503 with Retry-After, 401, slow replies and 410 on delta tokens.
+delta, getSchedule, mailboxSettings, event creation, JSON $batch and change-notification
+subscriptions (tests/fakes/graph/notify.py: validation and delivery to the subscriber over
+HTTP); keeps a request log and injects 429/503 with Retry-After, 401, slow replies and 410
+on delta tokens.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from aiohttp import web
 
 from tests.fakes.graph import render
+from tests.fakes.graph.notify import Notifier
+from tests.fakes.graph.presence import FakePresence, user_id
 from tests.fakes.mailboxes import CreatedMeeting, FakeEvent, Mailboxes
 from tests.fakes.tls import make_cert, server_context
 
@@ -70,6 +74,8 @@ class FakeGraph:
     _cursors: dict[str, _Cursor] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
+    notifier: Notifier = field(default_factory=lambda: Notifier("kommune-tenant"))
+    presence: FakePresence = field(default_factory=lambda: FakePresence("samtek-app"))
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self, directory: Path) -> str:
@@ -82,9 +88,12 @@ class FakeGraph:
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=server_context(cert, key))
         await site.start()
         self.base = f"https://127.0.0.1:{self._runner.addresses[0][1]}"
+        self.notifier.start()
+        self.state.listeners.append(self.notifier.on_change)
         return self.base
 
     async def stop(self) -> None:
+        await self.notifier.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -123,6 +132,8 @@ class FakeGraph:
             request.headers.get("Authorization", ""),
             in_batch=False,
         )
+        if payload is None:
+            return web.Response(status=status, headers=headers)
         return web.json_response(payload, status=status, headers=headers)
 
     def _openid(self, tenant: str) -> dict[str, str]:
@@ -194,6 +205,14 @@ class FakeGraph:
         if op == "batch":
             logged(200)
             return await self._batch(body, auth)
+        if op == "getPresences":
+            status, headers, payload = self.presence.get_many(body)
+            logged(status)
+            return status, headers, payload
+        if op in ("createSubscription", "renewSubscription", "deleteSubscription", "reauthorize"):
+            status, headers, payload = await self._subscription(op, path, body)
+            logged(status)
+            return status, headers, payload
         handler = getattr(self, f"_op_{op}", None)
         if handler is None or mailbox is None:
             logged(400)
@@ -206,11 +225,29 @@ class FakeGraph:
     def _operation(method: str, path: str) -> tuple[str, str | None]:
         if path == "/$batch":
             return "batch", None
+        if path == "/communications/getPresencesByUserId" and method == "POST":
+            return "getPresences", None
+        if path.startswith("/subscriptions"):
+            rest = path.removeprefix("/subscriptions").strip("/")
+            if method == "POST" and not rest:
+                return "createSubscription", None
+            if method == "POST" and rest.endswith("/reauthorize"):
+                return "reauthorize", None
+            if rest and "/" not in rest:
+                ops = {"PATCH": "renewSubscription", "DELETE": "deleteSubscription"}
+                return ops.get(method, "unknown"), None
+            return "unknown", None
         parts = path.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "users" and method == "GET":
+            return "user", unquote(parts[1]).lower()
         if len(parts) < 3 or parts[0] != "users":
             return "unknown", None
-        mailbox, rest = parts[1].lower(), "/".join(parts[2:])
+        mailbox, rest = unquote(parts[1]).lower(), "/".join(parts[2:])
         ops = {
+            ("POST", "presence/setPresence"): "setPresence",
+            ("POST", "presence/clearPresence"): "clearPresence",
+            ("POST", "presence/setUserPreferredPresence"): "setUserPreferredPresence",
+            ("POST", "presence/clearUserPreferredPresence"): "clearUserPreferredPresence",
             ("GET", "calendarView"): "calendarView",
             ("GET", "calendarView/delta"): "delta",
             ("POST", "calendar/getSchedule"): "getSchedule",
@@ -243,6 +280,16 @@ class FakeGraph:
                 {"id": sub["id"], "status": status, "headers": headers, "body": payload}
             )
         return 200, {}, {"responses": responses}
+
+    async def _subscription(self, op: str, path: str, body: Any) -> Reply:
+        sub_id = path.removeprefix("/subscriptions").strip("/").split("/")[0]
+        if op == "createSubscription":
+            return await self.notifier.create(body)
+        if op == "renewSubscription":
+            return self.notifier.renew(sub_id, body)
+        if op == "reauthorize":
+            return self.notifier.reauthorize(sub_id)
+        return self.notifier.delete(sub_id)
 
     # -- operations -------------------------------------------------------------------------
     def _window(self, query: dict[str, str]) -> tuple[datetime, datetime]:
@@ -319,6 +366,23 @@ class FakeGraph:
             else:  # deleted, or moved out of the window
                 out.append(render.removed(item_id))
         return out
+
+    def _op_user(self, mailbox: str, _query: dict[str, str], _body: Any) -> Reply:
+        if mailbox not in self.state.boxes and user_id(mailbox) not in self.presence.users:
+            return 404, {}, render.error("Request_ResourceNotFound", "User not found.")
+        return 200, {}, {"id": self.presence.user(mailbox)}
+
+    def _op_setPresence(self, uid: str, _query: dict[str, str], body: Any) -> Reply:
+        return self.presence.set_presence(uid, body)
+
+    def _op_clearPresence(self, uid: str, _query: dict[str, str], body: Any) -> Reply:
+        return self.presence.clear_presence(uid, body)
+
+    def _op_setUserPreferredPresence(self, uid: str, _query: dict[str, str], body: Any) -> Reply:
+        return self.presence.set_preferred(uid, body)
+
+    def _op_clearUserPreferredPresence(self, uid: str, _query: dict[str, str], _body: Any) -> Reply:
+        return self.presence.clear_preferred(uid)
 
     def _op_getSchedule(self, _mailbox: str, _query: dict[str, str], body: Any) -> Reply:
         schedules = [s.lower() for s in body.get("schedules", [])]

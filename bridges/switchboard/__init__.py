@@ -1,0 +1,1 @@
+"""The switchboard console: a web page where operators see everyone's presence and act on it."""
