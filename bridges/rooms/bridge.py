@@ -25,6 +25,7 @@ from bridges.rooms.meetings import MeetingScheduler
 from bridges.rooms.plan import Phase, Plan, phase_of
 from bridges.rooms.reconciler import Reconciler
 from bridges.rooms.registry import RoomSpecRegistry
+from bridges.rooms.requests import RoomRequests
 from bridges.rooms.settings import RoomsSection
 from bridges.rooms.spec import Room, SpecError, SpecSet, read_specs, resolve
 from bridges.rooms.video import VideoLinks
@@ -89,6 +90,7 @@ class RoomsBridge:
             lambda: self.today().date(),
             self.preview,
         )
+        self.requests = RoomRequests(settings, store, self.specs, link.send_message, clock)
 
     async def on_xmpp_ready(self) -> None:
         self._wake.set()  # reconcile at once after every (re)connect

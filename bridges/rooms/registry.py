@@ -77,7 +77,7 @@ class RoomSpecRegistry:
 
     async def create(self, spec: Mapping[str, Any]) -> RoomSpecRecord:
         async with self._lock:
-            parsed = await self._check(spec)
+            parsed = await self.check(spec)
             existing = await self.get(parsed.id)
             if existing is not None:
                 raise RoomSpecConflict(
@@ -90,7 +90,7 @@ class RoomSpecRegistry:
         async with self._lock:
             if await self._editable(room_id) is None:
                 raise KeyError(room_id)
-            parsed = await self._check({**spec, "id": spec.get("id", room_id)})
+            parsed = await self.check({**spec, "id": spec.get("id", room_id)})
             if parsed.id != room_id:
                 raise RoomSpecRejected([f"id: {parsed.id!r} differs from the path's {room_id!r}"])
             return await self._save(parsed)
@@ -129,7 +129,7 @@ class RoomSpecRegistry:
             )
         return existing
 
-    async def _check(self, raw: Mapping[str, Any]) -> RoomSpec:
+    async def check(self, raw: Mapping[str, Any]) -> RoomSpec:
         """The spec alone, then resolved together with every other spec (people, groups).
         Errors of other specs (a broken file) are not this request's and do not block it."""
         try:

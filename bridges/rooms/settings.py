@@ -31,3 +31,7 @@ class RoomsSection(BaseModel):
     # Static directory groups (the LDAP helper replaces these later): name -> people/JIDs.
     groups: dict[str, list[str]] = {}
     default_timezone: str = "Europe/Oslo"
+    # Room requests from project leaders in chat ("opprett prosjektrom …"): these
+    # municipalities' own staff get their rooms at once; all others wait for an admin.
+    auto_approve_municipalities: list[str] = []
+    max_pending_requests_per_person: int = Field(5, ge=1, le=100)

@@ -60,6 +60,25 @@ class RoomSpecConflict(Exception):
     """The change cannot be made as asked (the id exists, or a file owns the room)."""
 
 
+@dataclass(frozen=True)
+class RoomRequestRecord:
+    """A project room asked for in chat, waiting for (or past) an admin's decision."""
+
+    id: str
+    requester: str  # person id
+    state: str  # pending | approved | rejected
+    spec: dict[str, Any]
+    created: str  # ISO 8601
+    decided_by: str | None = None
+    reason: str | None = None
+
+
+class RoomRequests(Protocol):
+    async def list(self) -> list[RoomRequestRecord]: ...
+    async def approve(self, request_id: str, actor: str) -> object: ...
+    async def reject(self, request_id: str, actor: str, reason: str) -> object: ...
+
+
 class RoomSpecs(Protocol):
     """The rooms feature's spec registry, as the admin API uses it."""
 
@@ -80,6 +99,7 @@ class AdminContext:
     connectors: Mapping[str, object] = field(default_factory=dict)  # by connector name
     presence: PresenceView | None = None
     rooms: RoomSpecs | None = None  # None: no [rooms] section in the config
+    room_requests: RoomRequests | None = None
     core_parts: Sequence[str] = ("xmpp", "presence", "http", "directory")
     resyncs: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # running, by name
     history: StatusHistory | None = None  # the status page's charts

@@ -220,3 +220,21 @@ class RoomSpecsOut(_Out):
 class RoomPlanOut(_Out):
     changes: int = Field(description="changes a pass would make now (notes not counted)")
     lines: list[str] = Field(description="the plan as `samtek rooms plan` prints it")
+
+
+class RoomRequestOut(_Out):
+    id: str
+    requester: str = Field(description="person id of the project leader who asked")
+    state: str = Field(description="pending | approved | rejected")
+    spec: dict[str, Any] = Field(description="the room spec that approval creates")
+    created: str
+    decided_by: str | None = None
+    reason: str | None = None
+
+
+class RoomRequestsOut(_Out):
+    requests: list[RoomRequestOut]
+
+
+class RejectIn(_In):
+    reason: Text = Field(description="told to the requester in chat")

@@ -16,7 +16,7 @@ from html import escape
 from aiohttp import web
 
 from samtek.admin.advice import advise, plain
-from samtek.admin.context import CONTEXT
+from samtek.admin.context import CONTEXT, RoomRequests
 from samtek.admin.history import Sample
 from samtek.health import HealthSnapshot, HealthState
 
@@ -154,6 +154,24 @@ def charts(samples: Sequence[Sample]) -> str:
     return f'<div class="charts">{"".join(parts)}</div>'
 
 
+async def _waiting_requests(requests: RoomRequests | None) -> str:
+    """Project rooms asked for in chat that wait for an admin (approve with the API)."""
+    if requests is None:
+        return ""
+    pending = [r for r in await requests.list() if r.state == "pending"]
+    if not pending:
+        return ""
+    items = "".join(
+        f"<li>{escape(str(r.spec.get('name', '')))} ({escape(r.requester)}, {escape(r.id)})</li>"
+        for r in pending
+    )
+    return (
+        f'<h2>Room requests waiting for approval: {len(pending)}</h2><ul id="requests">{items}'
+        "</ul><p>Approve or reject: POST /admin/rooms/_requests/&lt;id&gt;/approve or"
+        " /reject with a reason.</p>"
+    )
+
+
 async def page(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     now = ctx.clock.now()
@@ -171,6 +189,7 @@ async def page(request: web.Request) -> web.Response:
         for s in errors
     )
     history = charts(list(ctx.history.samples) if ctx.history is not None else [])
+    waiting = await _waiting_requests(ctx.room_requests)
     body = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="30">
@@ -181,7 +200,7 @@ async def page(request: web.Request) -> web.Response:
 <span>Sources: {sources}</span><span>Groups: {len(ctx.directory.groups())}</span>
 <span id="failing">Failing parts: {failing}</span>
 <span>At {now:%Y-%m-%d %H:%M:%S} UTC</span></p>
-<h2>Parts</h2>
+{waiting}<h2>Parts</h2>
 <table id="parts"><thead><tr><th>Part</th><th>State</th><th>Last success</th>
 <th>What is wrong</th><th>Next retry</th><th>Item errors</th><th>Restarts</th></tr></thead>
 <tbody>{"".join(_part_row(s, now) for s in snapshots)}</tbody></table>

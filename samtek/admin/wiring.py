@@ -40,6 +40,7 @@ async def mount_admin(service: Service, store: Store) -> AdminContext:
         connectors=service.connectors,
         presence=service.presence,
         rooms=service.rooms.specs if service.rooms is not None else None,
+        room_requests=service.rooms.requests if service.rooms is not None else None,
         history=history,
         clock=service.clock,
     )
