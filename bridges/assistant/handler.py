@@ -32,6 +32,9 @@ _COMMANDS: dict[Command, Run] = {
     Command.CALL: call.run,
 }
 MAX_ECHO = 60  # characters of an unknown command quoted back
+# A command is a line or two; longer text is refused before it is parsed, which bounds the
+# work one message can cause (together with people.MAX_NAMES).
+MAX_TEXT = 500
 
 
 class CommandHandler:
@@ -46,10 +49,13 @@ class CommandHandler:
         self, asker: Person, text: str, reply: Reply, room: RoomContext | None = None
     ) -> Command | None:
         """Answer `text` from `asker` through `reply`; returns the command recognised."""
+        texts = self.texts_for(asker)
+        if len(text) > MAX_TEXT:
+            await reply(texts("too_long", limit=MAX_TEXT))
+            return None
         parsed = parse(text)
         if room is not None and parsed.command is Command.MEETING and not parsed.words:
             parsed = Parsed(Command.MEETINGS, (), None)
-        texts = self.texts_for(asker)
         ask = Ask(asker, parsed, self._clock(), texts, reply, room)
         if parsed.command is None:
             echo = text.strip()
