@@ -7,7 +7,6 @@ In a room, 'møte'/'meeting' without arguments means the room's meetings (nynors
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 import structlog
 
@@ -17,6 +16,7 @@ from bridges.assistant.context import Ask, Deps, Reply
 from bridges.assistant.parsing import Command, Parsed, parse
 from bridges.assistant.room import RoomContext
 from bridges.assistant.texts import Texts
+from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.model import Person
 
 log = structlog.get_logger("samtek.assistant")
@@ -38,9 +38,9 @@ MAX_TEXT = 500
 
 
 class CommandHandler:
-    def __init__(self, deps: Deps, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, deps: Deps, clock: Clock = SYSTEM_CLOCK) -> None:
         self.deps = deps
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock
 
     def texts_for(self, person: Person) -> Texts:
         return Texts(person.language, person.timezone)
@@ -56,12 +56,15 @@ class CommandHandler:
         parsed = parse(text)
         if room is not None and parsed.command is Command.MEETING and not parsed.words:
             parsed = Parsed(Command.MEETINGS, (), None)
-        ask = Ask(asker, parsed, self._clock(), texts, reply, room)
+        ask = Ask(asker, parsed, self._clock.now(), texts, reply, room)
         if parsed.command is None:
             echo = text.strip()
             if len(echo) > MAX_ECHO:
                 echo = echo[:MAX_ECHO] + "…"
-            await reply(texts("unknown_command", text=echo))
+            if parsed.suggestion is not None and len(parsed.suggestion) <= MAX_ECHO:
+                await reply(texts("unknown_meant", text=echo, meant=parsed.suggestion))
+            else:
+                await reply(texts("unknown_command", text=echo))
             return None
         try:
             await _COMMANDS[parsed.command](self.deps, ask)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bridges.assistant.normalize import spellings, tokens
+from bridges.assistant.when import starts_relative
 
 
 class Command(StrEnum):
@@ -66,9 +67,87 @@ PHRASES: dict[tuple[str, ...], Command] = {
     ("ring", "til"): Command.CALL,
     ("call",): Command.CALL,
     ("phone",): Command.CALL,
+    # Longer ways of writing the same (the longest phrase wins).
+    ("hjelp", "meg"): Command.HELP,
+    ("hva", "kan", "du"): Command.HELP,
+    ("kva", "kan", "du"): Command.HELP,
+    ("what", "can", "you", "do"): Command.HELP,
+    ("status", "pa"): Command.STATUS,
+    ("status", "for"): Command.STATUS,
+    ("status", "til"): Command.STATUS,
+    ("status", "of"): Command.STATUS,
+    ("vis", "status"): Command.STATUS,
+    ("show", "status"): Command.STATUS,
+    ("sjekk", "status"): Command.STATUS,
+    ("check", "status"): Command.STATUS,
+    ("hva", "gjor"): Command.STATUS,
+    ("kva", "gjer"): Command.STATUS,
+    ("hvor", "er", "det", "blitt", "av"): Command.STATUS,
+    ("finne", "tid"): Command.FIND_TIME,
+    ("finn", "en", "tid"): Command.FIND_TIME,
+    ("finn", "ei", "tid"): Command.FIND_TIME,
+    ("finn", "ein", "tid"): Command.FIND_TIME,
+    ("finne", "en", "tid"): Command.FIND_TIME,
+    ("finne", "ei", "tid"): Command.FIND_TIME,
+    ("finn", "tidspunkt"): Command.FIND_TIME,
+    ("finn", "et", "tidspunkt"): Command.FIND_TIME,
+    ("finn", "eit", "tidspunkt"): Command.FIND_TIME,
+    ("finn", "felles", "tid"): Command.FIND_TIME,
+    ("find", "a", "slot"): Command.FIND_TIME,
+    ("find", "slot"): Command.FIND_TIME,
+    ("find", "a", "meeting", "time"): Command.FIND_TIME,
+    ("find", "time", "for"): Command.FIND_TIME,
+    ("book", "et", "mote"): Command.MEETING,
+    ("book", "eit", "mote"): Command.MEETING,
+    ("booke", "mote"): Command.MEETING,
+    ("booke", "et", "mote"): Command.MEETING,
+    ("booke", "eit", "mote"): Command.MEETING,
+    ("book", "a", "meeting"): Command.MEETING,
+    ("sett", "opp", "mote"): Command.MEETING,
+    ("sett", "opp", "et", "mote"): Command.MEETING,
+    ("sett", "opp", "eit", "mote"): Command.MEETING,
+    ("lag", "et", "mote"): Command.MEETING,
+    ("lag", "eit", "mote"): Command.MEETING,
+    ("nytt", "mote"): Command.MEETING,
+    ("schedule", "a", "meeting"): Command.MEETING,
+    ("schedule", "meeting"): Command.MEETING,
+    ("set", "up", "a", "meeting"): Command.MEETING,
+    ("new", "meeting"): Command.MEETING,
+    ("ring", "opp"): Command.CALL,
+    ("ringe",): Command.CALL,
+    ("ringe", "til"): Command.CALL,
+    ("call", "up"): Command.CALL,
 }
 _LONGEST = max(len(p) for p in PHRASES)
 _SUBJECT = re.compile(r'["“«](?P<q>[^"”»]+)["”»]|(?::|\s[-–—])\s+(?P<t>.+)$', re.DOTALL)
+
+
+# Words around a command that carry no meaning for it.
+_GREETINGS = {"hei", "hallo", "hello", "hi", "hey", "god", "morn", "heisann", "hoi"}
+_POLITE_PAIRS = {
+    ("kan", "du"),
+    ("kunne", "du"),
+    ("vil", "du"),
+    ("kan", "eg"),
+    ("can", "you"),
+    ("could", "you"),
+    ("would", "you"),
+    ("will", "you"),
+}
+_POLITE = {"please", "pls", "vennligst", "venlegst", "gjerne", "takk", "thanks"}
+# Questions: "er ola ledig i morgen kl 10?", "is ola free at 10?", "har ola tid i morgen?".
+_IS = {"er", "is", "are"}
+_HAS = {"har", "has", "does"}
+_WHEN = {"nar", "when"}
+_FREE_WORDS = {"ledig", "free", "available", "opptatt", "busy", "oppteken", "tilgjengelig"}
+_FREE_WORDS |= {"tilgjengeleg", "ledige"}
+_TIME_WORDS = {"tid", "time", "have"}
+_STATUS_WORDS = {"online", "palogget", "palogga", "innlogget", "inne", "borte", "away", "here"}
+_STATUS_WORDS |= {"her", "pa", "at", "in", "doing", "gjer", "gjor", "i"}
+_MEET_WORDS = {"mote", "mota", "motes", "meet", "treffe", "snakke", "talk"}
+# "møte med kari i morgen om budsjett": the subject follows one of these.
+_ABOUT = {"om", "about", "angaende", "ang", "vedrorande", "vedrorende", "regarding", "re"}
+MAX_NAME_WORDS = 8  # a question's name part (people.MAX_QUERY_WORDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +156,7 @@ class Parsed:
     words: tuple[str, ...]  # folded argument words
     subject: str | None = None  # original spelling
     spelling: dict[str, str] = field(default_factory=dict)  # folded word -> as written
+    suggestion: str | None = None  # "Mente du …?" for a message that was not understood
 
     def as_written(self, folded: str) -> str:
         return " ".join(self.spelling.get(word, word) for word in folded.split())
@@ -93,14 +173,144 @@ def split_subject(text: str) -> tuple[str, str | None]:
 
 def parse(text: str) -> Parsed:
     head, subject = split_subject(text.strip())
-    words = tokens(head)
-    while len(words) > 1 and words[-1] in {"?", "!", "."}:
+    spelling = spellings(head)
+    words = _trim(tokens(head))
+    command, rest = _command(words)
+    if command is None:
+        command, rest = _question(words)
+    if command is None:
+        return Parsed(None, tuple(words), subject, spelling, _suggest(words, spelling))
+    if command is Command.MEETING and subject is None:
+        rest, subject = _about(rest, spelling)
+    return Parsed(command, tuple(w for w in rest if w), subject, spelling)
+
+
+def _trim(words: list[str]) -> list[str]:
+    """Without punctuation at the end, greetings and politeness at the start or end."""
+    while len(words) > 1 and words[-1] in {"?", "!", ".", ","}:
         words.pop()
     if words and len(words[-1]) > 1:
-        words[-1] = words[-1].rstrip("?!")
+        words[-1] = words[-1].rstrip("?!.")
+    while len(words) > 1 and words[-1] in _POLITE | {"da", "?"}:
+        words.pop()
+    changed = True
+    while changed and len(words) > 1:
+        changed = False
+        if words[0] in _GREETINGS | _POLITE | {","}:
+            words.pop(0)
+            changed = True
+        elif tuple(words[:2]) in _POLITE_PAIRS and len(words) > 2:
+            del words[:2]
+            changed = True
+    return words
+
+
+def _command(words: list[str]) -> tuple[Command | None, list[str]]:
     for length in range(min(_LONGEST, len(words)), 0, -1):
         command = PHRASES.get(tuple(words[:length]))
         if command is not None:
-            rest = tuple(w for w in words[length:] if w)
-            return Parsed(command, rest, subject, spellings(head))
-    return Parsed(None, tuple(words), subject, spellings(head))
+            return command, words[length:]
+    return None, words
+
+
+def _question(words: list[str]) -> tuple[Command | None, list[str]]:
+    """A question about someone: (command, the name words followed by the rest)."""
+    if len(words) < 3:
+        return None, words
+    first, body = words[0], words[1:]
+    if first in _WHEN and body[0] in _IS | _HAS | {"kan", "can"}:
+        # "når er ola ledig", "når kan jeg møte ola", "when can i meet ola"
+        body = body[1:]
+        meet = next((i for i, w in enumerate(body[:4]) if w in _MEET_WORDS), None)
+        if meet is not None:
+            return Command.FIND_TIME, body[meet + 1 :]
+        end = _name_end(body, _FREE_WORDS | _TIME_WORDS)
+        if end is not None:
+            return Command.FIND_TIME, body[:end] + body[end + 1 :]
+        return None, words
+    if first in _IS:
+        end = _name_end(body, _FREE_WORDS)
+        if end is not None:
+            return Command.FREE, body[:end] + body[end + 1 :]
+        end = _name_end(body, _STATUS_WORDS)
+        if end is not None:
+            return Command.STATUS, body[:end]
+    if first in _HAS:
+        end = _name_end(body, _TIME_WORDS | _FREE_WORDS)
+        if end is not None:
+            skip = 2 if body[end] == "have" and end + 1 < len(body) else 1
+            return Command.FREE, body[:end] + body[end + skip :]
+    if first in {"what", "whats", "what's"}:
+        end = _name_end(body[1:] if body[0] == "is" else body, {"doing"})
+        if end is not None:
+            return Command.STATUS, (body[1:] if body[0] == "is" else body)[:end]
+    return None, words
+
+
+def _name_end(body: list[str], markers: set[str]) -> int | None:
+    """Index of the first marker word after one to MAX_NAME_WORDS name words."""
+    for i, word in enumerate(body[: MAX_NAME_WORDS + 1]):
+        if word in markers:
+            return i if i > 0 else None
+    return None
+
+
+def _about(words: list[str], spelling: dict[str, str]) -> tuple[list[str], str | None]:
+    """'kari i morgen om budsjett' -> (['kari', 'i', 'morgen'], 'budsjett' as written)."""
+    for i, word in enumerate(words):
+        if word in _ABOUT and i + 1 < len(words) and not starts_relative(words, i):
+            subject = " ".join(spelling.get(w, w) for w in words[i + 1 :])
+            return words[:i], subject
+    return words, None
+
+
+def _vocabulary() -> dict[int, set[str]]:
+    """Command and question words by position in a phrase (first, second), for typos."""
+    first = {p[0] for p in PHRASES} | _IS | _WHEN | {"hvor", "kvar", "where"}
+    second = {p[1] for p in PHRASES if len(p) > 1}
+    return {0: {w for w in first if len(w) > 2}, 1: {w for w in second if len(w) > 2}}
+
+
+_VOCABULARY = _vocabulary()
+MAX_TYPO_WORD = 20  # longer words are not compared (bounds the cost of a suggestion)
+
+
+def _suggest(words: list[str], spelling: dict[str, str]) -> str | None:
+    """The message with its first or second word corrected, if that makes it a command."""
+    for position in (0, 1):
+        if len(words) <= position or len(words[position]) > MAX_TYPO_WORD:
+            continue
+        word = words[position]
+        limit = 1 if len(word) < 6 else 2
+        ranked = sorted(
+            (d, candidate)
+            for candidate in _VOCABULARY[position]
+            if candidate != word and (d := distance(word, candidate)) <= limit
+        )
+        for _, candidate in ranked:
+            fixed = [*words[:position], candidate, *words[position + 1 :]]
+            command, _ = _command(fixed)
+            if command is None:
+                command, _ = _question(fixed)
+            if command is not None:
+                written = [spelling.get(w, w) for w in fixed]
+                written[position] = _WRITTEN.get(candidate, candidate)
+                return " ".join(written)
+    return None
+
+
+_WRITTEN = {"mote": "møte", "moter": "møter", "motetid": "møtetid", "nar": "når"}
+
+
+def distance(a: str, b: str) -> int:
+    """Edit distance with transpositions (optimal string alignment); short words only."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]

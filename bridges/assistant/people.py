@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bridges.assistant.normalize import fold
+from bridges.assistant.parsing import distance
 from samtek.model import Person
 from samtek.plugin import Directory
 
@@ -30,7 +31,10 @@ MAX_NAMES = 12  # people per command: a meeting of more is booked in the calenda
 MAX_QUERY_WORDS = 8  # words of one name; a longer query matches only as an exact full name
 # Index probes one command may cause: each name group is looked up whole (an exact probe, a
 # number probe, one probe per distinct word), and at most MAX_NAMES single words besides.
+# A "Mente du …?" for a name not found: per word one probe for itself and one per deletion.
+MAX_TYPO_WORD = 30
 MAX_PROBES = MAX_NAMES * (2 + MAX_QUERY_WORDS) + MAX_NAMES * 3
+MAX_PROBES += MAX_QUERY_WORDS * (MAX_TYPO_WORD + 2) + 2 + MAX_QUERY_WORDS
 SEPARATORS = {",", ";", "&", "+", "og", "and", "med", "with"}
 
 
@@ -104,6 +108,12 @@ class PeopleIndex:
         self._prefixes = {
             k: (frozenset(v), tuple(v[: MAX_CANDIDATES + 1])) for k, v in prefixes.items()
         }
+        # Name words under themselves and every one-letter deletion, for typo suggestions.
+        deletes: dict[str, set[str]] = {}
+        for word in {w for p in self._people for w in fold(p.name).split()}:
+            for variant in _deletions(word) | {word}:
+                deletes.setdefault(variant, set()).add(word)
+        self._deletes = {k: tuple(sorted(v)) for k, v in deletes.items()}
         self.probes = 0  # dictionary probes made by lookups (the tests bound this per message)
 
     def __len__(self) -> int:
@@ -142,6 +152,39 @@ class PeopleIndex:
         common = postings[0][0].intersection(*(p[0] for p in postings[1:]))
         return heapq.nsmallest(MAX_CANDIDATES + 1, common)
 
+    def suggest(self, query: str) -> tuple[Person, ...]:
+        """People a mistyped name probably meant ("ola hanssen" -> Ola Hansen), or ()."""
+        words = fold(query).split()
+        if not words or len(words) > MAX_QUERY_WORDS:
+            return ()
+        fixed = []
+        for word in words:
+            self.probes += 1
+            if (word, 1) in self._prefixes:
+                fixed.append(word)
+                continue
+            best = self._nearest(word)
+            if best is None:
+                return ()
+            fixed.append(best)
+        if fixed == words:
+            return ()
+        result = self.lookup(" ".join(fixed))
+        if isinstance(result, Found):
+            return (result.person,)
+        return result.candidates if isinstance(result, Ambiguous) else ()
+
+    def _nearest(self, word: str) -> str | None:
+        if len(word) > MAX_TYPO_WORD or len(word) < 3:
+            return None
+        candidates: set[str] = set()
+        for variant in _deletions(word) | {word}:
+            self.probes += 1
+            candidates.update(self._deletes.get(variant, ()))
+        limit = 1 if len(word) < 6 else 2
+        ranked = sorted((distance(word, c), c) for c in candidates)
+        return ranked[0][1] if ranked and ranked[0][0] <= limit else None
+
     def _result(self, query: str, ranks: Sequence[int]) -> Lookup:
         if len(ranks) == 1:
             return Found(self._people[ranks[0]])
@@ -157,13 +200,7 @@ class PeopleIndex:
         phrase names nobody but each word names exactly one person. Raises TooManyNames
         before looking anyone up when that would be more than MAX_NAMES people.
         """
-        groups: list[list[str]] = [[]]
-        for word in words:
-            if word in SEPARATORS:
-                groups.append([])
-            else:
-                groups[-1].append(word)
-        named = [g for g in groups if g]
+        named = name_groups(words)
         if len(named) > MAX_NAMES:
             raise TooManyNames()
         results: list[Lookup] = []
@@ -183,6 +220,21 @@ class PeopleIndex:
                     continue
             results.append(whole)
         return results
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def name_groups(words: Sequence[str]) -> list[list[str]]:
+    """The words of each name: 'kari nordmann , per og ola' -> three groups."""
+    groups: list[list[str]] = [[]]
+    for word in words:
+        if word in SEPARATORS:
+            groups.append([])
+        else:
+            groups[-1].append(word)
+    return [g for g in groups if g]
 
 
 class PeopleFinder:

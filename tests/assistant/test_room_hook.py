@@ -13,6 +13,7 @@ from bridges.assistant.context import Deps
 from bridges.assistant.handler import CommandHandler
 from bridges.assistant.parsing import Command
 from bridges.assistant.room import RoomContext
+from samtek.clock import FixedClock
 from samtek.directory import StaticDirectory
 from samtek.model import CalendarEvent, Person, Sensitivity
 
@@ -43,7 +44,7 @@ def handler() -> CommandHandler:
         municipalities={"notodden": "Notodden"},
         settings=AssistantSection(),
     )
-    return CommandHandler(deps, clock=lambda: NOW)
+    return CommandHandler(deps, clock=FixedClock(NOW))
 
 
 async def test_meetings_in_a_room_in_the_askers_language() -> None:

@@ -33,7 +33,12 @@ async def explain_lookup(deps: Deps, ask: Ask, result: Lookup) -> None:
         query = ask.parsed.as_written(result.query)
         if len(query) > MAX_QUOTE:
             query = query[:MAX_QUOTE] + "…"
-        await ask.reply(ask.texts("not_found", query=query))
+        meant = (await finder_for(deps.directory).index()).suggest(result.query)
+        if meant:
+            names = ask.texts.either([label(deps, p) for p in meant])
+            await ask.reply(ask.texts("not_found_meant", query=query, options=names))
+        else:
+            await ask.reply(ask.texts("not_found", query=query))
 
 
 async def one_person(deps: Deps, ask: Ask, words: Sequence[str], usage: str) -> Person | None:
@@ -70,9 +75,9 @@ async def many_people(
 
 
 async def when_or_explain(ask: Ask, words: Sequence[str]) -> When | None:
-    today = ask.now.astimezone(ask.texts.tz).date()
+    local = ask.now.astimezone(ask.texts.tz)
     try:
-        return parse_when(list(words), today)
+        return parse_when(list(words), local.date(), local)
     except WhenError as exc:
         await ask.reply(ask.texts("bad_date", token=exc.token))
         return None

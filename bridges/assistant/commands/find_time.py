@@ -1,4 +1,7 @@
-"""`finn tid <people…> [varighet] [innen dato]`: the first slots free for everyone.
+"""`finn tid <people…> [varighet] [dag | uke] [innen dato]`: the first slots free for everyone.
+
+A day ("i morgen") searches that day only; a week ("neste uke", "uke 49") that week;
+otherwise `find_time_days` ahead, or up to "innen <dato>".
 
 The asker takes part too when they have a calendar (they are booking a meeting with the
 others). Working hours are in the asker's timezone; each person's busy time comes from their
@@ -33,7 +36,14 @@ async def run(deps: Deps, ask: Ask) -> None:
     duration = when.duration or timedelta(minutes=settings.find_time_minutes)
     today = ask.now.astimezone(texts.tz).date()
     first = max(when.day or today, today)
-    last = when.until or first + timedelta(days=settings.find_time_days - 1)
+    if when.until is not None:
+        last = when.until
+    elif when.through is not None:  # "neste uke": that week
+        last = when.through
+    elif when.day is not None:  # "i morgen": only that day
+        last = first
+    else:
+        last = first + timedelta(days=settings.find_time_days - 1)
     if last < first:
         await ask.reply(texts("bad_date", token=texts.day(last)))
         return

@@ -1,21 +1,30 @@
-"""`ledig <person> [dag]` / `free <person> [day]`: busy blocks and free working time."""
+"""`ledig <person> [dag] [kl 10[-11]]` / `free <person> [day] [at 10]`: busy and free time.
+
+With a clock time ("er ola ledig i morgen kl 10?") the first line answers yes or no for that
+time (an hour, or the range asked for); with a span ("neste uke") every working day of it.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from bridges.assistant.calendars import CalendarUnavailable, NoCalendar
 from bridges.assistant.commands.common import one_person, when_or_explain
 from bridges.assistant.context import Ask, Deps
 from bridges.assistant.slots import merge, subtract
-from samtek.model import BusyStatus, TimeWindow
+from bridges.assistant.when import When
+from samtek.model import BusyBlock, BusyStatus, TimeWindow
 
+_BLOCKING = {BusyStatus.BUSY, BusyStatus.TENTATIVE, BusyStatus.OOF}
 _LABELS = {
     BusyStatus.BUSY: "busy",
     BusyStatus.TENTATIVE: "tentative",
     BusyStatus.OOF: "oof",
     BusyStatus.ELSEWHERE: "elsewhere",
 }
+
+
+MAX_DAYS = 7  # a span is shown a week at most
 
 
 async def run(deps: Deps, ask: Ask) -> None:
@@ -26,9 +35,16 @@ async def run(deps: Deps, ask: Ask) -> None:
     if person is None:
         return
     texts = ask.texts
-    day = when.day or ask.now.astimezone(texts.tz).date()
-    start = datetime.combine(day, time(0), texts.tz)
-    window = TimeWindow(start, datetime.combine(day + timedelta(days=1), time(0), texts.tz))
+    first = when.day or ask.now.astimezone(texts.tz).date()
+    last = min(when.through or first, first + timedelta(days=MAX_DAYS - 1))
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    if len(days) > 1:
+        work_days = deps.working_hours.weekdays
+        days = [d for d in days if d.weekday() in work_days] or days[:1]
+    window = TimeWindow(
+        datetime.combine(days[0], time(0), texts.tz),
+        datetime.combine(days[-1] + timedelta(days=1), time(0), texts.tz),
+    )
     try:
         busy = (await deps.calendars.busy([person], window))[person.id]
     except NoCalendar:
@@ -37,7 +53,47 @@ async def run(deps: Deps, ask: Ask) -> None:
     except CalendarUnavailable:
         await ask.reply(texts("calendar_unavailable", name=person.name))
         return
-    lines = [texts("free_header", name=person.name, day=texts.day(day))]
+    lines = []
+    if when.at is not None:
+        asked = when.duration or timedelta(minutes=deps.settings.find_time_minutes)
+        lines.append(_at_answer(ask, person.name, days[0], when, asked, busy))
+    for day in days:
+        lines += _day_lines(deps, ask, person.name, day, busy)
+    await ask.reply("\n".join(lines))
+
+
+def _at_answer(
+    ask: Ask, name: str, day: date, when: When, asked: timedelta, busy: list[BusyBlock]
+) -> str:
+    """'Ja, Ola er ledig …' or 'Nei, Ola er opptatt …' for the time asked about."""
+    texts = ask.texts
+    assert when.at is not None
+    start = datetime.combine(day, when.at, texts.tz)
+    end = datetime.combine(day, when.end, texts.tz) if when.end is not None else start + asked
+    clash = next(
+        (
+            b
+            for b in sorted(busy, key=lambda b: b.start)
+            if b.busy in _BLOCKING and b.start < end and start < b.end
+        ),
+        None,
+    )
+    values = {
+        "name": name,
+        "day": texts.day(day),
+        "start": texts.clock(start),
+        "end": texts.clock(end),
+    }
+    if clash is None:
+        return texts("free_at_yes", **values)
+    return texts("free_at_no", label=texts(_LABELS[clash.busy]), **values)
+
+
+def _day_lines(deps: Deps, ask: Ask, name: str, day: date, busy: list[BusyBlock]) -> list[str]:
+    texts = ask.texts
+    start = datetime.combine(day, time(0), texts.tz)
+    window = TimeWindow(start, datetime.combine(day + timedelta(days=1), time(0), texts.tz))
+    lines = [texts("free_header", name=name, day=texts.day(day))]
     blocks = sorted(
         (b for b in busy if b.busy in _LABELS and window.overlaps(b.start, b.end)),
         key=lambda b: (b.start, b.end),
@@ -61,4 +117,4 @@ async def run(deps: Deps, ask: Ask) -> None:
         lines.append(texts("free_ranges", ranges=ranges))
     elif work:
         lines.append(texts("free_no_ranges"))
-    await ask.reply("\n".join(lines))
+    return lines

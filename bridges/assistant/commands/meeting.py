@@ -1,4 +1,6 @@
-"""`møte <people…> <dag> kl <tid> [varighet]: <emne>`: book in the organiser's calendar.
+"""`møte <people…> <dag> kl <tid>[-<tid>] [varighet] [om <emne> | : <emne>]`: book a meeting.
+
+Booked in the organiser's calendar.
 
 Only a connector that implements `MeetingWriter` can book; for a read-only source (iCal
 feeds) the answer says so plainly instead of pretending.
@@ -41,7 +43,10 @@ async def run(deps: Deps, ask: Ask) -> None:
     if start <= ask.now:
         await ask.reply(texts("meeting_in_past"))
         return
-    end = start + (when.duration or timedelta(minutes=deps.settings.meeting_minutes))
+    if when.end is not None:  # "14-15"
+        end = datetime.combine(day, when.end, texts.tz)
+    else:
+        end = start + (when.duration or timedelta(minutes=deps.settings.meeting_minutes))
     subject = ask.parsed.subject or texts("default_subject")
     others = tuple(p for p in attendees if p.id != organiser.id)
     request = MeetingRequest(organiser, others, subject, start, end)

@@ -6,7 +6,7 @@ private or confidential events never carry a subject in the first place (presenc
 
 from __future__ import annotations
 
-from bridges.assistant.commands.common import one_person
+from bridges.assistant.commands.common import many_people, when_or_explain
 from bridges.assistant.context import Ask, Deps
 from samtek.model import ClaimSource, OutOfOffice, Person
 from samtek.presence.resolver import Resolution, transition_id
@@ -21,12 +21,22 @@ _WHY = {
 
 
 async def run(deps: Deps, ask: Ask) -> None:
-    person = await one_person(deps, ask, ask.parsed.words, "usage_status")
-    if person is None:
+    when = await when_or_explain(ask, ask.parsed.words)  # "hvor er ola nå": now anyway
+    if when is None:
         return
+    people = await many_people(deps, ask, when.rest, "usage_status")
+    if people is None:
+        return
+    lines = []
+    for person in people:
+        lines += await _status(deps, ask, person)
+    await ask.reply("\n".join(lines))
+
+
+async def _status(deps: Deps, ask: Ask, person: Person) -> list[str]:
     texts = ask.texts
     resolution = deps.presence.explain(person.id, ask.now) if deps.presence else None
-    lines = []
+    lines: list[str] = []
     if resolution is None:
         lines.append(texts("status_none", name=person.name))
     else:
@@ -46,7 +56,7 @@ async def run(deps: Deps, ask: Ask) -> None:
     oof = deps.presence.out_of_office(person.id) if deps.presence else None
     if oof is not None and oof.enabled and oof.message and _oof_active(oof, ask):
         lines.append(texts("oof_message", message=oof.message.strip()))
-    await ask.reply("\n".join(lines))
+    return lines
 
 
 def _oof_active(oof: OutOfOffice, ask: Ask) -> bool:
