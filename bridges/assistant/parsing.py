@@ -285,7 +285,9 @@ def _suggest(words: list[str], spelling: dict[str, str]) -> str | None:
         ranked = sorted(
             (d, candidate)
             for candidate in _VOCABULARY[position]
-            if candidate != word and (d := distance(word, candidate)) <= limit
+            if candidate != word
+            and abs(len(candidate) - len(word)) <= limit  # cheap: most words end here
+            and (d := distance(word, candidate)) <= limit
         )
         for _, candidate in ranked:
             fixed = [*words[:position], candidate, *words[position + 1 :]]

@@ -114,7 +114,9 @@ _DAY_NUMBER = re.compile(r"^(\d{1,2})(?:\.|st|nd|rd|th)?$")
 _YEAR = re.compile(r"^(20\d{2})$")
 _CLOCK = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?(am|pm)?$")
 _CLOCK_STRICT = re.compile(r"^(\d{1,2})(?::(\d{2})|(?::(\d{2}))?(am|pm))$")
-_CLOCK_RANGE = re.compile(r"^(\d{1,2}(?:[:.]\d{2})?)[-–—](\d{1,2}(?:[:.]\d{2})?)$")
+_CLOCK_RANGE = re.compile(
+    r"^(\d{1,2}(?:[:.]\d{2})?(?:am|pm)?)[-–—](\d{1,2}(?:[:.]\d{2})?(am|pm)?)$"
+)
 _WEEK_NUMBER = re.compile(r"^(?:uke|veke|week)?(\d{1,2})$")
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
 _NUMBER_UNIT = re.compile(r"^(\d+(?:[.,]\d+)?)([a-z]+)$")
@@ -306,8 +308,14 @@ def _clock_range(words: list[str], i: int, found: _Found) -> int:
     word = words[i]
     span = _CLOCK_RANGE.match(word)
     if span is not None:
-        start = _clock(span[1], word, strict=False)
         end = _clock(span[2], word, strict=False)
+        first = span[1]
+        if span[3] and not first.endswith(("am", "pm")):  # "2-3pm": 2pm; "11-1pm": 11am
+            start = _clock(first + span[3], word, strict=False)
+            if start is not None and end is not None and start >= end:
+                start = _clock(first + "am", word, strict=False)
+        else:
+            start = _clock(first, word, strict=False)
         if start is None or end is None or end <= start:
             raise WhenError(word)
         found.at, found.end = start, end
