@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from bridges.assistant.commands import call, find_time, free, meeting, meetings, status
+from bridges.assistant.commands import call, find_time, free, meeting, meetings, status, unknown
 from bridges.assistant.commands import help as help_
 from bridges.assistant.context import Ask, Deps, Reply
 from bridges.assistant.parsing import Command, Parsed, parse
@@ -61,10 +61,7 @@ class CommandHandler:
             echo = text.strip()
             if len(echo) > MAX_ECHO:
                 echo = echo[:MAX_ECHO] + "…"
-            if parsed.suggestion is not None and len(parsed.suggestion) <= MAX_ECHO:
-                await reply(texts("unknown_meant", text=echo, meant=parsed.suggestion))
-            else:
-                await reply(texts("unknown_command", text=echo))
+            await unknown.run(self.deps, ask, echo)
             return None
         try:
             await _COMMANDS[parsed.command](self.deps, ask)

@@ -39,7 +39,7 @@ ANSWERS = {
     "meeting": {"meeting_read_only", "usage_meeting", "ambiguous"},
     "call": {"call_unavailable", "ambiguous"},
     "meetings": {"meetings_not_room"},
-    "unknown": {"unknown_command"},
+    "unknown": {"unknown_command", "unknown_understood"},
 }
 NOT_IN_REGION = {"ola hanssen"}
 ASKER = {"nb": "anna", "nn": "nils", "en": "john"}

@@ -57,3 +57,17 @@ async def test_lists_and_typos(chat: Chat) -> None:
     assert await chat.john.ask("status kari nordmnan") == (
         "I cannot find anyone called “kari nordmnan”. Did you mean Kari Nordmann (Kongsberg)?"
     )
+
+
+async def test_an_unknown_message_says_what_was_recognised(chat: Chat) -> None:
+    assert await chat.nils.ask("kjem ola i morgon?") == (
+        "Eg forstod ikkje «kjem ola i morgon?», men kjende att Ola Normann og i morgon."
+        " Meinte du «ledig Ola Normann i morgon»?"
+    )
+    assert await chat.john.ask("where's lars") == (
+        "I did not understand “where's lars”, but I recognised Lars Holm."
+        " Did you mean “status Lars Holm”?"
+    )
+    assert await chat.anna.ask("hva er klokka") == (
+        "Jeg forstod ikke «hva er klokka». Skriv «hjelp» for å se hva jeg kan."
+    )
