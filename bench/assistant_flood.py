@@ -42,6 +42,10 @@ WORST = [
     "finn tid " + " ".join(["a"] * 12),
     "møte " + ", ".join(str(20_000 + i) for i in range(12)) + " i morgen kl 10",
     "status " + "a " * 240,
+    # Typo paths: an unknown message near a command, and eight mistyped 20-letter names.
+    "statsu " + "xaxbxcxd " * 54,
+    "status " + " ".join(["anneaslakastridaudxx"] * 8) + ", " + ", ".join(["arnex"] * 11),
+    "kjem ola aud kari astrid arne i morgen kl 10?",
 ]
 
 

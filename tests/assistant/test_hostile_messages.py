@@ -71,6 +71,9 @@ async def test_lookups_probe_the_index_a_bounded_number_of_times(chat: Chat) -> 
         + " 1 t innen fredag",
         "møte " + ", ".join(str(20_000 + i) for i in range(MAX_NAMES)) + " i morgen kl 10",
         "status " + "a " * 100,
+        "statsu " + "xaxbxcxd " * 54,
+        "status " + " ".join(["anneaslakastridaudxx"] * 8) + ", " + ", ".join(["arnex"] * 11),
+        "kjem anne arne aud kari astrid i morgen kl 10?",
     ]
     for text in worst:
         index = await finder.index()
