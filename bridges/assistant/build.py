@@ -8,6 +8,7 @@ from bridges.assistant.calendars import Calendars
 from bridges.assistant.chat import ChatAssistant
 from bridges.assistant.context import Deps, PresenceView
 from bridges.assistant.handler import CommandHandler
+from bridges.assistant.online import ServerOnline
 from bridges.assistant.oof import OofAutoReply
 from bridges.assistant.ratelimit import RateLimiter
 from samtek.bus import Bus
@@ -24,7 +25,9 @@ def build_handler(
     presence: PresenceView | None,
     connectors: Mapping[str, object],
     store: Store | None = None,
+    link: XmppLink | None = None,
 ) -> CommandHandler:
+    """`link`, when given, lets `status` ask the XMPP server who is online."""
     settings = config.file.assistant
     deps = Deps(
         directory=directory,
@@ -34,6 +37,7 @@ def build_handler(
         municipalities={m.id: m.name for m in config.file.municipalities},
         settings=settings,
         store=store,
+        online=ServerOnline(link, config.xmpp.domain) if link is not None else None,
     )
     return CommandHandler(deps)
 
@@ -71,7 +75,7 @@ def build_chat_assistant(
     settings = config.file.assistant
     assistant = ChatAssistant(
         link,
-        build_handler(config, directory, presence, connectors, store),
+        build_handler(config, directory, presence, connectors, store, link),
         directory,
         settings.domains or [config.xmpp.domain],
         RateLimiter(settings.rate_burst, settings.rate_per_seconds, settings.max_senders),

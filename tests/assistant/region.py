@@ -19,7 +19,7 @@ from tests.e2e.regions import ics_meeting, write_ics
 OSLO = ZoneInfo("Europe/Oslo")
 LONDON = ZoneInfo("Europe/London")
 ASKERS = ("anna", "nils", "john", "stranger")
-OTHERS = ("kari", "karin", "emma", "per")
+OTHERS = ("kari", "karin", "emma", "per", "ola", "lars")
 
 
 @dataclass(frozen=True)

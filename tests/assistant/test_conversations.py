@@ -67,7 +67,10 @@ async def test_nynorsk_conversation(chat: Chat) -> None:
     assert (await nils.ask("Hjelp")).startswith("Dette kan eg")
     status = await nils.ask("kvar er Emma")
     end = f"{region.now_meeting_end.astimezone(OSLO):%H:%M}"
-    assert status == f"Emma Hansen: I møte: Budget review (til {end}) (frå kalenderen)."
+    assert status.splitlines() == [
+        f"Emma Hansen: I møte: Budget review (til {end}) (frå kalenderen).",
+        "Emma Hansen er ikkje pålogga i chatten (frå chatserveren).",
+    ]
     assert (await nils.ask("status kari")).startswith("Meinte du Kari Nordby (Notodden) eller")
     assert await nils.ask("status nokon") == "Eg finn ingen som heiter «nokon»."
     free = await nils.ask(f"ledig kari nordby {dm(region)}")
@@ -100,7 +103,10 @@ async def test_english_conversation_in_the_askers_timezone(chat: Chat) -> None:
     assert (await john.ask("HELP")).startswith("Here is what I can do")
     status = await john.ask("where is per@region.test")
     end = f"{region.now_meeting_end.astimezone(LONDON):%H:%M}"  # John's clock
-    assert status == f"Per Ås: In a meeting until {end} (from the calendar)."
+    assert status.splitlines() == [
+        f"Per Ås: In a meeting until {end} (from the calendar).",
+        "Per Ås is not online in the chat (from the chat server).",
+    ]
     assert (await john.ask("status kari")).startswith("Did you mean Kari Nordby (Notodden) or")
     assert await john.ask("status kari@nowhere.test") == (
         "I cannot find anyone called “kari@nowhere.test”."
@@ -181,11 +187,12 @@ async def test_status_says_when_the_persons_own_status_wins(
         async with asyncio.timeout(15):  # hang guard while the dismissal travels
             while True:
                 answer = await chat.anna.ask("status per")
-                if len(answer.splitlines()) > 1:
+                if "har selv satt" in answer:
                     break
                 await asyncio.sleep(0.2)
-        first, note = answer.splitlines()
+        first, note, online = answer.splitlines()
         assert first.startswith("Per Ås: I møte til ")
         assert note == "Per Ås har selv satt en annen status i chatten, og den vises nå."
+        assert online.startswith("Per Ås er pålogget i chatten: tilgjengelig – «Ledig likevel»")
     finally:
         await per.disconnect()

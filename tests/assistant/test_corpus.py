@@ -54,9 +54,8 @@ def answer_kind(answer: str, language: str) -> str | None:
     for key, template in sorted(texts, key=lambda kv: -len(re.sub(r"\{\w+\}", "", kv[1]))):
         pattern = re.escape(template)
         pattern = re.sub(r"\\\{[a-z_]+\\\}", ".*", pattern)
-        if re.fullmatch(pattern, answer, re.DOTALL) or re.fullmatch(
-            pattern, answer.splitlines()[0]
-        ):
+        multiline = "\n" in template
+        if re.fullmatch(pattern, answer if multiline else answer.splitlines()[0], re.DOTALL):
             return key
     return None
 

@@ -5,6 +5,15 @@ The corpus (test_corpus.py) checks what every message means; these check whole a
 
 from __future__ import annotations
 
+import asyncio
+import re
+from xml.etree import ElementTree as ET
+
+import pytest
+from slixmpp.exceptions import IqError
+
+from samtek.devserver.prosody import ProsodyServer
+from tests.assistant.chat_client import ChatClient
 from tests.assistant.conftest import Chat
 from tests.assistant.region import Region
 
@@ -46,7 +55,12 @@ async def test_meeting_with_range_and_subject_reaches_the_real_obstacle(chat: Ch
 
 async def test_lists_and_typos(chat: Chat) -> None:
     both = await chat.anna.ask("status kari nordmann, per")
-    assert [line.split(":")[0] for line in both.splitlines()] == ["Kari Nordmann", "Per Ås"]
+    assert [line.split(":")[0] for line in both.splitlines()] == [
+        "Kari Nordmann",
+        "Kari Nordmann er ikke pålogget i chatten (fra chatserveren).",
+        "Per Ås",
+        "Per Ås er ikke pålogget i chatten (fra chatserveren).",
+    ]
     assert await chat.anna.ask("hjelpp") == "Jeg forstod ikke «hjelpp». Mente du «hjelp»?"
     assert await chat.nils.ask("statsu emma") == (
         "Eg forstod ikkje «statsu emma». Meinte du «status emma»?"
@@ -71,3 +85,45 @@ async def test_an_unknown_message_says_what_was_recognised(chat: Chat) -> None:
     assert await chat.anna.ask("hva er klokka") == (
         "Jeg forstod ikke «hva er klokka». Skriv «hjelp» for å se hva jeg kan."
     )
+
+
+async def test_status_tells_online_or_offline_and_since_when(
+    chat: Chat, prosody: ProsodyServer
+) -> None:
+    # Ola has not logged in since the server started: offline, since unknown.
+    assert (await chat.anna.ask("status ola")).splitlines()[1] == (
+        "Ola Normann er ikke pålogget i chatten (fra chatserveren)."
+    )
+    ola = ChatClient(prosody.jid("ola"), "pw", prosody.c2s_port, prosody.component_jid)
+    await ola.connect()
+    try:
+        ola.set_presence(show="away", status="Lunsj")
+        async with asyncio.timeout(15):  # hang guard while the presence travels
+            while "Lunsj" not in (answer := await chat.nils.ask("status ola")):
+                await asyncio.sleep(0.1)
+        assert re.fullmatch(
+            r"Ola Normann er pålogga i chatten: borte – «Lunsj» sidan kl \d\d:\d\d"
+            r" \(frå chatserveren\)\.",
+            answer.splitlines()[1],
+        ), answer
+    finally:
+        await ola.disconnect()
+    async with asyncio.timeout(15):
+        while "not online" not in (answer := await chat.john.ask("status ola")):
+            await asyncio.sleep(0.1)
+    assert re.fullmatch(
+        r"Ola Normann is not online in the chat since \d\d:\d\d \(from the chat server\)\.",
+        answer.splitlines()[1],
+    ), answer
+
+
+async def test_only_the_component_may_ask_who_is_online(chat: Chat, prosody: ProsodyServer) -> None:
+    anna = chat.anna
+    assert anna.xmpp is not None
+    iq = anna.xmpp.make_iq_get(ito=prosody.domain)
+    query = ET.Element("{urn:samtek:presence-info:0}query")
+    ET.SubElement(query, "{urn:samtek:presence-info:0}user", jid=prosody.jid("per"))
+    iq.append(query)
+    with pytest.raises(IqError) as refused:
+        await iq.send(timeout=10)
+    assert refused.value.condition == "forbidden"
