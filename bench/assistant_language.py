@@ -55,6 +55,9 @@ def main() -> None:
         "er " + "a " * 245 + "ledig",
         "møte " + "på fredag om " * 37,
         "hjelpp" + "x" * 490,
+        "please " * 71,
+        "kalender " * 55,
+        "when does " * 50,
     ]
     for text in worst:
         started = time.perf_counter()

@@ -14,7 +14,7 @@ from bridges.assistant.people import name_groups
 from bridges.assistant.when import When, WhenError, parse_when
 
 # Commands that name one person: all their words are that person.
-ONE_PERSON = {Command.FREE, Command.CALL}
+ONE_PERSON = {Command.CALL}
 
 
 @dataclass(frozen=True, slots=True)

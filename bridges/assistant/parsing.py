@@ -114,6 +114,28 @@ PHRASES: dict[tuple[str, ...], Command] = {
     ("set", "up", "a", "meeting"): Command.MEETING,
     ("new", "meeting"): Command.MEETING,
     ("ring", "opp"): Command.CALL,
+    ("ringe", "opp"): Command.CALL,
+    ("ringe", "opp", "til"): Command.CALL,
+    ("finne", "et", "tidspunkt"): Command.FIND_TIME,
+    ("finne", "eit", "tidspunkt"): Command.FIND_TIME,
+    ("finne", "tidspunkt"): Command.FIND_TIME,
+    ("finn", "motetidspunkt"): Command.FIND_TIME,
+    ("finn", "et", "motetidspunkt"): Command.FIND_TIME,
+    ("finne", "et", "motetidspunkt"): Command.FIND_TIME,
+    ("finne", "ledig", "tid"): Command.FIND_TIME,
+    ("ha", "et", "mote"): Command.MEETING,
+    ("ha", "eit", "mote"): Command.MEETING,
+    ("ha", "mote"): Command.MEETING,
+    ("lag", "mote"): Command.MEETING,
+    ("lage", "et", "mote"): Command.MEETING,
+    ("avtal", "mote"): Command.MEETING,
+    ("avtale", "et", "mote"): Command.MEETING,
+    ("kall", "inn", "til", "mote"): Command.MEETING,
+    ("have", "a", "meeting"): Command.MEETING,
+    ("book", "mote", "med"): Command.MEETING,
+    ("set", "up", "meeting"): Command.MEETING,
+    ("arrange", "a", "meeting"): Command.MEETING,
+    ("call", "to"): Command.CALL,
     ("ringe",): Command.CALL,
     ("ringe", "til"): Command.CALL,
     ("call", "up"): Command.CALL,
@@ -124,16 +146,62 @@ _SUBJECT = re.compile(r'["“«](?P<q>[^"”»]+)["”»]|(?::|\s[-–—])\s+(?
 
 # Words around a command that carry no meaning for it.
 _GREETINGS = {"hei", "hallo", "hello", "hi", "hey", "god", "morn", "heisann", "hoi"}
-_POLITE_PAIRS = {
-    ("kan", "du"),
-    ("kunne", "du"),
-    ("vil", "du"),
-    ("kan", "eg"),
-    ("can", "you"),
-    ("could", "you"),
-    ("would", "you"),
-    ("will", "you"),
-}
+# Leading phrases that only wrap a request ("kan du sjekke om ola er ledig"); longest first.
+_PREFIXES = sorted(
+    (
+        tuple(p.split())
+        for p in (
+            "kan du",
+            "kunne du",
+            "vil du",
+            "kan eg",
+            "kan jeg",
+            "kan vi",
+            "kunne vi",
+            "kan du si om",
+            "kan du sjekke om",
+            "kan du finne ut om",
+            "sjekk om",
+            "vet du om",
+            "veit du om",
+            "jeg vil",
+            "jeg vil gjerne",
+            "jeg trenger",
+            "eg vil",
+            "eg treng",
+            "vi trenger",
+            "vi treng",
+            "jeg lurer pa om",
+            "eg lurer pa om",
+            "can you",
+            "could you",
+            "would you",
+            "will you",
+            "can we",
+            "could we",
+            "can you tell me if",
+            "can you check if",
+            "could you tell me if",
+            "tell me if",
+            "check if",
+            "do you know if",
+            "i want to",
+            "i need to",
+            "i would like to",
+            "i'd like to",
+            "id like to",
+            "i want",
+            "i need",
+            "let's",
+            "lets",
+            "please",
+        )
+    ),
+    key=len,
+    reverse=True,
+)
+# Trailing words that carry nothing: "ring lars for meg", "… takk".
+_SUFFIXES = [("for", "meg"), ("for", "me"), ("er", "du", "snill"), ("vaer", "sa", "snill")]
 _POLITE = {"please", "pls", "vennligst", "venlegst", "gjerne", "takk", "thanks"}
 # Questions: "er ola ledig i morgen kl 10?", "is ola free at 10?", "har ola tid i morgen?".
 _IS = {"er", "is", "are"}
@@ -147,6 +215,15 @@ _STATUS_WORDS |= {"her", "pa", "at", "in", "doing", "gjer", "gjor", "i"}
 _MEET_WORDS = {"mote", "mota", "motes", "meet", "treffe", "snakke", "talk"}
 # "møte med kari i morgen om budsjett": the subject follows one of these.
 _ABOUT = {"om", "about", "angaende", "ang", "vedrorande", "vedrorende", "regarding", "re"}
+_STATUS_WORDS |= {"around", "there", "der", "tilstede", "inn"}
+_SUITS = {"passer", "passar", "suits", "works", "does"}
+_FILLER_NAME_START = {"det", "it", "for", "med", "with", "til", "suit", "passe"}
+_CALENDAR_WORDS = {"kalender", "kalenderen", "kalendaren", "calendar"}
+_CALENDAR_FILLER = {"vis", "meg", "show", "me", "sjekk", "check", "til", "for", "of", "the"}
+_CALENDAR_FILLER |= {"on", "pa", "hva", "kva", "what", "is", "in", "i", "er", "sin", "open"}
+# Words that are never (the start of) the name in a question.
+_NOT_NAMES = {"du", "you", "jeg", "eg", "i", "vi", "we", "hva", "kva", "hvem", "kven", "who"}
+_NOT_NAMES |= {"what", "noen", "nokon", "someone", "anyone", "det", "it", "der", "there"}
 MAX_NAME_WORDS = 8  # a question's name part (people.MAX_QUERY_WORDS)
 
 
@@ -174,7 +251,7 @@ def split_subject(text: str) -> tuple[str, str | None]:
 def parse(text: str) -> Parsed:
     head, subject = split_subject(text.strip())
     spelling = spellings(head)
-    words = _trim(tokens(head))
+    words = _trim(_english_contractions(tokens(head)))
     command, rest = _command(words)
     if command is None:
         command, rest = _question(words)
@@ -185,6 +262,24 @@ def parse(text: str) -> Parsed:
     return Parsed(command, tuple(w for w in rest if w), subject, spelling)
 
 
+_CONTRACTIONS = {"what's": ("what", "is"), "where's": ("where", "is"), "whats": ("what", "is")}
+_CONTRACTIONS |= {"wheres": ("where", "is"), "how's": ("how", "is"), "it's": ("it", "is")}
+
+
+def _english_contractions(words: list[str]) -> list[str]:
+    """ "what's kari's status" -> "what is kari status"."""
+    out: list[str] = []
+    for word in words:
+        word = word.replace("’", "'")
+        if word in _CONTRACTIONS:
+            out += _CONTRACTIONS[word]
+        elif word.endswith("'s") and len(word) > 2:
+            out.append(word[:-2])
+        else:
+            out.append(word)
+    return out
+
+
 def _trim(words: list[str]) -> list[str]:
     """Without punctuation at the end, greetings and politeness at the start or end."""
     while len(words) > 1 and words[-1] in {"?", "!", ".", ","}:
@@ -193,15 +288,21 @@ def _trim(words: list[str]) -> list[str]:
         words[-1] = words[-1].rstrip("?!.")
     while len(words) > 1 and words[-1] in _POLITE | {"da", "?"}:
         words.pop()
+    for suffix in _SUFFIXES:
+        if len(words) > len(suffix) and tuple(words[-len(suffix) :]) == suffix:
+            del words[-len(suffix) :]
     changed = True
     while changed and len(words) > 1:
         changed = False
         if words[0] in _GREETINGS | _POLITE | {","}:
             words.pop(0)
             changed = True
-        elif tuple(words[:2]) in _POLITE_PAIRS and len(words) > 2:
-            del words[:2]
-            changed = True
+            continue
+        for prefix in _PREFIXES:
+            if len(words) > len(prefix) and tuple(words[: len(prefix)]) == prefix:
+                del words[: len(prefix)]
+                changed = True
+                break
     return words
 
 
@@ -215,9 +316,13 @@ def _command(words: list[str]) -> tuple[Command | None, list[str]]:
 
 def _question(words: list[str]) -> tuple[Command | None, list[str]]:
     """A question about someone: (command, the name words followed by the rest)."""
-    if len(words) < 3:
+    if len(words) < 2:
         return None, words
     first, body = words[0], words[1:]
+    if first in _WHEN and body[0] in _SUITS:
+        # "når passer det for ola og kari", "when does it suit ola"
+        rest = [w for w in body[1:3] if w not in _FILLER_NAME_START] + body[3:]
+        return (Command.FIND_TIME, rest) if rest else (None, words)
     if first in _WHEN and body[0] in _IS | _HAS | {"kan", "can"}:
         # "når er ola ledig", "når kan jeg møte ola", "when can i meet ola"
         body = body[1:]
@@ -240,18 +345,50 @@ def _question(words: list[str]) -> tuple[Command | None, list[str]]:
         if end is not None:
             skip = 2 if body[end] == "have" and end + 1 < len(body) else 1
             return Command.FREE, body[:end] + body[end + skip :]
-    if first in {"what", "whats", "what's"}:
-        end = _name_end(body[1:] if body[0] == "is" else body, {"doing"})
+    if first in {"hva", "kva", "what"} and body[0] in _HAS and len(body) > 1:
+        # "hva har kari i morgen", "what does kari have tomorrow"
+        rest = [w for w in body[1:] if w not in {"have", "on", "planned", "planlagt"}]
+        return Command.FREE, rest
+    if first == "what" and body[0] == "is":
+        end = _name_end(body[1:], {"doing", "status"})
         if end is not None:
-            return Command.STATUS, (body[1:] if body[0] == "is" else body)[:end]
+            return Command.STATUS, body[1 : end + 1]
+    calendar = next((i for i, w in enumerate(words) if w in _CALENDAR_WORDS), None)
+    if calendar is not None:
+        # "vis kalenderen til kari i morgen", "show me kari's calendar tomorrow"
+        before = _drop_leading(words[:calendar], _CALENDAR_FILLER)
+        after = _drop_leading(words[calendar + 1 :], _CALENDAR_FILLER)
+        rest = before + after
+        return (Command.FREE, rest) if rest else (None, words)
+    # The name first: "ola ledig i morgen?", "kari status", "Ola is free at 3pm".
+    end = _name_end(words, _FREE_WORDS | {"status"}, start=0)
+    if end is not None:
+        names = words[:end]
+        if names[-1] in _IS:
+            names = names[:-1]
+        command = Command.STATUS if words[end] == "status" else Command.FREE
+        if names:
+            return command, names + words[end + 1 :]
     return None, words
 
 
-def _name_end(body: list[str], markers: set[str]) -> int | None:
-    """Index of the first marker word after one to MAX_NAME_WORDS name words."""
+def _drop_leading(words: list[str], filler: set[str]) -> list[str]:
+    start = 0
+    while start < len(words) and words[start] in filler:
+        start += 1
+    return words[start:]
+
+
+def _name_end(body: list[str], markers: set[str], start: int = 0) -> int | None:
+    """Index of the first marker word after one to MAX_NAME_WORDS name words.
+
+    None when there is no such marker, or the words before it are no name ("har du tid").
+    """
     for i, word in enumerate(body[: MAX_NAME_WORDS + 1]):
         if word in markers:
-            return i if i > 0 else None
+            if i <= start or _NOT_NAMES & set(body[start:i]):
+                return None
+            return i
     return None
 
 

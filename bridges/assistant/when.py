@@ -102,6 +102,27 @@ _AT_WORDS = {"kl", "kl.", "klokka", "klokken", "at", "@"}
 _RANGE_WORDS = {"til", "to", "until", "-", "–", "—", "og", "and"}
 _FROM_WORDS = {"fra", "fraa", "from", "mellom", "between"}
 _IN_WORDS = {"om", "in"}
+# Parts of the day, as clock ranges: "i morgen formiddag", "friday afternoon".
+_DAY_PARTS = {
+    "formiddag": (time(8), time(12)),
+    "formiddagen": (time(8), time(12)),
+    "morning": (time(8), time(12)),
+    "ettermiddag": (time(12), time(16)),
+    "ettermiddagen": (time(12), time(16)),
+    "ettermiddagan": (time(12), time(16)),
+    "afternoon": (time(12), time(16)),
+    "kveld": (time(16), time(21)),
+    "kvelden": (time(16), time(21)),
+    "kveldinga": (time(16), time(21)),
+    "evening": (time(16), time(21)),
+}
+# Words before a day or week that add nothing: "i løpet av neste uke", "sometime next week".
+_SPAN_FILLER = [
+    ("i", "lopet", "av"),
+    ("in", "the", "course", "of"),
+    ("sometime",),
+    ("some", "time"),
+]
 _NOW = {("na",), ("no",), ("now",), ("right", "now"), ("akkurat", "na"), ("akkurat", "no")}
 _MINUTE_UNITS = {"m", "min", "mins", "minutt", "minutter", "minute", "minutes"}
 _HOUR_UNITS = {"t", "h", "hr", "hrs", "time", "timer", "timar", "hour", "hours", "timen"}
@@ -402,6 +423,17 @@ def _one(words: list[str], i: int, today: date, now: datetime | None, found: _Fo
                 moment = now + span[0]
                 found.day, found.at = moment.date(), moment.time().replace(second=0, microsecond=0)
                 return 1 + span[1]
+    if word in _DAY_PARTS or (word in {"i", "pa", "in", "on", "the"} and following in _DAY_PARTS):
+        part = word if word in _DAY_PARTS else str(following)
+        found.at, found.end = _DAY_PARTS[part]
+        return 1 if word in _DAY_PARTS else 2
+    for filler in _SPAN_FILLER:
+        if tuple(words[i : i + len(filler)]) == filler and i + len(filler) < len(words):
+            j = i + len(filler)
+            week = parse_week(words, j, today)
+            if week is not None:
+                found.day, found.through = week[0], week[1]
+                return len(filler) + week[2]
     if now is not None:
         for phrase in _NOW:
             if tuple(words[i : i + len(phrase)]) == phrase:

@@ -15,7 +15,8 @@ from datetime import datetime, time, timedelta
 from bridges.assistant.calendars import CalendarUnavailable, NoCalendar
 from bridges.assistant.commands.common import many_people, when_or_explain
 from bridges.assistant.context import Ask, Deps
-from bridges.assistant.slots import common_slots
+from bridges.assistant.slots import Interval, common_slots
+from bridges.assistant.when import When
 from samtek.model import BusyStatus, TimeWindow
 
 # Working elsewhere still leaves someone bookable; free time is free.
@@ -61,7 +62,7 @@ async def run(deps: Deps, ask: Ask) -> None:
         return
     blocked = [(b.start, b.end) for blocks in busy.values() for b in blocks if b.busy in _BLOCKING]
     slots = common_slots(
-        deps.working_hours.windows(first, last, texts.tz),
+        _within(deps.working_hours.windows(first, last, texts.tz), when),
         blocked,
         duration,
         earliest=max(ask.now, window.start),
@@ -83,3 +84,20 @@ async def run(deps: Deps, ask: Ask) -> None:
             )
         )
     await ask.reply("\n".join(lines))
+
+
+def _within(windows: list[Interval], when: When) -> list[Interval]:
+    """Working windows cut to the part of the day asked for ("fredag ettermiddag", "kl 10-12")."""
+    if when.at is None:
+        return windows
+    out = []
+    for start, end in windows:
+        low = max(start, datetime.combine(start.date(), when.at, start.tzinfo))
+        high = (
+            end
+            if when.end is None
+            else min(end, datetime.combine(start.date(), when.end, start.tzinfo))
+        )
+        if high > low:
+            out.append((low, high))
+    return out

@@ -1,4 +1,4 @@
-"""`ledig <person> [dag] [kl 10[-11]]` / `free <person> [day] [at 10]`: busy and free time.
+"""`ledig <personer> [dag] [kl 10[-11]]` / `free <people> [day] [at 10]`: busy and free time.
 
 With a clock time ("er ola ledig i morgen kl 10?") the first line answers yes or no for that
 time (an hour, or the range asked for); with a span ("neste uke") every working day of it.
@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from bridges.assistant.calendars import CalendarUnavailable, NoCalendar
-from bridges.assistant.commands.common import one_person, when_or_explain
+from bridges.assistant.commands.common import many_people, when_or_explain
 from bridges.assistant.context import Ask, Deps
 from bridges.assistant.slots import merge, subtract
 from bridges.assistant.when import When
-from samtek.model import BusyBlock, BusyStatus, TimeWindow
+from samtek.model import BusyBlock, BusyStatus, Person, TimeWindow
 
 _BLOCKING = {BusyStatus.BUSY, BusyStatus.TENTATIVE, BusyStatus.OOF}
 _LABELS = {
@@ -31,9 +31,20 @@ async def run(deps: Deps, ask: Ask) -> None:
     when = await when_or_explain(ask, ask.parsed.words)
     if when is None:
         return
-    person = await one_person(deps, ask, when.rest, "usage_free")
-    if person is None:
+    people = await many_people(deps, ask, when.rest, "usage_free")
+    if people is None:
         return
+    lines: list[str] = []
+    for person in people:
+        answer = await _one(deps, ask, person, when)
+        if answer is None:
+            return
+        lines += answer
+    await ask.reply("\n".join(lines))
+
+
+async def _one(deps: Deps, ask: Ask, person: Person, when: When) -> list[str] | None:
+    """One person's lines, or None after answering why there are none."""
     texts = ask.texts
     first = when.day or ask.now.astimezone(texts.tz).date()
     last = min(when.through or first, first + timedelta(days=MAX_DAYS - 1))
@@ -49,17 +60,17 @@ async def run(deps: Deps, ask: Ask) -> None:
         busy = (await deps.calendars.busy([person], window))[person.id]
     except NoCalendar:
         await ask.reply(texts("no_calendar", name=person.name))
-        return
+        return None
     except CalendarUnavailable:
         await ask.reply(texts("calendar_unavailable", name=person.name))
-        return
+        return None
     lines = []
     if when.at is not None:
         asked = when.duration or timedelta(minutes=deps.settings.find_time_minutes)
         lines.append(_at_answer(ask, person.name, days[0], when, asked, busy))
     for day in days:
         lines += _day_lines(deps, ask, person.name, day, busy)
-    await ask.reply("\n".join(lines))
+    return lines
 
 
 def _at_answer(
