@@ -136,6 +136,22 @@ PHRASES: dict[tuple[str, ...], Command] = {
     ("set", "up", "meeting"): Command.MEETING,
     ("arrange", "a", "meeting"): Command.MEETING,
     ("call", "to"): Command.CALL,
+    ("ringja",): Command.CALL,
+    ("ringje",): Command.CALL,
+    ("ringja", "til"): Command.CALL,
+    ("ringje", "til"): Command.CALL,
+    ("et", "mote"): Command.MEETING,
+    ("eit", "mote"): Command.MEETING,
+    ("a", "meeting"): Command.MEETING,
+    ("finn", "ein", "time"): Command.FIND_TIME,
+    ("finn", "en", "time"): Command.FIND_TIME,
+    ("finn", "ledig", "tidspunkt"): Command.FIND_TIME,
+    ("finn", "et", "ledig", "tidspunkt"): Command.FIND_TIME,
+    ("find", "a", "free", "slot"): Command.FIND_TIME,
+    ("find", "free", "slot"): Command.FIND_TIME,
+    ("find", "a", "free", "time"): Command.FIND_TIME,
+    ("find", "free", "time"): Command.FIND_TIME,
+    ("find", "a", "meeting", "slot"): Command.FIND_TIME,
     ("ringe",): Command.CALL,
     ("ringe", "til"): Command.CALL,
     ("call", "up"): Command.CALL,
@@ -259,7 +275,38 @@ def parse(text: str) -> Parsed:
         return Parsed(None, tuple(words), subject, spelling, _suggest(words, spelling))
     if command is Command.MEETING and subject is None:
         rest, subject = _about(rest, spelling)
+    rest = _without_filler(rest, command)
     return Parsed(command, tuple(w for w in rest if w), subject, spelling)
+
+
+# Words in a command's arguments that name nothing: "book a 30 minute meeting with emma",
+# "finn ein time som passar for ola".
+_ARGUMENT_FILLER = [
+    ("som", "passer", "for"),
+    ("som", "passar", "for"),
+    ("som", "passer"),
+    ("som", "passar"),
+    ("that", "suits"),
+    ("that", "works", "for"),
+    ("for", "alle"),
+    ("for", "everyone"),
+]
+_MEETING_FILLER = {"a", "an", "et", "eit", "ett", "meeting", "mote", "motet"}
+
+
+def _without_filler(words: list[str], command: Command) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        phrase = next((f for f in _ARGUMENT_FILLER if tuple(words[i : i + len(f)]) == f), None)
+        if phrase is not None:
+            out.append(",")  # what follows is the people
+            i += len(phrase)
+            continue
+        if not (command is Command.MEETING and words[i] in _MEETING_FILLER):
+            out.append(words[i])
+        i += 1
+    return out
 
 
 _CONTRACTIONS = {"what's": ("what", "is"), "where's": ("where", "is"), "whats": ("what", "is")}
@@ -280,8 +327,14 @@ def _english_contractions(words: list[str]) -> list[str]:
     return out
 
 
+_CANONICAL = {("kva", "tid"): "nar", ("hva", "tid"): "nar", ("what", "time"): "when"}
+
+
 def _trim(words: list[str]) -> list[str]:
     """Without punctuation at the end, greetings and politeness at the start or end."""
+    words = [w if w == "?" else (w.rstrip("!?") or w) for w in words]
+    if len(words) > 2 and tuple(words[:2]) in _CANONICAL:
+        words[:2] = [_CANONICAL[(words[0], words[1])]]
     while len(words) > 1 and words[-1] in {"?", "!", ".", ","}:
         words.pop()
     if words and len(words[-1]) > 1:
@@ -294,7 +347,7 @@ def _trim(words: list[str]) -> list[str]:
     changed = True
     while changed and len(words) > 1:
         changed = False
-        if words[0] in _GREETINGS | _POLITE | {","}:
+        if words[0].rstrip(".") in _GREETINGS | _POLITE | {","}:
             words.pop(0)
             changed = True
             continue
@@ -332,6 +385,10 @@ def _question(words: list[str]) -> tuple[Command | None, list[str]]:
         end = _name_end(body, _FREE_WORDS | _TIME_WORDS)
         if end is not None:
             return Command.FIND_TIME, body[:end] + body[end + 1 :]
+        return None, words
+    if first in {"who", "hvem", "kven"} and body[0] in _IS and len(body) > 1:
+        if not _FREE_WORDS & set(body[1:]):  # "hvem er ledig" names nobody
+            return Command.STATUS, body[1:]
         return None, words
     if first in _IS:
         end = _name_end(body, _FREE_WORDS)

@@ -103,7 +103,7 @@ _RANGE_WORDS = {"til", "to", "until", "-", "–", "—", "og", "and"}
 _FROM_WORDS = {"fra", "fraa", "from", "mellom", "between"}
 _IN_WORDS = {"om", "in"}
 # Parts of the day, as clock ranges: "i morgen formiddag", "friday afternoon".
-_DAY_PARTS = {
+_DAY_PARTS: dict[str, tuple[time, time | None]] = {
     "formiddag": (time(8), time(12)),
     "formiddagen": (time(8), time(12)),
     "morning": (time(8), time(12)),
@@ -116,6 +116,14 @@ _DAY_PARTS = {
     "kveldinga": (time(16), time(21)),
     "evening": (time(16), time(21)),
 }
+_DAY_PARTS |= {
+    "noon": (time(12), None),
+    "lunsj": (time(11), time(12)),
+    "lunch": (time(11), time(12)),
+}
+_DAY_UNITS = {"dag": 1, "dager": 1, "dagar": 1, "day": 1, "days": 1, "uke": 7, "uker": 7}
+_DAY_UNITS |= {"veke": 7, "veker": 7, "vekor": 7, "week": 7, "weeks": 7}
+_PART_FILLER = {"i", "pa", "in", "on", "the", "at", "kl", "til", "to"}
 # Words before a day or week that add nothing: "i løpet av neste uke", "sometime next week".
 _SPAN_FILLER = [
     ("i", "lopet", "av"),
@@ -311,7 +319,20 @@ def _amount(number: str, unit: str, token: str) -> timedelta:
 
 def starts_relative(words: list[str], i: int) -> bool:
     """words[i] is "om"/"in" starting a relative time ("om en time"), not a subject."""
-    return words[i] in _IN_WORDS and i + 1 < len(words) and _duration(words, i + 1) is not None
+    if words[i] not in _IN_WORDS or i + 1 >= len(words):
+        return False
+    return _duration(words, i + 1) is not None or _days_ahead(words, i + 1) is not None
+
+
+def _days_ahead(words: list[str], i: int) -> tuple[int, int] | None:
+    """ "en uke", "2 dager", "a week" at words[i]: (days, tokens used)."""
+    if i + 1 >= len(words) or words[i + 1] not in _DAY_UNITS:
+        return None
+    amount = words[i]
+    count = int(_WORD_AMOUNTS[amount]) if amount in _WORD_AMOUNTS else None
+    if count is None and amount.isdigit() and len(amount) <= 2:
+        count = int(amount)
+    return (count * _DAY_UNITS[words[i + 1]], 2) if count is not None else None
 
 
 @dataclass(slots=True)
@@ -417,13 +438,25 @@ def _one(words: list[str], i: int, today: date, now: datetime | None, found: _Fo
             if day is not None:
                 found.day = day[0]
                 return j - i + day[1]
+        if word in _IN_WORDS and _days_ahead(words, i + 1) is not None:
+            days, used = _days_ahead(words, i + 1) or (0, 0)
+            found.day = today + timedelta(days=days)
+            return 1 + used
+        if word in {"i", "for", "pa"}:
+            span = _duration(words, i + 1)
+            if span is not None:  # "i 45 min", "for an hour"
+                found.duration = span[0]
+                return 1 + span[1]
         if now is not None and word in _IN_WORDS:
             span = _duration(words, i + 1)
             if span is not None:
                 moment = now + span[0]
                 found.day, found.at = moment.date(), moment.time().replace(second=0, microsecond=0)
                 return 1 + span[1]
-    if word in _DAY_PARTS or (word in {"i", "pa", "in", "on", "the"} and following in _DAY_PARTS):
+    if following == "pa" and word == "midt" and words[i + 2 : i + 3] == ["dagen"]:
+        found.at, found.end = time(11), time(13)  # "midt på dagen"
+        return 3
+    if word in _DAY_PARTS or (word in _PART_FILLER and following in _DAY_PARTS):
         part = word if word in _DAY_PARTS else str(following)
         found.at, found.end = _DAY_PARTS[part]
         return 1 if word in _DAY_PARTS else 2

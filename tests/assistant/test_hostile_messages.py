@@ -31,7 +31,7 @@ async def test_a_long_message_is_refused_kindly_in_the_askers_language(chat: Cha
 async def test_too_many_names_get_a_friendly_answer(chat: Chat) -> None:
     too_many = "Jeg kan ta med høyst 12 personer i én kommando."
     assert (await chat.anna.ask("finn tid " + "x og " * 60 + "x")).startswith(too_many)
-    assert (await chat.anna.ask("møte " + "a " * 200 + "i morgen kl 10")).startswith(too_many)
+    assert (await chat.anna.ask("møte " + "x " * 200 + "i morgen kl 10")).startswith(too_many)
     assert (await chat.nils.ask("finn tid " + "kari, " * MAX_NAMES + "emma")).startswith(
         "Eg kan ta med høgst 12 personar i éin kommando."
     )

@@ -78,8 +78,8 @@ async def test_an_unknown_message_says_what_was_recognised(chat: Chat) -> None:
         "Eg forstod ikkje «kjem ola i morgon?», men kjende att Ola Normann og i morgon."
         " Meinte du «ledig Ola Normann i morgon»?"
     )
-    assert await chat.john.ask("lunch with lars") == (
-        "I did not understand “lunch with lars”, but I recognised Lars Holm."
+    assert await chat.john.ask("coffee with lars") == (
+        "I did not understand “coffee with lars”, but I recognised Lars Holm."
         " Did you mean “status Lars Holm”?"
     )
     assert await chat.anna.ask("hva er klokka") == (
