@@ -41,6 +41,7 @@ class When:
     rest: tuple[str, ...] = ()
     end: time | None = None  # "10-11": the end of a clock range
     through: date | None = None  # "neste uke": the last day of a span starting at `day`
+    part_of_day: bool = False  # at/end came from "formiddag", "afternoon": no exact time
 
 
 _RELATIVE: dict[tuple[str, ...], int] = {
@@ -343,11 +344,15 @@ class _Found:
     duration: timedelta | None = None
     until: date | None = None
     through: date | None = None
+    part_of_day: bool = False
 
 
 def _clock_range(words: list[str], i: int, found: _Found) -> int:
     """A clock time or range at words[i] ("10", "10-11", "10 til 11"): tokens used, or 0."""
     word = words[i]
+    exact = found.at is None or found.part_of_day  # an exact time wins over "ettermiddag"
+    if exact and (_CLOCK_RANGE.match(word) or _clock_with_suffix(words, i, strict=False)):
+        found.end, found.part_of_day = None, False
     span = _CLOCK_RANGE.match(word)
     if span is not None:
         end = _clock(span[2], word, strict=False)
@@ -400,6 +405,7 @@ def parse_when(words: list[str], today: date, now: datetime | None = None) -> Wh
         rest=tuple(rest),
         end=found.end,
         through=found.through,
+        part_of_day=found.part_of_day,
     )
 
 
@@ -454,11 +460,14 @@ def _one(words: list[str], i: int, today: date, now: datetime | None, found: _Fo
                 found.day, found.at = moment.date(), moment.time().replace(second=0, microsecond=0)
                 return 1 + span[1]
     if following == "pa" and word == "midt" and words[i + 2 : i + 3] == ["dagen"]:
-        found.at, found.end = time(11), time(13)  # "midt på dagen"
+        if found.at is None or found.part_of_day:
+            found.at, found.end, found.part_of_day = time(11), time(13), True  # "midt på dagen"
         return 3
     if word in _DAY_PARTS or (word in _PART_FILLER and following in _DAY_PARTS):
         part = word if word in _DAY_PARTS else str(following)
-        found.at, found.end = _DAY_PARTS[part]
+        if found.at is None or found.part_of_day:  # "kl 14 i ettermiddag": 14 stays
+            found.at, found.end = _DAY_PARTS[part]
+            found.part_of_day = True
         return 1 if word in _DAY_PARTS else 2
     for filler in _SPAN_FILLER:
         if tuple(words[i : i + len(filler)]) == filler and i + len(filler) < len(words):

@@ -35,7 +35,7 @@ async def run(deps: Deps, ask: Ask) -> None:
     if writer is None:
         await ask.reply(texts("meeting_read_only", source=source))
         return
-    if when.at is None:
+    if when.at is None or when.part_of_day:  # "i morgen ettermiddag" is no meeting time
         await ask.reply(texts("meeting_need_time"))
         return
     day = when.day or ask.now.astimezone(texts.tz).date()
