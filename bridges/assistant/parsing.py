@@ -269,6 +269,13 @@ def parse(text: str) -> Parsed:
     spelling = spellings(head)
     words = _trim(_english_contractions(tokens(head)))
     command, rest = _command(words)
+    if command is Command.HELP and rest:  # "hjelp meg å finne tid med ola"
+        inner = _drop_leading(rest, {"a", "til", "med", "to", "with", "me", "meg"})
+        found, inner_rest = _command(inner)
+        if found is None:
+            found, inner_rest = _question(inner)
+        if found is not None and found is not Command.HELP:
+            command, rest = found, inner_rest
     if command is None:
         command, rest = _question(words)
     if command is None:
@@ -292,6 +299,7 @@ _ARGUMENT_FILLER = [
     ("for", "everyone"),
 ]
 _MEETING_FILLER = {"a", "an", "et", "eit", "ett", "meeting", "mote", "motet"}
+_CALL_FILLER = {"mobil", "mobilen", "mobile", "cell", "cellphone", "telefon", "phone"}
 
 
 def _without_filler(words: list[str], command: Command) -> list[str]:
@@ -303,7 +311,10 @@ def _without_filler(words: list[str], command: Command) -> list[str]:
             out.append(",")  # what follows is the people
             i += len(phrase)
             continue
-        if not (command is Command.MEETING and words[i] in _MEETING_FILLER):
+        if not (
+            (command is Command.MEETING and words[i] in _MEETING_FILLER)
+            or (command is Command.CALL and words[i] in _CALL_FILLER)
+        ):
             out.append(words[i])
         i += 1
     return out
@@ -391,7 +402,7 @@ def _question(words: list[str]) -> tuple[Command | None, list[str]]:
             return Command.STATUS, body[1:]
         return None, words
     if first in _IS:
-        end = _name_end(body, _FREE_WORDS)
+        end = _name_end(body, _FREE_WORDS | _near_free_words(body))
         if end is not None:
             return Command.FREE, body[:end] + body[end + 1 :]
         end = _name_end(body, _STATUS_WORDS)
@@ -427,6 +438,17 @@ def _question(words: list[str]) -> tuple[Command | None, list[str]]:
         if names:
             return command, names + words[end + 1 :]
     return None, words
+
+
+def _near_free_words(words: list[str]) -> set[str]:
+    """Words of a question that are a typo of "ledig"/"free"/…: "er ola ledg i morgen"."""
+    return {
+        w
+        for w in words[: MAX_NAME_WORDS + 1]
+        if len(w) >= 4
+        and w not in _FREE_WORDS
+        and any(abs(len(w) - len(f)) <= 1 and distance(w, f) <= 1 for f in _FREE_WORDS)
+    }
 
 
 def _drop_leading(words: list[str], filler: set[str]) -> list[str]:
@@ -483,6 +505,8 @@ def _suggest(words: list[str], spelling: dict[str, str]) -> str | None:
             and abs(len(candidate) - len(word)) <= limit  # cheap: most words end here
             and (d := distance(word, candidate)) <= limit
         )
+        if len(word) >= 3:  # "stat ola": the start of a command word
+            ranked += [(9, c) for c in sorted(_VOCABULARY[position]) if c.startswith(word)]
         for _, candidate in ranked:
             fixed = [*words[:position], candidate, *words[position + 1 :]]
             command, _ = _command(fixed)

@@ -35,7 +35,7 @@ MAX_QUERY_WORDS = 8  # words of one name; a longer query matches only as an exac
 MAX_TYPO_WORD = 30
 MAX_PROBES = MAX_NAMES * (2 + MAX_QUERY_WORDS) + MAX_NAMES * 3
 MAX_PROBES += MAX_QUERY_WORDS * (MAX_TYPO_WORD + 2) + 2 + MAX_QUERY_WORDS
-SEPARATORS = {",", ";", "&", "+", "og", "and", "med", "with", "for", "til"}
+SEPARATORS = {",", ";", "&", "+", "og", "and", "med", "with", "for", "til", "m", "m.", "w/"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ class When:
     end: time | None = None  # "10-11": the end of a clock range
     through: date | None = None  # "neste uke": the last day of a span starting at `day`
     part_of_day: bool = False  # at/end came from "formiddag", "afternoon": no exact time
+    from_day: bool = False  # "fra mandag": `day` starts a search, not a single day
 
 
 _RELATIVE: dict[tuple[str, ...], int] = {
@@ -98,7 +99,12 @@ _WEEK_WORDS = {"uke", "uka", "uken", "veke", "veka", "week"}
 _NEXT = {"neste", "next", "kommende", "komande"}
 _THIS = {"denne", "this"}
 _FILLER_BEFORE_DAY = {"pa", "on", "den", "the", "i", "in", "during"}
-_UNTIL_WORDS = {"innen", "innan", "by", "before", "within", "for"}
+_UNTIL_WORDS = {"innen", "innan", "by", "before", "within", "for", "til", "until", "to", "tom"}
+# "fra mandag", "etter fredag", "fra og med mandag": a search starts then (days after it too).
+_START_WORDS = {"fra": 0, "fraa": 0, "from": 0, "etter": 1, "after": 1}
+_THROUGH = ("til", "og", "med")
+_FROM_INCLUSIVE = ("fra", "og", "med")
+_ATTACHED_KL = re.compile(r"^kl\.?(\d.*)$")
 _AT_WORDS = {"kl", "kl.", "klokka", "klokken", "at", "@"}
 _RANGE_WORDS = {"til", "to", "until", "-", "–", "—", "og", "and"}
 _FROM_WORDS = {"fra", "fraa", "from", "mellom", "between"}
@@ -274,6 +280,8 @@ def _clock(word: str, token: str, strict: bool) -> time | None:
         if not 1 <= hour <= 12:
             raise WhenError(token)
         hour = hour % 12 + (12 if suffix == "pm" else 0)
+    elif 1 <= hour <= 6 and not strict:
+        hour += 12  # "kl 2", "between 1 and 3": office hours, not the night
     if hour > 23 or minute > 59:
         raise WhenError(token)
     return time(hour, minute)
@@ -345,6 +353,7 @@ class _Found:
     until: date | None = None
     through: date | None = None
     part_of_day: bool = False
+    from_day: bool = False
 
 
 def _clock_range(words: list[str], i: int, found: _Found) -> int:
@@ -406,6 +415,7 @@ def parse_when(words: list[str], today: date, now: datetime | None = None) -> Wh
         end=found.end,
         through=found.through,
         part_of_day=found.part_of_day,
+        from_day=found.from_day,
     )
 
 
@@ -413,9 +423,29 @@ def _one(words: list[str], i: int, today: date, now: datetime | None, found: _Fo
     """Tokens used by a time expression at words[i] (recorded in `found`), or 0."""
     word = words[i]
     following = words[i + 1] if i + 1 < len(words) else None
+    attached = _ATTACHED_KL.match(word)
+    if attached is not None and i + 1 <= len(words):  # "kl10", "kl.10-11"
+        return _clock_range([*words[:i], attached[1], *words[i + 1 :]], i, found)
+    if tuple(words[i : i + 3]) in (_THROUGH, _FROM_INCLUSIVE) and i + 3 < len(words):
+        day = parse_day(words, i + 3, today)
+        if day is not None:
+            if words[i] == "til":
+                reference = found.day if found.from_day and found.day else today
+                found.until = (parse_day(words, i + 3, reference) or day)[0]
+            else:
+                found.day, found.from_day = day[0], True
+            return 3 + day[1]
+    if following is not None and word in _START_WORDS:
+        day = parse_day(words, i + 1, today)
+        if day is not None:
+            found.day = day[0] + timedelta(days=_START_WORDS[word])
+            found.from_day = True
+            return 1 + day[1]
     if following is not None:
         if word in _UNTIL_WORDS:
-            day = parse_day(words, i + 1, today)
+            # "fra mandag til fredag": the Friday after that Monday
+            reference = found.day if found.from_day and found.day else today
+            day = parse_day(words, i + 1, reference)
             if day is not None:
                 found.until = day[0]
                 return 1 + day[1]

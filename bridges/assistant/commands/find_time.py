@@ -41,7 +41,7 @@ async def run(deps: Deps, ask: Ask) -> None:
         last = when.until
     elif when.through is not None:  # "neste uke": that week
         last = when.through
-    elif when.day is not None:  # "i morgen": only that day
+    elif when.day is not None and not when.from_day:  # "i morgen": only that day
         last = first
     else:
         last = first + timedelta(days=settings.find_time_days - 1)
