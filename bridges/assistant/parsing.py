@@ -1,8 +1,12 @@
 """Which command a chat message is, in any of the three languages, and its arguments.
 
 The longest matching command phrase wins ("finn tid" before "finn", "møter" before "møte").
-A meeting subject is taken from the original text (quotes, or after ': ' or ' - ') so its
-case and letters survive; everything else is matched in folded form.
+Without one, the message may be a question of a known shape ("er ola ledig i morgen?",
+"når kan jeg møte kari", "is ola free at 10?"); greetings and wrapping words ("kan du",
+"please") around either are dropped. A meeting subject is taken from the original text
+(quotes, after ': ' or ' - ', or after "om"/"about") so its case and letters survive;
+everything else is matched in folded form. A message that is none of these may be a typo
+of one: `suggestion` is the corrected message. Deterministic, and linear in the message.
 """
 
 from __future__ import annotations
@@ -157,7 +161,10 @@ PHRASES: dict[tuple[str, ...], Command] = {
     ("call", "up"): Command.CALL,
 }
 _LONGEST = max(len(p) for p in PHRASES)
-_SUBJECT = re.compile(r'["“«](?P<q>[^"”»]+)["”»]|(?::|\s[-–—])\s+(?P<t>.+)$', re.DOTALL)
+# A subject in quotes, after ': ', or after ' - ' unless a number follows ("kl 10 - 11").
+_SUBJECT = re.compile(
+    r'["“«](?P<q>[^"”»]+)["”»]|:\s+(?P<t>.+)$|\s[-–—]\s+(?P<d>(?!\d).+)$', re.DOTALL
+)
 
 
 # Words around a command that carry no meaning for it.
@@ -260,7 +267,7 @@ def split_subject(text: str) -> tuple[str, str | None]:
     match = _SUBJECT.search(text)
     if match is None:
         return text, None
-    subject = (match["q"] or match["t"] or "").strip()
+    subject = (match["q"] or match["t"] or match["d"] or "").strip()
     return text[: match.start()] + " " + text[match.end() :], subject or None
 
 
