@@ -167,12 +167,14 @@ async def phase(
 
     pauses = GcPauses()
     gc.callbacks.append(pauses)
+    cpu = time.process_time()  # this process: the service and every bench client
     spread = period / max(1, len(others))
     sent, samples = await asyncio.gather(
         asyncio.gather(*(flood(c, i) for i, c in enumerate(flooding))),
         asyncio.gather(*(ask(c, i * spread) for i, c in enumerate(others))),
     )
     gc.callbacks.remove(pauses)
+    cpu = time.process_time() - cpu
     await asyncio.sleep(1.0)
     got = sum(c.inbox.qsize() for c in flooding)
     for c in flooding:
@@ -190,7 +192,7 @@ async def phase(
         f" emma': median {statistics.median(latencies) * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms,"
         f" max {latencies[-1] * 1e3:.1f} ms over {len(latencies)} answers;"
         f" {pauses.full} full garbage collections in this process (bench clients included),"
-        f" longest {pauses.longest * 1e3:.0f} ms"
+        f" longest {pauses.longest * 1e3:.0f} ms; CPU of this process {cpu:.2f} s"
     )
     await asyncio.sleep(10.0 / burst * burst)  # every bucket refills before the next phase
 
