@@ -140,6 +140,15 @@ PHRASES: dict[tuple[str, ...], Command] = {
     ("set", "up", "meeting"): Command.MEETING,
     ("arrange", "a", "meeting"): Command.MEETING,
     ("call", "to"): Command.CALL,
+    ("schedule",): Command.MEETING,
+    ("setja", "opp", "eit", "mote"): Command.MEETING,
+    ("setje", "opp", "eit", "mote"): Command.MEETING,
+    ("sette", "opp", "et", "mote"): Command.MEETING,
+    ("setja", "opp", "mote"): Command.MEETING,
+    ("sette", "opp", "mote"): Command.MEETING,
+    ("kor", "er"): Command.STATUS,
+    ("any", "free", "time", "for"): Command.FREE,
+    ("any", "free", "time"): Command.FREE,
     ("ringja",): Command.CALL,
     ("ringje",): Command.CALL,
     ("ringja", "til"): Command.CALL,
@@ -306,6 +315,7 @@ _ARGUMENT_FILLER = [
     ("for", "everyone"),
 ]
 _MEETING_FILLER = {"a", "an", "et", "eit", "ett", "meeting", "mote", "motet"}
+_TOGETHER = {"both", "begge", "samtidig", "together", "sammen", "saman", "alle"}
 _CALL_FILLER = {"mobil", "mobilen", "mobile", "cell", "cellphone", "telefon", "phone"}
 
 
@@ -319,7 +329,8 @@ def _without_filler(words: list[str], command: Command) -> list[str]:
             i += len(phrase)
             continue
         if not (
-            (command is Command.MEETING and words[i] in _MEETING_FILLER)
+            words[i] in _TOGETHER
+            or (command is Command.MEETING and words[i] in _MEETING_FILLER)
             or (command is Command.CALL and words[i] in _CALL_FILLER)
         ):
             out.append(words[i])
@@ -346,6 +357,7 @@ def _english_contractions(words: list[str]) -> list[str]:
 
 
 _CANONICAL = {("kva", "tid"): "nar", ("hva", "tid"): "nar", ("what", "time"): "when"}
+_CANONICAL |= {("kor", "tid"): "nar"}
 
 
 def _trim(words: list[str]) -> list[str]:
@@ -425,7 +437,7 @@ def _question(words: list[str]) -> tuple[Command | None, list[str]]:
         rest = [w for w in body[1:] if w not in {"have", "on", "planned", "planlagt"}]
         return Command.FREE, rest
     if first == "what" and body[0] == "is":
-        end = _name_end(body[1:], {"doing", "status"})
+        end = _name_end(body[1:], {"doing", "status", "up"})
         if end is not None:
             return Command.STATUS, body[1 : end + 1]
     calendar = next((i for i, w in enumerate(words) if w in _CALENDAR_WORDS), None)

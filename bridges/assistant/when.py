@@ -113,6 +113,8 @@ _IN_WORDS = {"om", "in"}
 _DAY_PARTS: dict[str, tuple[time, time | None]] = {
     "formiddag": (time(8), time(12)),
     "formiddagen": (time(8), time(12)),
+    "foremiddag": (time(8), time(12)),
+    "foremiddagen": (time(8), time(12)),
     "morning": (time(8), time(12)),
     "ettermiddag": (time(12), time(16)),
     "ettermiddagen": (time(12), time(16)),
