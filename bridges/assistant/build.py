@@ -8,6 +8,7 @@ from bridges.assistant.calendars import Calendars
 from bridges.assistant.chat import ChatAssistant
 from bridges.assistant.context import Deps, PresenceView
 from bridges.assistant.handler import CommandHandler
+from bridges.assistant.online import ServerOnline
 from bridges.assistant.oof import OofAutoReply
 from bridges.assistant.ratelimit import RateLimiter
 from samtek.bus import Bus
@@ -26,7 +27,9 @@ def build_handler(
     connectors: Mapping[str, object],
     store: Store | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    link: XmppLink | None = None,
 ) -> CommandHandler:
+    """`link`, when given, lets `status` ask the XMPP server who is online."""
     settings = config.file.assistant
     deps = Deps(
         directory=directory,
@@ -36,6 +39,7 @@ def build_handler(
         municipalities={m.id: m.name for m in config.file.municipalities},
         settings=settings,
         store=store,
+        online=ServerOnline(link, config.xmpp.domain) if link is not None else None,
     )
     return CommandHandler(deps, clock)
 
@@ -75,7 +79,7 @@ def build_chat_assistant(
     settings = config.file.assistant
     assistant = ChatAssistant(
         link,
-        build_handler(config, directory, presence, connectors, store, clock),
+        build_handler(config, directory, presence, connectors, store, clock, link),
         directory,
         settings.domains or [config.xmpp.domain],
         RateLimiter(settings.rate_burst, settings.rate_per_seconds, settings.max_senders),

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import structlog
 from slixmpp.stanza import Message
 
-from bridges.assistant.handler import CommandHandler
+from bridges.assistant.handler import MAX_TEXT, CommandHandler
 from bridges.assistant.ratelimit import RateLimiter, Verdict
 from bridges.assistant.texts import Texts
 from samtek.health import HealthReporter
@@ -25,7 +25,9 @@ from samtek.xmpp.link import NotConnected, XmppLink
 log = structlog.get_logger("samtek.assistant")
 
 BODY = "{jabber:component:accept}body"
-MAX_BODY = 2_000  # characters; longer messages are cut, never parsed whole
+# Characters kept of a body: one more than a command may have, so the handler still sees
+# (and answers) that it was too long, without copying a huge body around.
+MAX_BODY = MAX_TEXT + 1
 
 
 class ChatAssistant:

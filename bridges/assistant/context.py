@@ -12,6 +12,7 @@ import structlog
 
 from bridges.assistant.calendars import Calendars
 from bridges.assistant.config import AssistantSection
+from bridges.assistant.online import OnlineLookup
 from bridges.assistant.parsing import Parsed
 from bridges.assistant.room import RoomContext
 from bridges.assistant.slots import WorkingHours
@@ -67,6 +68,7 @@ class Deps:
     settings: AssistantSection
     background: Background = field(default_factory=Background)
     store: Store | None = None  # manual dismissals ("status" says when a person's own wins)
+    online: OnlineLookup | None = None  # who is online in the chat (the XMPP server knows)
 
     @property
     def working_hours(self) -> WorkingHours:

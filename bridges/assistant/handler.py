@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from bridges.assistant.commands import call, find_time, free, meeting, meetings, status
+from bridges.assistant.commands import call, find_time, free, meeting, meetings, status, unknown
 from bridges.assistant.commands import help as help_
 from bridges.assistant.context import Ask, Deps, Reply
 from bridges.assistant.parsing import Command, Parsed, parse
@@ -32,6 +32,9 @@ _COMMANDS: dict[Command, Run] = {
     Command.CALL: call.run,
 }
 MAX_ECHO = 60  # characters of an unknown command quoted back
+# A command is a line or two; longer text is refused before it is parsed, which bounds the
+# work one message can cause (together with people.MAX_NAMES).
+MAX_TEXT = 500
 
 
 class CommandHandler:
@@ -46,16 +49,19 @@ class CommandHandler:
         self, asker: Person, text: str, reply: Reply, room: RoomContext | None = None
     ) -> Command | None:
         """Answer `text` from `asker` through `reply`; returns the command recognised."""
+        texts = self.texts_for(asker)
+        if len(text) > MAX_TEXT:
+            await reply(texts("too_long", limit=MAX_TEXT))
+            return None
         parsed = parse(text)
         if room is not None and parsed.command is Command.MEETING and not parsed.words:
             parsed = Parsed(Command.MEETINGS, (), None)
-        texts = self.texts_for(asker)
         ask = Ask(asker, parsed, self._clock.now(), texts, reply, room)
         if parsed.command is None:
             echo = text.strip()
             if len(echo) > MAX_ECHO:
                 echo = echo[:MAX_ECHO] + "…"
-            await reply(texts("unknown_command", text=echo))
+            await unknown.run(self.deps, ask, echo)
             return None
         try:
             await _COMMANDS[parsed.command](self.deps, ask)

@@ -50,6 +50,10 @@ class Texts:
         """'A eller B', 'A, B eller C' (the catalogue's word for 'or')."""
         return self._join(items, self("or"))
 
+    def all_of(self, items: Sequence[str]) -> str:
+        """'A, B og C' (the catalogue's word for 'and')."""
+        return self._join(items, self("and"))
+
     def both(self, items: Sequence[str]) -> str:
         """'A, B, C' — names listed together."""
         return ", ".join(items)

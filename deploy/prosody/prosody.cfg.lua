@@ -40,9 +40,12 @@ component_ports = { 5347 }
 component_interfaces = { "127.0.0.1" }
 
 VirtualHost "region.test"
-	modules_enabled = { "samtek_overlay"; "samtek_rooms"; "samtek_deliver" }
+	modules_enabled = { "samtek_overlay"; "samtek_rooms"; "samtek_deliver"; "samtek_presence_info" }
 	-- Component JIDs allowed to set/clear/list presence overlays of this host's users.
 	samtek_overlay_trusted = { "samtek.region.test" }
+	-- ... and to ask who is online, with what they set and since when (the assistant's
+	-- `status`; README.md, mod_samtek_presence_info).
+	samtek_presence_info_trusted = { "samtek.region.test" }
 	-- ... and to add/remove project-room bookmarks in users' PEP (deploy/rooms.md).
 	samtek_rooms_trusted = { "samtek.region.test" }
 	-- ... and to have chat messages delivered and confirmed (at least once, shown once).

@@ -1,9 +1,9 @@
-"""A small region for the assistant tests: seven people, three calendar sources (iCal files).
+"""A small region for the assistant tests: nine people, three calendar sources (iCal files).
 
 The find-time day is the next working day after today (Europe/Oslo). Busy on that day
 (Oslo time): Kari Nordmann 08-10 (source cal_a), Kari Nordby 10-11 and 15:30-17 (cal_b),
-Emma Hansen 11-12 and 13-14 (cal_c). Right now Per Ås is in a private meeting and Emma in a
-non-private one (Emma shows subjects; Per does not).
+Emma Hansen 11-12 and 13-14 (cal_c); Ola Normann and Lars Holm are free. Right now Per Ås
+is in a private meeting and Emma in a non-private one (Emma shows subjects; Per does not).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tests.e2e.regions import ics_meeting, write_ics
 OSLO = ZoneInfo("Europe/Oslo")
 LONDON = ZoneInfo("Europe/London")
 ASKERS = ("anna", "nils", "john", "stranger")
-OTHERS = ("kari", "karin", "emma", "per")
+OTHERS = ("kari", "karin", "emma", "per", "ola", "lars")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,8 @@ def write_region(
             ics_meeting("e1", _at(day, 11), _at(day, 12)),
             ics_meeting("e2", _at(day, 13), _at(day, 14)),
         ],
+        "ola": [],
+        "lars": [],
         "per": [
             ics_meeting("p0", now - timedelta(minutes=30), end, "CLASS:PRIVATE").replace(
                 "SUMMARY:Prosjektmøte", "SUMMARY:Lønnsforhandling"
@@ -105,6 +107,8 @@ calendars = [{{ source = "{source}", address = "{address}" }}]
             person("karin", "Kari Nordby", "notodden", "cal_b"),
             person("emma", "Emma Hansen", "kongsberg", "cal_c", "show_subject = true"),
             person("per", "Per Ås", "kongsberg", "cal_a"),
+            person("ola", "Ola Normann", "kongsberg", "cal_b"),
+            person("lars", "Lars Holm", "notodden", "cal_c"),
         ]
     )
     connectors = "".join(

@@ -8,62 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
-from samtek.app import Service
-from samtek.clock import Clock
 from samtek.devserver.prosody import ProsodyServer
 from tests.assistant.chat_client import ChatClient
-from tests.assistant.region import ASKERS, LONDON, OSLO, OTHERS, Region, write_region
-from tests.conftest import RunningService
+from tests.assistant.conftest import Chat
+from tests.assistant.region import LONDON, OSLO, Region
 from tests.instants import until_text
-
-
-@dataclass
-class Chat:
-    service: Service
-    region: Region
-    clients: dict[str, ChatClient]
-    clock: Clock
-
-    def __getattr__(self, name: str) -> ChatClient:
-        return self.clients[name]
-
-
-@pytest.fixture
-async def chat(
-    request: pytest.FixtureRequest,
-    prosody: ProsodyServer,
-    samtek_service: type[RunningService],
-    tmp_path: Path,
-    clock: Clock,
-) -> AsyncIterator[Chat]:
-    for name in ASKERS + OTHERS:
-        prosody.add_user(name, "pw")
-    await prosody.start()
-    # Conversations send many commands quickly: a large burst unless a test asks otherwise.
-    region = write_region(tmp_path, prosody, rate_burst=getattr(request, "param", 100), clock=clock)
-    service = await samtek_service(region.config, clock).start()
-    clients = {
-        name: ChatClient(prosody.jid(name), "pw", prosody.c2s_port, prosody.component_jid)
-        for name in ASKERS
-    }
-    try:
-        for client in clients.values():
-            await client.connect()
-        # The current meetings reach the presence bridge from the iCal files (hang guard).
-        async with asyncio.timeout(20):
-            while service.presence is None or service.presence.explain("per") is None:
-                await asyncio.sleep(0.05)
-        yield Chat(service, region, clients, clock)
-    finally:
-        for client in clients.values():
-            await client.disconnect()
 
 
 def dm(region: Region) -> str:
@@ -85,7 +38,9 @@ async def test_bokmal_conversation(chat: Chat) -> None:
 
     status, asked = await ask_at(chat, anna, "Status  per ås")
     ends = {until_text(region.now_meeting_end, at, OSLO, "nb") for at in asked}
-    assert status in {f"Per Ås: I møte til {end} (fra kalenderen)." for end in ends}
+    first, online = status.splitlines()
+    assert first in {f"Per Ås: I møte til {end} (fra kalenderen)." for end in ends}
+    assert online == "Per Ås er ikke pålogget i chatten (fra chatserveren)."
     assert "Lønn" not in status  # private: never the subject
 
     assert await anna.ask("status kari") == (
@@ -125,9 +80,11 @@ async def test_nynorsk_conversation(chat: Chat) -> None:
     assert (await nils.ask("Hjelp")).startswith("Dette kan eg")
     status, asked = await ask_at(chat, nils, "kvar er Emma")
     ends = {until_text(region.now_meeting_end, at, OSLO, "nn") for at in asked}
-    assert status in {
+    first, online = status.splitlines()
+    assert first in {
         f"Emma Hansen: I møte: Budget review (til {end}) (frå kalenderen)." for end in ends
     }
+    assert online == "Emma Hansen er ikkje pålogga i chatten (frå chatserveren)."
     assert (await nils.ask("status kari")).startswith("Meinte du Kari Nordby (Notodden) eller")
     assert await nils.ask("status nokon") == "Eg finn ingen som heiter «nokon»."
     free = await nils.ask(f"ledig kari nordby {dm(region)}")
@@ -162,7 +119,9 @@ async def test_english_conversation_in_the_askers_timezone(chat: Chat) -> None:
     status, asked = await ask_at(chat, john, "where is per@region.test")
     # On John's (London) clock, whose midnight is an hour after Oslo's.
     ends = {until_text(region.now_meeting_end, at, LONDON, "en") for at in asked}
-    assert status in {f"Per Ås: In a meeting until {end} (from the calendar)." for end in ends}
+    first, online = status.splitlines()
+    assert first in {f"Per Ås: In a meeting until {end} (from the calendar)." for end in ends}
+    assert online == "Per Ås is not online in the chat (from the chat server)."
     assert (await john.ask("status kari")).startswith("Did you mean Kari Nordby (Notodden) or")
     assert await john.ask("status kari@nowhere.test") == (
         "I cannot find anyone called “kari@nowhere.test”."
@@ -244,11 +203,12 @@ async def test_status_says_when_the_persons_own_status_wins(
         async with asyncio.timeout(15):  # hang guard while the dismissal travels
             while True:
                 answer = await chat.anna.ask("status per")
-                if len(answer.splitlines()) > 1:
+                if "har selv satt" in answer:
                     break
                 await asyncio.sleep(0.2)
-        first, note = answer.splitlines()
+        first, note, online = answer.splitlines()
         assert first.startswith("Per Ås: I møte til ")
         assert note == "Per Ås har selv satt en annen status i chatten, og den vises nå."
+        assert online.startswith("Per Ås er pålogget i chatten: tilgjengelig – «Ledig likevel»")
     finally:
         await per.disconnect()

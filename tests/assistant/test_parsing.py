@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import string
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bridges.assistant.intent import understand
 from bridges.assistant.normalize import fold, tokens
 from bridges.assistant.parsing import Command, parse
 from bridges.assistant.people import Ambiguous, Found, NotFound, lookup, lookup_many
@@ -185,6 +187,60 @@ def test_catalogues_have_the_same_keys_and_placeholders() -> None:
             for lang in LANGUAGES
         }
         assert fields["nb"] == fields["nn"] == fields["en"], key
+
+
+@given(st.text(max_size=200))
+def test_understand_never_crashes(text: str) -> None:
+    now = datetime(2026, 11, 25, 9, 0, tzinfo=ZoneInfo("Europe/Oslo"))
+    understand(text, now)
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "kl",
+                "10",
+                "-",
+                "11",
+                "om",
+                "en",
+                "time",
+                "i",
+                "morgen",
+                "neste",
+                "uke",
+                "49",
+                "pa",
+                "fredag",
+                "1.",
+                "des",
+                "2pm",
+                "3-4pm",
+                "til",
+                "og",
+                "ola",
+                "er",
+                "ledig",
+                "?",
+                "in",
+                "a",
+                "week",
+                "for",
+                "30",
+                "min",
+                "the",
+                "3rd",
+                "of",
+                "december",
+            ]
+        ),
+        max_size=30,
+    )
+)
+def test_understand_never_crashes_on_time_words(words: list[str]) -> None:
+    now = datetime(2026, 11, 25, 9, 0, tzinfo=ZoneInfo("Europe/Oslo"))
+    understand(" ".join(words), now)
 
 
 @given(st.text(max_size=80))

@@ -5,9 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bridges.assistant.context import Ask, Deps
-from bridges.assistant.people import Ambiguous, Found, Lookup, NotFound, lookup, lookup_many
+from bridges.assistant.people import (
+    Ambiguous,
+    Found,
+    Lookup,
+    NotFound,
+    TooManyNames,
+    finder_for,
+)
 from bridges.assistant.when import When, WhenError, parse_when
 from samtek.model import Person
+
+MAX_QUOTE = 60  # characters of a name that was not found, quoted back
 
 
 def label(deps: Deps, person: Person) -> str:
@@ -21,7 +30,15 @@ async def explain_lookup(deps: Deps, ask: Ask, result: Lookup) -> None:
         options = [label(deps, p) for p in result.candidates]
         await ask.reply(ask.texts("ambiguous", options=ask.texts.either(options)))
     elif isinstance(result, NotFound):
-        await ask.reply(ask.texts("not_found", query=ask.parsed.as_written(result.query)))
+        query = ask.parsed.as_written(result.query)
+        if len(query) > MAX_QUOTE:
+            query = query[:MAX_QUOTE] + "…"
+        meant = (await finder_for(deps.directory).index()).suggest(result.query)
+        if meant:
+            names = ask.texts.either([label(deps, p) for p in meant])
+            await ask.reply(ask.texts("not_found_meant", query=query, options=names))
+        else:
+            await ask.reply(ask.texts("not_found", query=query))
 
 
 async def one_person(deps: Deps, ask: Ask, words: Sequence[str], usage: str) -> Person | None:
@@ -29,7 +46,7 @@ async def one_person(deps: Deps, ask: Ask, words: Sequence[str], usage: str) -> 
     if not words:
         await ask.reply(ask.texts(usage))
         return None
-    result = lookup(" ".join(words), deps.directory.people().values())
+    result = (await finder_for(deps.directory).index()).lookup(" ".join(words))
     if isinstance(result, Found):
         return result.person
     await explain_lookup(deps, ask, result)
@@ -44,7 +61,12 @@ async def many_people(
         await ask.reply(ask.texts(usage))
         return None
     found: dict[str, Person] = {}
-    for result in lookup_many(words, deps.directory.people().values()):
+    try:
+        results = (await finder_for(deps.directory).index()).lookup_many(words)
+    except TooManyNames as exc:
+        await ask.reply(ask.texts("too_many_names", limit=exc.limit))
+        return None
+    for result in results:
         if not isinstance(result, Found):
             await explain_lookup(deps, ask, result)
             return None
@@ -53,9 +75,9 @@ async def many_people(
 
 
 async def when_or_explain(ask: Ask, words: Sequence[str]) -> When | None:
-    today = ask.now.astimezone(ask.texts.tz).date()
+    local = ask.now.astimezone(ask.texts.tz)
     try:
-        return parse_when(list(words), today)
+        return parse_when(list(words), local.date(), local)
     except WhenError as exc:
         await ask.reply(ask.texts("bad_date", token=exc.token))
         return None

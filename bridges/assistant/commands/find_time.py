@@ -1,4 +1,7 @@
-"""`finn tid <people…> [varighet] [innen dato]`: the first slots free for everyone.
+"""`finn tid <people…> [varighet] [dag | uke] [innen dato]`: the first slots free for everyone.
+
+A day ("i morgen") searches that day only; a week ("neste uke", "uke 49") that week;
+otherwise `find_time_days` ahead, or up to "innen <dato>".
 
 The asker takes part too when they have a calendar (they are booking a meeting with the
 others). Working hours are in the asker's timezone; each person's busy time comes from their
@@ -12,7 +15,8 @@ from datetime import datetime, time, timedelta
 from bridges.assistant.calendars import CalendarUnavailable, NoCalendar
 from bridges.assistant.commands.common import many_people, when_or_explain
 from bridges.assistant.context import Ask, Deps
-from bridges.assistant.slots import common_slots
+from bridges.assistant.slots import Interval, common_slots
+from bridges.assistant.when import When
 from samtek.model import BusyStatus, TimeWindow
 
 # Working elsewhere still leaves someone bookable; free time is free.
@@ -33,7 +37,14 @@ async def run(deps: Deps, ask: Ask) -> None:
     duration = when.duration or timedelta(minutes=settings.find_time_minutes)
     today = ask.now.astimezone(texts.tz).date()
     first = max(when.day or today, today)
-    last = when.until or first + timedelta(days=settings.find_time_days - 1)
+    if when.until is not None:
+        last = when.until
+    elif when.through is not None:  # "neste uke": that week
+        last = when.through
+    elif when.day is not None and not when.from_day:  # "i morgen": only that day
+        last = first
+    else:
+        last = first + timedelta(days=settings.find_time_days - 1)
     if last < first:
         await ask.reply(texts("bad_date", token=texts.day(last)))
         return
@@ -51,7 +62,7 @@ async def run(deps: Deps, ask: Ask) -> None:
         return
     blocked = [(b.start, b.end) for blocks in busy.values() for b in blocks if b.busy in _BLOCKING]
     slots = common_slots(
-        deps.working_hours.windows(first, last, texts.tz),
+        _within(deps.working_hours.windows(first, last, texts.tz), when),
         blocked,
         duration,
         earliest=max(ask.now, window.start),
@@ -73,3 +84,20 @@ async def run(deps: Deps, ask: Ask) -> None:
             )
         )
     await ask.reply("\n".join(lines))
+
+
+def _within(windows: list[Interval], when: When) -> list[Interval]:
+    """Working windows cut to the part of the day asked for ("fredag ettermiddag", "kl 10-12")."""
+    if when.at is None:
+        return windows
+    out = []
+    for start, end in windows:
+        low = max(start, datetime.combine(start.date(), when.at, start.tzinfo))
+        high = (
+            end
+            if when.end is None
+            else min(end, datetime.combine(start.date(), when.end, start.tzinfo))
+        )
+        if high > low:
+            out.append((low, high))
+    return out

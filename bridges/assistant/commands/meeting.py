@@ -1,4 +1,6 @@
-"""`møte <people…> <dag> kl <tid> [varighet]: <emne>`: book in the organiser's calendar.
+"""`møte <people…> <dag> kl <tid>[-<tid>] [varighet] [om <emne> | : <emne>]`: book a meeting.
+
+Booked in the organiser's calendar.
 
 Only a connector that implements `MeetingWriter` can book; for a read-only source (iCal
 feeds) the answer says so plainly instead of pretending.
@@ -38,7 +40,7 @@ async def run(deps: Deps, ask: Ask) -> None:
     if writer is None:
         await ask.reply(texts("meeting_read_only", source=source))
         return
-    if when.at is None:
+    if when.at is None or when.part_of_day:  # "i morgen ettermiddag" is no meeting time
         await ask.reply(texts("meeting_need_time"))
         return
     day = when.day or ask.now.astimezone(texts.tz).date()
@@ -46,7 +48,10 @@ async def run(deps: Deps, ask: Ask) -> None:
     if start <= ask.now:
         await ask.reply(texts("meeting_in_past"))
         return
-    end = start + (when.duration or timedelta(minutes=deps.settings.meeting_minutes))
+    if when.end is not None:  # "14-15"
+        end = datetime.combine(day, when.end, texts.tz)
+    else:
+        end = start + (when.duration or timedelta(minutes=deps.settings.meeting_minutes))
     subject = ask.parsed.subject or texts("default_subject")
     others = tuple(p for p in attendees if p.id != organiser.id)
     request = MeetingRequest(organiser, others, subject, start, end)

@@ -6,8 +6,9 @@ private or confidential events never carry a subject in the first place (presenc
 
 from __future__ import annotations
 
-from bridges.assistant.commands.common import one_person
+from bridges.assistant.commands.common import many_people, when_or_explain
 from bridges.assistant.context import Ask, Deps
+from bridges.assistant.online import Online
 from samtek.model import ClaimSource, OutOfOffice, Person
 from samtek.presence.resolver import Resolution, transition_id
 from samtek.presence.texts import status_text
@@ -22,12 +23,45 @@ _WHY = {
 
 
 async def run(deps: Deps, ask: Ask) -> None:
-    person = await one_person(deps, ask, ask.parsed.words, "usage_status")
-    if person is None:
+    when = await when_or_explain(ask, ask.parsed.words)  # "hvor er ola nå": now anyway
+    if when is None:
         return
+    people = await many_people(deps, ask, when.rest, "usage_status")
+    if people is None:
+        return
+    online = await deps.online.of([p.jid for p in people]) if deps.online else {}
+    lines = []
+    for person in people:
+        lines += await _status(deps, ask, person)
+        state = online.get(person.jid.lower())
+        if state is not None:
+            lines.append(_online_line(ask, person, state))
+    await ask.reply("\n".join(lines))
+
+
+def _online_line(ask: Ask, person: Person, state: Online) -> str:
+    """'Per Ås er pålogget i chatten: borte - «Lunsj» siden kl 11:02 (fra chatserveren).'"""
+    texts = ask.texts
+    since = ""
+    if state.since is not None:
+        local = state.since.astimezone(texts.tz)
+        when = (
+            texts("at_clock", time=texts.clock(local))
+            if local.date() == ask.now.astimezone(texts.tz).date()
+            else texts("at_day", day=texts.local_day(local), time=texts.clock(local))
+        )
+        since = texts("since", when=when)
+    if not state.online:
+        return texts("offline_line", name=person.name, since=since)
+    show = texts(f"show_{state.show or 'available'}")
+    status = texts("status_quote", status=state.status) if state.status else ""
+    return texts("online_line", name=person.name, show=show, status=status, since=since)
+
+
+async def _status(deps: Deps, ask: Ask, person: Person) -> list[str]:
     texts = ask.texts
     resolution = deps.presence.explain(person.id, ask.now) if deps.presence else None
-    lines = []
+    lines: list[str] = []
     if resolution is None:
         lines.append(texts("status_none", name=person.name))
     else:
@@ -48,7 +82,7 @@ async def run(deps: Deps, ask: Ask) -> None:
     oof = deps.presence.out_of_office(person.id) if deps.presence else None
     if oof is not None and oof.enabled and oof.message and _oof_active(oof, ask):
         lines.append(texts("oof_message", message=oof.message.strip()))
-    await ask.reply("\n".join(lines))
+    return lines
 
 
 def _oof_active(oof: OutOfOffice, ask: Ask) -> bool:
