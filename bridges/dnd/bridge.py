@@ -94,6 +94,7 @@ class DndBridge:
         self._clock = clock
         self._ownership = ownership
         self._extensions: dict[str, _Extension] = {}
+        self.watching: int | None = None  # users the server watches for us; None: not told yet
         # Subscribe now, before connectors start, so no early change is missed.
         self._dismissals = bus.subscribe(ManualPresenceChange)
         self._people_changes = bus.subscribe(PeopleChanged)
@@ -142,7 +143,8 @@ class DndBridge:
         if not self.chat_to_phone_enabled:
             return  # no municipality wants it: mod_samtek_dnd need not be loaded
         payload = ET.Element(f"{{{NS}}}watch")
-        for jid in self.watched():
+        users = self.watched()
+        for jid in users:
             ET.SubElement(payload, f"{{{NS}}}user", jid=jid)
         try:
             await self._link.send_iq(self._domain, "set", payload)
@@ -154,6 +156,7 @@ class DndBridge:
                 "not reach phones until then",
             )
             return
+        self.watching = len(users)
         self.health.item_ok("server")
 
     async def on_dnd_message(self, message: Message) -> None:
