@@ -40,13 +40,15 @@ component_ports = { 5347 }
 component_interfaces = { "127.0.0.1" }
 
 VirtualHost "region.test"
-	modules_enabled = { "samtek_overlay"; "samtek_rooms"; "samtek_deliver" }
+	modules_enabled = { "samtek_overlay"; "samtek_rooms"; "samtek_deliver"; "samtek_dnd" }
 	-- Component JIDs allowed to set/clear/list presence overlays of this host's users.
 	samtek_overlay_trusted = { "samtek.region.test" }
 	-- ... and to add/remove project-room bookmarks in users' PEP (deploy/rooms.md).
 	samtek_rooms_trusted = { "samtek.region.test" }
 	-- ... and to have chat messages delivered and confirmed (at least once, shown once).
 	samtek_deliver_trusted = { "samtek.region.test" }
+	-- ... and to hear "dnd on/off" of the users it watches (DND to the phone, deploy/telephony.md).
+	samtek_dnd_trusted = { "samtek.region.test" }
 	-- Defaults, shown for reference: refused requests are logged once per sender and
 	-- interval (at most `burst` lines), then counted; rooms per client that get overlay re-sends.
 	-- samtek_log_interval = 60
