@@ -89,6 +89,7 @@ class Service:
                 self.link,
                 self.directory,
                 self.bus,
+                store,
                 {m.id: m.dnd_sync for m in self.config.file.municipalities},
                 self.connectors,
                 self.config.xmpp.domain,
@@ -97,6 +98,7 @@ class Service:
                 ownership=self.leases,
             )
             self.dnd.register()
+            await self.dnd.restore()  # before the presence bridge restores phone states
             self.supervisor.add("dnd", self.dnd.run, self.dnd.health)
             self.presence = PresenceBridge(
                 self.directory,

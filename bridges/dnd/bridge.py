@@ -10,7 +10,8 @@
   a chat dnd ("ours"). Our own DND reported back by the PBX is not shown as a phone DND (the
   person's own dnd already shows), and a DND set on the phone itself is never taken over by
   chat: leaving dnd in chat switches off only a DND that chat switched on. Reports within
-  ECHO_WINDOW of our switch may predate it and do not end "ours".
+  ECHO_WINDOW of our switch may predate it and do not end "ours". "Ours" is kept in the
+  store, so a restart does not turn our DND into the phone's.
 - Each municipality chooses (`dnd_sync`): off, phone_to_chat, chat_to_phone or both.
 """
 
@@ -34,6 +35,7 @@ from samtek.events import ManualPresenceChange, PeopleChanged
 from samtek.health import HealthReporter
 from samtek.model import Person, Show
 from samtek.plugin import AuthFailed, Directory
+from samtek.store import Store
 from samtek.telephony import (
     DeviceState,
     DeviceStateUpdate,
@@ -49,6 +51,7 @@ NS = "urn:samtek:dnd:0"
 DND_TAG = f"{{{NS}}}dnd"
 ECHO_WINDOW = timedelta(seconds=30)  # a PBX report this soon after our switch may predate it
 MAX_PENDING = 1_000  # chat changes waiting for the PBX (the server module waits beyond)
+STATE_NAMESPACE = "dnd-from-chat"  # extension -> "on" while SAMTEK's DND is on
 
 DndSync = Literal["off", "phone_to_chat", "chat_to_phone", "both"]
 _TO_CHAT = {"phone_to_chat", "both"}
@@ -78,6 +81,7 @@ class DndBridge:
         link: XmppLink,
         directory: Directory,
         bus: Bus,
+        store: Store,
         municipalities: Mapping[str, DndSync],
         connectors: Mapping[str, object],
         domain: str,
@@ -87,6 +91,7 @@ class DndBridge:
     ) -> None:
         self._link = link
         self._directory = directory
+        self._store = store
         self._sync = dict(municipalities)
         self._connectors = connectors  # filled by the service after the bridges are built
         self._domain = domain
@@ -99,6 +104,8 @@ class DndBridge:
         self._dismissals = bus.subscribe(ManualPresenceChange)
         self._people_changes = bus.subscribe(PeopleChanged)
         self._pending: asyncio.Queue[_ChatChange] = asyncio.Queue(MAX_PENDING)
+        self._unsaved: set[str] = set()  # extensions whose "ours" changed since the last save
+        self._save = asyncio.Event()
 
     @property
     def chat_to_phone_enabled(self) -> bool:
@@ -108,9 +115,16 @@ class DndBridge:
         self._link.on_ready(self.push_watch_list)
         self._link.on_message(DND_TAG, self.on_dnd_message)
 
+    async def restore(self) -> None:
+        """Which DNDs SAMTEK switched on for a chat dnd (before the presence bridge runs)."""
+        for ext, value in (await self._store.list_state(STATE_NAMESPACE)).items():
+            if value == "on":
+                self._extension(ext).ours = True
+
     async def run(self) -> None:
         self.health.success()
         async with asyncio.TaskGroup() as group:
+            group.create_task(self._save_forever())
             group.create_task(self._consume_dismissals())
             group.create_task(self._consume_people())
             group.create_task(self._switch_forever())
@@ -127,6 +141,7 @@ class DndBridge:
         state.phone_on = False
         if state.ours and not self._recent(state):
             state.ours = False  # switched off on the phone: chat no longer owns it
+            self._changed(update.extension)
         return True
 
     # -- chat -> phone ---------------------------------------------------------------------
@@ -202,13 +217,35 @@ class DndBridge:
             return  # already on; a DND set on the phone stays the phone's
         if not on and not state.ours:
             return  # chat never switched it on: leave the phone's own DND alone
-        # Remember first: the PBX may report the change before set_dnd returns.
+        # Remember first (also in the store): the PBX may report it before set_dnd returns.
         previous = (state.ours, state.switched_at)
         state.ours, state.switched_at = on, self._clock.now()
+        await self._persist(ext)
         if await self._set_dnd(ext, on):
             log.info("phone dnd switched from chat", person=person.id, extension=ext, on=on)
         else:
             state.ours, state.switched_at = previous
+            await self._persist(ext)
+
+    async def _persist(self, ext: str) -> None:
+        ext = normalize(ext)
+        if self._extension(ext).ours:
+            await self._store.put_state(STATE_NAMESPACE, ext, "on")
+        else:
+            await self._store.delete_state(STATE_NAMESPACE, ext)
+
+    def _changed(self, ext: str) -> None:
+        """For the synchronous phone side: saved soon by `_save_forever`."""
+        self._unsaved.add(normalize(ext))
+        self._save.set()
+
+    async def _save_forever(self) -> None:
+        while True:
+            await self._save.wait()
+            self._save.clear()
+            batch, self._unsaved = self._unsaved, set()
+            for ext in sorted(batch):
+                await self._persist(ext)
 
     async def _set_dnd(self, ext: str, on: bool) -> bool:
         """Switch on every telephony connector that can; True if one did."""

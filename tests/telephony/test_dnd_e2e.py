@@ -200,6 +200,26 @@ async def test_dnd_set_in_chat_switches_the_phone_and_does_not_come_back(
         await client.disconnect()
 
 
+async def test_a_dnd_switched_from_chat_stays_ours_across_a_restart(
+    dnd_prosody: ProsodyServer, ari: FakeAri, tmp_path: Path
+) -> None:
+    clients = await start_clients(dnd_prosody)
+    bjorn, carl = clients["bjorn"], clients["carl"]
+    config = write_config(tmp_path, dnd_prosody, ari)
+    async with running_service(config):
+        bjorn.set_presence("dnd", "Skriver rapport")
+        await until(lambda: ari.astdb.get("DND/1002") == "YES")
+    async with running_service(config) as run:  # restarted: ARI reports bjorn's DND again
+        await run.device_reported("1002", DeviceState.DND)
+        await ari.set_device("Custom:DND1001", "BUSY")  # sentinel for the presence bridge
+        await sees(carl, dnd_prosody.jid("anna"), "dnd", "Ikke forstyrr")
+        assert run.phone_dnd_claims("bjorn") == []
+        bjorn.set_presence("", "Tilbake")  # still SAMTEK's DND: chat switches it off
+        await until(lambda: ari.astdb.get("DND/1002") == "")
+    for client in clients.values():
+        await client.disconnect()
+
+
 async def test_dnd_on_the_phone_shows_in_chat_and_chat_never_switches_it_off(
     dnd_prosody: ProsodyServer, ari: FakeAri, tmp_path: Path
 ) -> None:
