@@ -52,6 +52,8 @@ DND_TAG = f"{{{NS}}}dnd"
 ECHO_WINDOW = timedelta(seconds=30)  # a PBX report this soon after our switch may predate it
 MAX_PENDING = 1_000  # chat changes waiting for the PBX (the server module waits beyond)
 STATE_NAMESPACE = "dnd-from-chat"  # extension -> "on" while SAMTEK's DND is on
+# Users per watch-list IQ: ~60 KiB, far below Prosody's 512 KiB component stanza limit.
+WATCH_CHUNK = 1_000
 
 DndSync = Literal["off", "phone_to_chat", "chat_to_phone", "both"]
 _TO_CHAT = {"phone_to_chat", "both"}
@@ -157,12 +159,16 @@ class DndBridge:
         """Replace the server's watch list (after every connect and directory change)."""
         if not self.chat_to_phone_enabled:
             return  # no municipality wants it: mod_samtek_dnd need not be loaded
-        payload = ET.Element(f"{{{NS}}}watch")
         users = self.watched()
-        for jid in users:
-            ET.SubElement(payload, f"{{{NS}}}user", jid=jid)
         try:
-            await self._link.send_iq(self._domain, "set", payload)
+            # The first part replaces the server's list, the others add to it.
+            for start in range(0, max(len(users), 1), WATCH_CHUNK):
+                payload = ET.Element(f"{{{NS}}}watch")
+                if start:
+                    payload.set("add", "true")
+                for jid in users[start : start + WATCH_CHUNK]:
+                    ET.SubElement(payload, f"{{{NS}}}user", jid=jid)
+                await self._link.send_iq(self._domain, "set", payload)
         except (IqError, IqTimeout):
             self.health.item_error(
                 "server",

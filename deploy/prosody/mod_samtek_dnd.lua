@@ -18,7 +18,7 @@ local MAX_USERS = 100000;
 local log_refused = module:require "samtek_log".limiter("warn", "refused DND requests");
 
 -- bare JID -> true for every user whose manual DND changes SAMTEK wants to hear about.
-local watched = {};
+local watched, watched_count = {}, 0;
 
 local function is_trusted(event)
 	if trusted:contains(jid.bare(event.stanza.attr.from)) then return true; end
@@ -28,20 +28,24 @@ local function is_trusted(event)
 end
 
 -- <iq type='set'><watch xmlns='urn:samtek:dnd:0'><user jid='…'/>…</watch></iq> replaces the
--- whole list (SAMTEK always sends all of it: no drift after a reconnect).
+-- whole list (SAMTEK always sends all of it: no drift after a reconnect); a long list comes
+-- in parts, the first replacing, the others with add='true' (a component stanza is limited
+-- to 512 KiB by default).
 module:hook("iq-set/host/" .. xmlns .. ":watch", function(event)
 	if not is_trusted(event) then return true; end
+	local request = event.stanza.tags[1];
 	local new, count = {}, 0;
-	for user in event.stanza.tags[1]:childtags("user", xmlns) do
+	if request.attr.add == "true" then new, count = watched, watched_count; end
+	for user in request:childtags("user", xmlns) do
 		local bare = jid.prep(user.attr.jid or "");
-		if bare and jid.host(bare) == host and jid.node(bare) and not jid.resource(bare)
-			and count < MAX_USERS then
+		if bare and not new[bare] and jid.host(bare) == host and jid.node(bare)
+			and not jid.resource(bare) and count < MAX_USERS then
 			new[bare] = true;
 			count = count + 1;
 		end
 	end
-	watched = new;
-	module:log("debug", "dnd watch list replaced: %d user(s)", count);
+	watched, watched_count = new, count;
+	module:log("debug", "dnd watch list: %d user(s)", count);
 	event.origin.send(st.reply(event.stanza));
 	return true;
 end);

@@ -83,11 +83,20 @@ async def test_only_watched_users_and_only_changes_by_hand_are_reported(
         (alice, "false"),
     ]
 
-    # A new list replaces the old one: alice is no longer watched, carol is.
-    await component.iq("set", watch_list(carol))
+    # A new list replaces the old one: alice is no longer watched; bob and carol (in a second
+    # part, added) are.
+    bob = await client("bob", "laptop")
+    await component.iq("set", watch_list(prosody.jid("bob")))
+    part = watch_list(carol)
+    part.set("add", "true")
+    await component.iq("set", part)
     await laptop.send_presence("dnd")
+    await bob.send_presence("dnd")
     await other.send_presence(None)
-    assert (await reported(component, mark, 4))[3:] == [(carol, "false")]
+    assert (await reported(component, mark, 5))[3:] == [
+        (prosody.jid("bob"), "true"),
+        (carol, "false"),
+    ]
 
 
 async def test_only_a_trusted_component_sets_the_watch_list(

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from bridges.dnd import bridge as dnd_bridge
 from samtek.app import Service
 from samtek.bus import Subscription
 from samtek.config import load_config
@@ -174,8 +175,9 @@ async def until(check: Callable[[], bool]) -> None:
 
 
 async def test_dnd_set_in_chat_switches_the_phone_and_does_not_come_back(
-    dnd_prosody: ProsodyServer, ari: FakeAri, tmp_path: Path
+    dnd_prosody: ProsodyServer, ari: FakeAri, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(dnd_bridge, "WATCH_CHUNK", 1)  # bjorn is in the second part of the list
     clients = await start_clients(dnd_prosody)
     bjorn, carl = clients["bjorn"], clients["carl"]
     bare = dnd_prosody.jid("bjorn")
