@@ -256,9 +256,10 @@ class DndBridge:
     async def _set_dnd(self, ext: str, on: bool) -> bool:
         """Switch on every telephony connector that can; True if one did."""
         done = False
-        for name, connector in self._connectors.items():
-            if not isinstance(connector, Telephony):
-                continue
+        phones = {n: c for n, c in self._connectors.items() if isinstance(c, Telephony)}
+        if not phones:
+            self.health.item_error("telephony", "no connector can switch a phone's DND")
+        for name, connector in phones.items():
             try:
                 await connector.set_dnd(ext, on)
             except NotSupportedByPbx as exc:

@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 
 from bridges.dnd import bridge as dnd_bridge
+from bridges.dnd.bridge import ECHO_WINDOW
 from samtek.app import Service
 from samtek.bus import Subscription
+from samtek.clock import SYSTEM_CLOCK, Clock, FixedClock
 from samtek.config import load_config
 from samtek.devserver.prosody import ProsodyServer, lua_str
 from samtek.model import ClaimKind
@@ -129,8 +131,8 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def running_service(config: Path) -> AsyncIterator[Running]:
-    service = Service(load_config(config, discover_connectors()))
+async def running_service(config: Path, clock: Clock = SYSTEM_CLOCK) -> AsyncIterator[Running]:
+    service = Service(load_config(config, discover_connectors()), clock=clock)
     running = Running(service, service.bus.subscribe(DeviceStateUpdate))
     ready = asyncio.Event()
     task = asyncio.create_task(service.run(ready))
@@ -262,5 +264,31 @@ async def test_a_municipality_with_dnd_sync_off_is_left_alone(
         clients["anna"].set_presence("dnd", "")  # sentinel for the DND bridge
         await until(lambda: ari.astdb.get("DND/1001") == "YES")
         assert "DND/1003" not in ari.astdb
+    for client in clients.values():
+        await client.disconnect()
+
+
+async def test_dnd_switched_off_at_the_phone_is_no_longer_chats(
+    dnd_prosody: ProsodyServer, ari: FakeAri, tmp_path: Path, clock: Clock
+) -> None:
+    clients = await start_clients(dnd_prosody)
+    bjorn, carl = clients["bjorn"], clients["carl"]
+    bare = dnd_prosody.jid("bjorn")
+    start = clock.now()
+    frozen = FixedClock(start)  # only the DND bridge's echo window is stepped over
+    async with running_service(write_config(tmp_path, dnd_prosody, ari), frozen) as run:
+        bjorn.set_presence("dnd", "Skriver rapport")
+        await until(lambda: ari.astdb.get("DND/1002") == "YES")
+        await run.device_reported("1002", DeviceState.DND)
+
+        frozen.set(start + ECHO_WINDOW)  # later, bjorn switches DND off and on at the phone
+        await ari.set_device("Custom:DND1002", "NOT_INUSE")
+        await ari.set_device("Custom:DND1002", "BUSY")
+        await sees(carl, bare, "dnd", "Ikke forstyrr")  # now the phone's DND: shown
+
+        bjorn.set_presence("", "Tilbake")  # leaving dnd in chat leaves the phone's DND alone
+        clients["anna"].set_presence("dnd", "")  # sentinel for the DND bridge
+        await until(lambda: ari.astdb.get("DND/1001") == "YES")
+        assert ari.device_states["Custom:DND1002"] == "BUSY"
     for client in clients.values():
         await client.disconnect()
