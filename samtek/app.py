@@ -15,6 +15,7 @@ import structlog
 from slixmpp.stanza import Message
 
 from bridges.assistant.build import build_assistant
+from bridges.dnd import DndBridge
 from bridges.presence import PresenceBridge
 from bridges.rooms.bridge import RoomsBridge
 from bridges.switchboard.build import MAX_BODY as SWITCHBOARD_MAX_BODY
@@ -66,6 +67,7 @@ class Service:
         self.switchboard: Switchboard | None = None
         self.connectors: dict[str, Connector] = {}  # running instances by config name
         self.missed_calls: MissedCallNotifier | None = None
+        self.dnd: DndBridge | None = None
         self.admin: AdminContext | None = None  # once running
         self.web = WebServer(config.file.http, HealthReporter("http", clock))
 
@@ -87,6 +89,21 @@ class Service:
             await self.directory.restore(store, sources=self.config.connectors.keys())
             self.link = MeteredLink(self.config.xmpp, self._health("xmpp"), self.metrics)
             overlays = MeteredOverlays(self.link, self.config.xmpp.domain, self.metrics, self.clock)
+            self.dnd = DndBridge(
+                self.link,
+                self.directory,
+                self.bus,
+                store,
+                {m.id: m.dnd_sync for m in self.config.file.municipalities},
+                self.connectors,
+                self.config.xmpp.domain,
+                self._health("dnd"),
+                self.clock,
+                ownership=self.leases,
+            )
+            self.dnd.register()
+            await self.dnd.restore()  # before the presence bridge restores phone states
+            self.supervisor.add("dnd", self.dnd.run, self.dnd.health)
             self.presence = PresenceBridge(
                 self.directory,
                 self.bus,
@@ -96,6 +113,7 @@ class Service:
                 self._health("presence"),
                 ownership=self.leases,
                 clock=self.clock,
+                phone_dnd=self.dnd,
             )
             self.link.on_ready(self.metrics.timed_reconcile(self.presence.on_xmpp_ready))
             self.leases.on_gained(self.presence.on_partitions_gained)

@@ -86,6 +86,9 @@ class MunicipalitySection(_Section):
     calendar_address: str = "{email}"
     language: Language = "nb"
     timezone: TimeZoneName = "Europe/Oslo"
+    # Do-not-disturb between phone and chat (deploy/telephony.md): DND on the phone shows in
+    # chat; a dnd picked by hand in chat switches the phone's DND (needs mod_samtek_dnd).
+    dnd_sync: Literal["off", "phone_to_chat", "chat_to_phone", "both"] = "phone_to_chat"
 
 
 class CalendarRefSection(_Section):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -35,14 +36,14 @@ from samtek.events import (
     PresenceClaimsUpdate,
 )
 from samtek.health import HealthReporter
-from samtek.model import OutOfOffice, PresenceClaim
+from samtek.model import OutOfOffice, Person, PresenceClaim
 from samtek.plugin import Directory
 from samtek.presence.claims import calendar_claims, oof_claims
 from samtek.presence.resolver import Resolution, next_boundary, resolve
 from samtek.store import Store
 from samtek.store.phones import PhoneStates
 from samtek.store.store import Dismissal
-from samtek.telephony import DeviceStateUpdate
+from samtek.telephony import DeviceState, DeviceStateUpdate
 from samtek.xmpp.link import NotConnected
 from samtek.xmpp.overlay import Overlay, OverlayRejected, PresenceOverlays
 
@@ -59,6 +60,12 @@ class Ownership(Protocol):
     def owns(self, person_id: str) -> bool: ...
 
     def holds(self, duty: str) -> bool: ...
+
+
+class PhoneDndPolicy(Protocol):
+    """Whether a DND on the phone shows in chat (bridges.dnd: per municipality, loop guard)."""
+
+    def shows_phone_dnd(self, person: Person, update: DeviceStateUpdate) -> bool: ...
 
 
 class _OwnsEverything:
@@ -80,8 +87,10 @@ class PresenceBridge:
         health: HealthReporter,
         ownership: Ownership | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        phone_dnd: PhoneDndPolicy | None = None,
     ) -> None:
         self._directory = directory
+        self._phone_dnd = phone_dnd
         self._clock = clock
         # With several instances each drives only the people of its leased partitions.
         self._ownership: Ownership = ownership or _OwnsEverything()
@@ -139,7 +148,7 @@ class PresenceBridge:
         for phone in await self._phones.load():
             person = self._phonebook.person_for(phone.extension)
             if person is not None:
-                self._set_phone(person.id, phone)
+                self._set_phone(person, phone)
         for person_id in self._claims:
             self._mark(person_id)
         try:
@@ -207,7 +216,7 @@ class PresenceBridge:
             person = self._phonebook.person_for(update.extension)
             if person is None:
                 log.debug("device state of an unknown extension", extension=update.extension)
-            elif self._set_phone(person.id, update):
+            elif self._set_phone(person, update):
                 self._mark(person.id)
                 await self._phones.save(update)
 
@@ -217,8 +226,11 @@ class PresenceBridge:
             self._set_claims(update.person_id, ("claims", update.source), claims)
             self._mark(update.person_id)
 
-    def _set_phone(self, person_id: str, update: DeviceStateUpdate) -> bool:
+    def _set_phone(self, person: Person, update: DeviceStateUpdate) -> bool:
         """Replace the extension's claim; False if the same state was only re-reported."""
+        person_id = person.id
+        if self._phone_dnd is not None and not self._phone_dnd.shows_phone_dnd(person, update):
+            update = replace(update, state=DeviceState.IDLE)  # a DND not to show: no claim
         # Keyed per extension: a desk phone going idle must not clear the mobile's call.
         key = ("phone", f"{update.source}/{update.extension}")
         claims = phone_claims(person_id, update)

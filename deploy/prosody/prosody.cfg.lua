@@ -40,7 +40,9 @@ component_ports = { 5347 }
 component_interfaces = { "127.0.0.1" }
 
 VirtualHost "region.test"
-	modules_enabled = { "samtek_overlay"; "samtek_rooms"; "samtek_deliver"; "samtek_presence_info" }
+	modules_enabled = {
+		"samtek_overlay"; "samtek_rooms"; "samtek_deliver"; "samtek_presence_info"; "samtek_dnd";
+	}
 	-- Component JIDs allowed to set/clear/list presence overlays of this host's users.
 	samtek_overlay_trusted = { "samtek.region.test" }
 	-- ... and to ask who is online, with what they set and since when (the assistant's
@@ -50,6 +52,8 @@ VirtualHost "region.test"
 	samtek_rooms_trusted = { "samtek.region.test" }
 	-- ... and to have chat messages delivered and confirmed (at least once, shown once).
 	samtek_deliver_trusted = { "samtek.region.test" }
+	-- ... and to hear "dnd on/off" of the users it watches (DND to the phone, deploy/telephony.md).
+	samtek_dnd_trusted = { "samtek.region.test" }
 	-- Defaults, shown for reference: refused requests are logged once per sender and
 	-- interval (at most `burst` lines), then counted; rooms per client that get overlay re-sends.
 	-- samtek_log_interval = 60
