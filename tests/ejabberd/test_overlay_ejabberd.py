@@ -1,0 +1,83 @@
+"""mod_samtek_overlay.erl checks that need ejabberd's own configuration: the room bound, and
+refused requests that cannot flood the log.  The protocol itself: test_overlay_protocol.py."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from xml.etree import ElementTree as ET
+
+import pytest
+from slixmpp.exceptions import IqError
+
+from tests.ejabberd.conftest import server_with_users
+from tests.overlay.helpers import NS, Client, Component, IqKind, error_condition, send_iq, until_in
+from tests.overlay.test_overlay_module import enter
+
+FLOOD = 1000
+
+
+async def test_resends_reach_at_most_max_rooms_per_session() -> None:
+    """The amplification of one set is bounded: with max_rooms = 2 only the first two rooms
+    alice is in get her presence again."""
+    async with server_with_users(overlay_options={"max_rooms": 2}) as server:
+        component = Component(server)  # type: ignore[arg-type]
+        await component.connect()
+        rooms = [f"r{i}@{server.muc_domain}" for i in range(3)]
+        laptop = Client(server, "alice", "laptop")  # type: ignore[arg-type]
+        carol = Client(server, "carol", "desk")  # type: ignore[arg-type]
+        bob = Client(server, "bob", "desk")  # type: ignore[arg-type]
+        try:
+            await laptop.connect(status="free")
+            await carol.connect()
+            for room in rooms:
+                await enter(laptop, room, "alice", owner=True)
+                await enter(carol, room, "carol")
+            await bob.connect()
+            mark = carol.presences.mark()
+            await component.set(server.jid("alice"), "dnd", "t1", until_in(600), "meeting")
+            for room in rooms[:2]:
+                await carol.presence_from(f"{room}/alice", mark, "dnd", "meeting")
+            # Sent after the set's re-sends (the same c2s process): a re-send to r2 came first.
+            laptop.xmpp.send_presence(pto=carol.jid, pstatus="barrier")
+            await carol.presence_from(laptop.jid, mark, "available", "barrier")
+            assert not carol.from_(f"{rooms[2]}/alice", mark)
+        finally:
+            for c in (laptop, carol, bob):
+                await c.close()
+            await component.close()
+
+
+async def refused(client: Client, kind: IqKind, payload: ET.Element) -> str:
+    iq = client.xmpp.make_iq(ito=client.server.domain, itype=kind)
+    iq.append(payload)
+    with pytest.raises(IqError) as err:
+        await send_iq(iq)
+    return error_condition(err.value.iq)
+
+
+async def test_untrusted_iq_flood_is_logged_once_per_sender_with_a_count() -> None:
+    # An interval longer than any test run: the count below cannot depend on timing.
+    server = server_with_users(overlay_options={"log_interval": 3600})
+    await server.start()
+    try:
+        carol = Client(server, "carol", "desk")  # type: ignore[arg-type]
+        await carol.connect()
+        payload = ET.Element(f"{{{NS}}}list")
+        try:
+            conditions = await asyncio.gather(
+                *(refused(carol, "get", copy.deepcopy(payload)) for _ in range(FLOOD))
+            )
+            assert set(conditions) == {"forbidden"}
+        finally:
+            await carol.close()
+        await server.stop()  # pending counts are logged at shutdown
+        lines = server.log_path.read_text().splitlines()
+        refusals = [line for line in lines if "from untrusted" in line]
+        assert len(refusals) == 1, "\n".join(refusals[:10])
+        summary = [line for line in lines if f"{FLOOD - 1} more refused overlay requests" in line]
+        assert len(summary) == 1, server.log_tail()
+        assert "1 sender(s)" in summary[0]
+    finally:
+        await server.stop()
+        server.cleanup()
