@@ -113,6 +113,7 @@ class EjabberdServer:
         *,
         overlay: bool = True,
         overlay_options: dict[str, object] | None = None,
+        oof: bool = False,
         extra_modules: dict[str, object] | None = None,
         debug_log: bool = bool(os.environ.get("SAMTEK_EJABBERD_DEBUG")),
         start_timeout: float = 20.0,
@@ -125,6 +126,7 @@ class EjabberdServer:
         self.muc_domain = f"conference.{domain}"
         self.overlay = overlay
         self.overlay_options = overlay_options or {}
+        self.oof = oof  # mod_samtek_oof: out-of-office auto-replies by the assistant
         self.extra_modules = extra_modules or {}
         self.debug_log = debug_log
         self.start_timeout = start_timeout
@@ -226,6 +228,8 @@ class EjabberdServer:
                 "trusted": [self.component_jid],
                 **self.overlay_options,
             }
+        if self.oof:
+            modules["mod_samtek_oof"] = {"trusted": [self.component_jid]}
         modules.update(self.extra_modules)
         config = {
             "hosts": [self.domain],
