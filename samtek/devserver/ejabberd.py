@@ -114,6 +114,7 @@ class EjabberdServer:
         overlay: bool = True,
         overlay_options: dict[str, object] | None = None,
         oof: bool = False,
+        rooms: bool = False,
         extra_modules: dict[str, object] | None = None,
         debug_log: bool = bool(os.environ.get("SAMTEK_EJABBERD_DEBUG")),
         start_timeout: float = 20.0,
@@ -127,6 +128,7 @@ class EjabberdServer:
         self.overlay = overlay
         self.overlay_options = overlay_options or {}
         self.oof = oof  # mod_samtek_oof: out-of-office auto-replies by the assistant
+        self.rooms = rooms  # mod_samtek_rooms: XEP-0402 bookmarks for project-room members
         self.extra_modules = extra_modules or {}
         self.debug_log = debug_log
         self.start_timeout = start_timeout
@@ -216,9 +218,12 @@ class EjabberdServer:
             "mod_admin_extra": {},
             "mod_disco": {},
             "mod_ping": {},
+            "mod_mam": {},
             "mod_muc": {
                 "host": self.muc_domain,
                 "access_create": "all",
+                # SAMTEK's component administers the MUC service (as in Prosody's `admins`)
+                "access_admin": [{"allow": "samtek"}],
                 "default_room_options": {"persistent": False},
             },
             "mod_muc_admin": {},
@@ -230,6 +235,10 @@ class EjabberdServer:
             }
         if self.oof:
             modules["mod_samtek_oof"] = {"trusted": [self.component_jid]}
+        if self.rooms:
+            modules["mod_caps"] = {}
+            modules["mod_pubsub"] = {"plugins": ["flat", "pep"]}
+            modules["mod_samtek_rooms"] = {"trusted": [self.component_jid]}
         modules.update(self.extra_modules)
         config = {
             "hosts": [self.domain],
@@ -255,7 +264,7 @@ class EjabberdServer:
                     "request_handlers": {"/api": "mod_http_api"},
                 },
             ],
-            "acl": {"local": {"user_regexp": ""}},
+            "acl": {"local": {"user_regexp": ""}, "samtek": {"server": self.component_jid}},
             # Loopback only, for the harness; never expose the API like this in production.
             "api_permissions": {
                 "loopback admin": {

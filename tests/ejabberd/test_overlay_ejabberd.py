@@ -15,6 +15,8 @@ from tests.overlay.helpers import NS, Client, Component, IqKind, error_condition
 from tests.overlay.test_overlay_module import enter
 
 FLOOD = 1000
+NS_OOF = "urn:samtek:oof:0"
+NS_ROOMS = "urn:samtek:rooms:0"
 
 
 async def test_resends_reach_at_most_max_rooms_per_session() -> None:
@@ -57,27 +59,42 @@ async def refused(client: Client, kind: IqKind, payload: ET.Element) -> str:
 
 
 async def test_untrusted_iq_flood_is_logged_once_per_sender_with_a_count() -> None:
-    # An interval longer than any test run: the count below cannot depend on timing.
-    server = server_with_users(overlay_options={"log_interval": 3600})
+    """An ordinary user sends 1,000 refused IQs to each module (overlay, OOF, rooms): the log
+    gets one line per module and sender plus one summary line with the count."""
+    server = server_with_users(overlay_options={"log_interval": 3600}, oof=True, rooms=True)
+    # An interval longer than any test run: the counts below cannot depend on timing.
+    slow = {"trusted": [server.component_jid], "log_interval": 3600}
+    server.extra_modules = {"mod_samtek_oof": slow, "mod_samtek_rooms": slow}
+    alice = server.jid("alice")
+    requests: list[tuple[IqKind, ET.Element]] = [
+        ("get", ET.Element(f"{{{NS}}}list")),
+        ("set", ET.Element(f"{{{NS_OOF}}}oof")),
+        ("set", ET.Element(f"{{{NS_ROOMS}}}bookmark", jid=alice, room="r@x.test")),
+    ]
     await server.start()
     try:
         carol = Client(server, "carol", "desk")  # type: ignore[arg-type]
         await carol.connect()
-        payload = ET.Element(f"{{{NS}}}list")
         try:
-            conditions = await asyncio.gather(
-                *(refused(carol, "get", copy.deepcopy(payload)) for _ in range(FLOOD))
-            )
-            assert set(conditions) == {"forbidden"}
+            for kind, payload in requests:
+                conditions = await asyncio.gather(
+                    *(refused(carol, kind, copy.deepcopy(payload)) for _ in range(FLOOD))
+                )
+                assert set(conditions) == {"forbidden"}
         finally:
             await carol.close()
         await server.stop()  # pending counts are logged at shutdown
         lines = server.log_path.read_text().splitlines()
         refusals = [line for line in lines if "from untrusted" in line]
-        assert len(refusals) == 1, "\n".join(refusals[:10])
-        summary = [line for line in lines if f"{FLOOD - 1} more refused overlay requests" in line]
-        assert len(summary) == 1, server.log_tail()
-        assert "1 sender(s)" in summary[0]
+        assert len(refusals) == 3, "\n".join(refusals[:10])
+        for what in (
+            "refused overlay requests",
+            "refused OOF requests",
+            "refused bookmark requests",
+        ):
+            summary = [line for line in lines if f"{FLOOD - 1} more {what} not logged" in line]
+            assert len(summary) == 1, what
+            assert "1 sender(s)" in summary[0]
     finally:
         await server.stop()
         server.cleanup()
