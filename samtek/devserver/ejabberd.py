@@ -99,6 +99,48 @@ def compile_modules(source_dir: Path = MODULE_DIR) -> Path:
     return out
 
 
+class Cluster:
+    """Several ejabberd nodes on this machine: a private epmd on a free port and a cookie.
+
+    Distribution is on loopback only (node names @127.0.0.1)."""
+
+    def __init__(self) -> None:
+        self.epmd_port = 0
+        self.cookie = secrets.token_hex(16)
+        self._epmd: asyncio.subprocess.Process | None = None
+        self._count = 0
+
+    def node_name(self) -> str:
+        self._count += 1
+        return f"samtek{self._count}@127.0.0.1"
+
+    async def start(self) -> None:
+        if shutil.which("epmd") is None:
+            raise EjabberdError("epmd not found: install the Debian package erlang-base")
+        self.epmd_port = free_port()
+        self._epmd = await asyncio.create_subprocess_exec(
+            "epmd",
+            "-port",
+            str(self.epmd_port),
+            "-address",
+            "127.0.0.1",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while not port_open(self.epmd_port):
+            if loop.time() > deadline or self._epmd.returncode is not None:
+                raise EjabberdError(f"epmd did not listen on port {self.epmd_port}")
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        await terminate(self._epmd, signal.SIGTERM, STOP_GRACE)
+        self._epmd = None
+
+
 class EjabberdServer:
     """One ejabberd node with a user host, an XEP-0114 component and a MUC service.
 
@@ -119,6 +161,8 @@ class EjabberdServer:
         debug_log: bool = bool(os.environ.get("SAMTEK_EJABBERD_DEBUG")),
         start_timeout: float = 20.0,
         c2s_port: int | None = None,
+        cluster: Cluster | None = None,
+        join: EjabberdServer | None = None,
     ) -> None:
         _ejabberd_app_dir()  # fail early with the install hint
         self.domain = domain
@@ -141,6 +185,12 @@ class EjabberdServer:
         self.component_port = 0
         self.http_port = 0
         self._fixed_c2s_port = c2s_port
+        # A distributed node (cluster tests): its name, and the node it joins at first start.
+        self.cluster = cluster
+        self.node = cluster.node_name() if cluster else "nonode@nohost"
+        self.join = join
+        if join is not None and (cluster is None or join.cluster is not cluster):
+            raise EjabberdError("join: both nodes must belong to the same Cluster")
         self._process: asyncio.subprocess.Process | None = None
         self._beams: Path | None = None
         self._started_once = False
@@ -326,6 +376,18 @@ class EjabberdServer:
             "EJABBERD_LOG_PATH": str(self.log_path),
             "HOME": str(self.dir),
         }
+        node_args: list[str] = []
+        start_args = ["-s", "ejabberd"]
+        if self.cluster is not None:
+            env["ERL_EPMD_PORT"] = str(self.cluster.epmd_port)
+            node_args = ["-name", self.node, "-setcookie", self.cluster.cookie]
+            if self.join is not None and not self._started_once:
+                # ejabberd_cluster:join/1 needs a running ejabberd and restarts it, which
+                # kills an HTTP API call; the mnesia part works before the first start.
+                start_args = [
+                    "-eval",
+                    f"ejabberd_cluster_mnesia:join('{self.join.node}'), ejabberd:start()",
+                ]
         self.spool_dir.mkdir(exist_ok=True)
         with (self.dir / "stdout.log").open("ab") as out:  # the child keeps its own copy
             self._process = await asyncio.create_subprocess_exec(
@@ -333,13 +395,13 @@ class EjabberdServer:
                 "-noinput",
                 "+K",
                 "true",
+                *node_args,
                 "-pa",
                 str(self._beams),
                 "-mnesia",
                 "dir",
                 f'"{self.spool_dir}"',
-                "-s",
-                "ejabberd",
+                *start_args,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
@@ -405,4 +467,10 @@ class EjabberdServer:
             self.cleanup()
 
 
-__all__: Sequence[str] = ["APT_PACKAGES", "EjabberdError", "EjabberdServer", "compile_modules"]
+__all__: Sequence[str] = [
+    "APT_PACKAGES",
+    "Cluster",
+    "EjabberdError",
+    "EjabberdServer",
+    "compile_modules",
+]
