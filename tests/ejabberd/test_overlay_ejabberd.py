@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
 import pytest
 from slixmpp.exceptions import IqError
 
+from samtek.devserver.ejabberd import EjabberdServer
 from tests.ejabberd.conftest import server_with_users
 from tests.overlay.helpers import NS, Client, Component, IqKind, error_condition, send_iq, until_in
 from tests.overlay.test_overlay_module import enter
 
 FLOOD = 1000
+NewClient = Callable[..., Awaitable[Client]]
 NS_OOF = "urn:samtek:oof:0"
 NS_ROOMS = "urn:samtek:rooms:0"
 
@@ -98,3 +102,24 @@ async def test_untrusted_iq_flood_is_logged_once_per_sender_with_a_count() -> No
     finally:
         await server.stop()
         server.cleanup()
+
+
+async def test_overlay_months_ahead_is_kept_and_expiry_keeps_working(
+    prosody: EjabberdServer, component: Component, client: NewClient
+) -> None:
+    """An out-of-office overlay can last for months (an Erlang timer of ~10^10 ms): it is
+    listed and shown, and other overlays still expire on time."""
+    bob = await client("bob", "desk", status="free")
+    laptop = await client("alice", "laptop", status="free")
+    await laptop.presence_from(bob.jid, 0, "available", "free")  # the probe answer, first
+    far = (datetime.now(UTC) + timedelta(days=120)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    mark = bob.presences.mark()
+    await component.set(prosody.jid("alice"), "xa", "vacation", far, "På ferie")
+    await bob.presence_from(laptop.jid, mark, "xa", "På ferie")
+    mark = laptop.presences.mark()
+    await component.set(prosody.jid("bob"), "dnd", "t1", until_in(2), "quick sync")
+    await laptop.presence_from(bob.jid, mark, "dnd", "quick sync")
+    listing = {e.get("jid"): e.get("until") for e in await component.list()}
+    assert listing[prosody.jid("alice")] == far
+    await laptop.presence_from(bob.jid, mark, "available", "free")  # the server's own timer
+    assert [e.get("jid") for e in await component.list()] == [prosody.jid("alice")]
