@@ -38,6 +38,8 @@ ERL_LIBS = Path("/usr/lib/x86_64-linux-gnu")  # Debian puts ejabberd-<version>/ 
 ERLANG_LIB = Path("/usr/lib/erlang/lib")
 
 _SUBSCRIPTIONS = {"none", "to", "from", "both"}
+API_TIMEOUT = aiohttp.ClientTimeout(total=30)
+API_PARALLEL = 20  # HTTP API calls in flight while registering users
 
 
 class EjabberdError(RuntimeError):
@@ -231,34 +233,52 @@ class EjabberdServer:
         if self._started_once:
             raise EjabberdError("users and contacts can only be added before the first start()")
 
-    async def api(self, command: str, **args: str) -> object:
+    async def api(
+        self, command: str, session: aiohttp.ClientSession | None = None, **args: str
+    ) -> object:
         """One mod_http_api command on loopback; raises EjabberdError on a refusal."""
+        if session is None:
+            async with aiohttp.ClientSession(timeout=API_TIMEOUT) as own:
+                return await self.api(command, own, **args)
         url = f"http://127.0.0.1:{self.http_port}/api/{command}"
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-            session.post(url, json=args) as resp,
-        ):
+        async with session.post(url, json=args) as resp:
             body = await resp.text()
             if resp.status != 200:
                 raise EjabberdError(f"{command}: HTTP {resp.status}: {body[:500]}")
             return json.loads(body) if body else None
 
     async def _write_data(self) -> None:
-        for user, password in self._passwords.items():
-            await self.api("register", user=user, host=self.domain, password=password)
-        for user, contacts in self._rosters.items():
-            for contact, (name, subscription) in contacts.items():
-                node, _, host = contact.partition("@")
-                await self.api(
-                    "add_rosteritem",
-                    localuser=user,
-                    localhost=self.domain,
-                    user=node,
-                    host=host,
-                    nick=name or "",
-                    group="",
-                    subs=subscription,
-                )
+        """Accounts, then roster items, API_PARALLEL calls in flight (thousands for benches)."""
+        calls: list[tuple[str, dict[str, str]]] = [
+            ("register", {"user": user, "host": self.domain, "password": password})
+            for user, password in self._passwords.items()
+        ]
+        items = [
+            (
+                "add_rosteritem",
+                {
+                    "localuser": user,
+                    "localhost": self.domain,
+                    "user": contact.partition("@")[0],
+                    "host": contact.partition("@")[2],
+                    "nick": name or "",
+                    "group": "",
+                    "subs": subscription,
+                },
+            )
+            for user, contacts in self._rosters.items()
+            for contact, (name, subscription) in contacts.items()
+        ]
+        connector = aiohttp.TCPConnector(limit=API_PARALLEL)
+        async with aiohttp.ClientSession(timeout=API_TIMEOUT, connector=connector) as session:
+            for batch in (calls, items):  # a roster item needs its account
+                for i in range(0, len(batch), API_PARALLEL):
+                    await asyncio.gather(
+                        *(
+                            self.api(cmd, session, **args)
+                            for cmd, args in batch[i : i + API_PARALLEL]
+                        )
+                    )
 
     # -- config ----------------------------------------------------------------------------
 
@@ -300,6 +320,8 @@ class EjabberdServer:
                     "ip": "127.0.0.1",
                     "module": "ejabberd_c2s",
                     "starttls_required": False,
+                    # ejabberd's default backlog of 5 stalls hundreds of simultaneous logins
+                    "backlog": 1024,
                 },
                 {
                     "port": self.component_port,
