@@ -193,6 +193,8 @@ class EjabberdServer:
         self.join = join
         if join is not None and (cluster is None or join.cluster is not cluster):
             raise EjabberdError("join: both nodes must belong to the same Cluster")
+        if join is not None:  # one cluster, one configuration: the same component secret
+            self.component_secret = join.component_secret
         self._process: asyncio.subprocess.Process | None = None
         self._beams: Path | None = None
         self._started_once = False
