@@ -94,9 +94,7 @@ async def _log_in(prosody: ProsodyServer, user: str) -> ClientXMPP:
     return client
 
 
-def _write_region(
-    directory: Path, prosody: ProsodyServer, http_port: int, admin_port: int
-) -> Path:
+def _write_region(directory: Path, prosody: ProsodyServer, http_port: int, admin_port: int) -> Path:
     feeds = directory / "calendars"
     feeds.mkdir(exist_ok=True)
     now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)

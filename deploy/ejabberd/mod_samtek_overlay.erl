@@ -142,7 +142,8 @@ overlaid(Pres, #samtek_overlay{show = Show, status = Status}) ->
 
 %% Runs in the user's c2s process before ejabberd handles what her client sent.
 user_send_packet({#presence{} = Pres, #{jid := JID} = State}) ->
-    {Pres, track(Pres, JID, State)};
+    State1 = track(Pres, JID, State),
+    {to_known_room(Pres, JID, State1), State1};
 user_send_packet(Acc) ->
     Acc.
 
@@ -171,6 +172,18 @@ track(#presence{to = To, type = Type} = Pres, #jid{luser = U, lserver = S} = JID
        true ->
             State
     end.
+
+%% Presence to a room the session is in gets the overlay here already: the filter knows a
+%% room only by the join's <x/> or a local MUC service, not a room on another server.
+to_known_room(#presence{type = available, to = #jid{lresource = Nick} = To} = Pres,
+              #jid{luser = U, lserver = S}, State) when Nick /= <<>> ->
+    Room = jid:tolower(jid:remove_resource(To)),
+    case maps:is_key(Room, maps:get(?ROOMS, State, #{})) andalso active(U, S) of
+        #samtek_overlay{} = Rec -> overlaid(Pres, Rec);
+        _ -> Pres
+    end;
+to_known_room(Pres, _JID, _State) ->
+    Pres.
 
 %% Rooms per session are bounded: one set/clear/expiry sends resources x (contacts + rooms).
 remember_room(To, Rooms, S, State) ->
@@ -260,15 +273,16 @@ resend(#{pres_last := Pres, jid := JID, pres_a := PresA} = State) ->
     Joined = maps:filter(fun(_, Occupant) ->
                                  gb_sets:is_element(jid:tolower(Occupant), PresA)
                          end, Rooms),
+    State1 = State#{?ROOMS => Joined},
     lists:foreach(
       fun(To) ->
-              P = xmpp:set_from_to(Pres, JID, To),
+              P = to_known_room(xmpp:set_from_to(Pres, JID, To), JID, State1),
               case ejabberd_hooks:run_fold(privacy_check_packet, S, allow, [State, P, out]) of
                   allow -> ejabberd_router:route(P);
                   deny -> ok
               end
       end, Contacts ++ maps:values(Joined)),
-    State#{?ROOMS => Joined};
+    State1;
 resend(State) ->
     State.  % no available presence yet: contacts see her offline anyway
 

@@ -159,6 +159,7 @@ class EjabberdServer:
         overlay_options: dict[str, object] | None = None,
         oof: bool = False,
         rooms: bool = False,
+        extra_hosts: Sequence[str] = (),
         extra_modules: dict[str, object] | None = None,
         debug_log: bool = bool(os.environ.get("SAMTEK_EJABBERD_DEBUG")),
         start_timeout: float = 20.0,
@@ -175,6 +176,7 @@ class EjabberdServer:
         self.overlay_options = overlay_options or {}
         self.oof = oof  # mod_samtek_oof: out-of-office auto-replies by the assistant
         self.rooms = rooms  # mod_samtek_rooms: XEP-0402 bookmarks for project-room members
+        self.extra_hosts = list(extra_hosts)  # more virtual hosts, each with its own MUC
         self.extra_modules = extra_modules or {}
         self.debug_log = debug_log
         self.start_timeout = start_timeout
@@ -292,7 +294,7 @@ class EjabberdServer:
             "mod_ping": {},
             "mod_mam": {},
             "mod_muc": {
-                "host": self.muc_domain,
+                "host": "conference.@HOST@",  # conference.<domain> for each virtual host
                 "access_create": "all",
                 # SAMTEK's component administers the MUC service (as in Prosody's `admins`)
                 "access_admin": [{"allow": "samtek"}],
@@ -313,7 +315,7 @@ class EjabberdServer:
             modules["mod_samtek_rooms"] = {"trusted": [self.component_jid]}
         modules.update(self.extra_modules)
         config = {
-            "hosts": [self.domain],
+            "hosts": [self.domain, *self.extra_hosts],
             "loglevel": "debug" if self.debug_log else "info",
             "certfiles": [],
             "listen": [

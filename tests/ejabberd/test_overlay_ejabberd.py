@@ -123,3 +123,33 @@ async def test_overlay_months_ahead_is_kept_and_expiry_keeps_working(
     assert listing[prosody.jid("alice")] == far
     await laptop.presence_from(bob.jid, mark, "available", "free")  # the server's own timer
     assert [e.get("jid") for e in await component.list()] == [prosody.jid("alice")]
+
+
+async def test_room_of_another_server_sees_the_overlay_and_its_end() -> None:
+    """A room that is not on this host's MUC service (here: the MUC of another virtual host,
+    which region.test treats like a remote one) sees the overlay in the presence her client
+    sends it after the join and in the re-sends, like a local room."""
+    async with server_with_users(extra_hosts=["other.test"]) as server:
+        room = "proj@conference.other.test"
+        component = Component(server)  # type: ignore[arg-type]
+        laptop = Client(server, "alice", "laptop")  # type: ignore[arg-type]
+        carol = Client(server, "carol", "desk")  # type: ignore[arg-type]
+        await component.connect()
+        try:
+            await laptop.connect(status="free")
+            await carol.connect()
+            await enter(laptop, room, "alice", owner=True)
+            await enter(carol, room, "carol")
+            mark = carol.presences.mark()
+            await component.set(server.jid("alice"), "dnd", "t1", until_in(600), "meeting")
+            await carol.presence_from(f"{room}/alice", mark, "dnd", "meeting")  # re-send
+            mark = carol.presences.mark()
+            laptop.xmpp.send_presence(pto=f"{room}/alice", pstatus="free")  # her client
+            await carol.presence_from(f"{room}/alice", mark, "dnd", "meeting")
+            mark = carol.presences.mark()
+            await component.clear(server.jid("alice"))
+            await carol.presence_from(f"{room}/alice", mark, "available", "free")
+        finally:
+            for c in (laptop, carol):
+                await c.close()
+            await component.close()
