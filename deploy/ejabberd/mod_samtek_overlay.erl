@@ -19,7 +19,8 @@
 
 -export([start/2, stop/1, reload/3, depends/2, mod_opt_type/1, mod_options/1, mod_doc/0]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2, code_change/3]).
--export([process_iq/1, decode_iq_subel/1, filter_packet/1, user_send_packet/1, c2s_handle_info/2]).
+-export([process_iq/1, decode_iq_subel/1, filter_packet/1, user_send_packet/1, c2s_handle_info/2,
+         c2s_copy_session/2]).
 
 -include("xmpp.hrl").
 -include("logger.hrl").
@@ -50,6 +51,7 @@ start(Host, Opts) ->
     ejabberd_hooks:add(filter_packet, ?MODULE, filter_packet, 50),
     ejabberd_hooks:add(user_send_packet, Host, ?MODULE, user_send_packet, 50),
     ejabberd_hooks:add(c2s_handle_info, Host, ?MODULE, c2s_handle_info, 50),
+    ejabberd_hooks:add(c2s_copy_session, Host, ?MODULE, c2s_copy_session, 50),
     gen_iq_handler:add_iq_handler(ejabberd_local, Host, ?NS, ?MODULE, process_iq),
     gen_mod:start_child(?MODULE, Host, Opts).
 
@@ -60,6 +62,7 @@ stop(Host) ->
     end,
     ejabberd_hooks:delete(user_send_packet, Host, ?MODULE, user_send_packet, 50),
     ejabberd_hooks:delete(c2s_handle_info, Host, ?MODULE, c2s_handle_info, 50),
+    ejabberd_hooks:delete(c2s_copy_session, Host, ?MODULE, c2s_copy_session, 50),
     gen_iq_handler:remove_iq_handler(ejabberd_local, Host, ?NS),
     gen_mod:stop_child(?MODULE, Host).
 
@@ -254,6 +257,10 @@ rebroadcast(U, S, Except) ->
                   _ -> ok
               end
       end, ejabberd_sm:get_user_resources(U, S)).
+
+%% A resumed stream (XEP-0198) continues in a new process: keep the rooms it is in.
+c2s_copy_session(State, #{?ROOMS := Rooms}) -> State#{?ROOMS => Rooms};
+c2s_copy_session(State, _OldState) -> State.
 
 c2s_handle_info(State, ?RESEND) ->
     {stop, resend(State)};

@@ -153,3 +153,45 @@ async def test_room_of_another_server_sees_the_overlay_and_its_end() -> None:
             for c in (laptop, carol):
                 await c.close()
             await component.close()
+
+
+async def test_rooms_are_remembered_across_a_resumed_stream() -> None:
+    """XEP-0198: her client's connection drops and the stream is resumed (a new c2s process
+    on ejabberd); the set after that still re-sends her presence to the room she is in."""
+    async with server_with_users(extra_modules={"mod_stream_mgmt": {}}) as server:
+        room = f"proj@{server.muc_domain}"
+        component = Component(server)  # type: ignore[arg-type]
+        laptop = Client(server, "alice", "laptop")  # type: ignore[arg-type]
+        laptop.xmpp.register_plugin("xep_0198")
+        carol = Client(server, "carol", "desk")  # type: ignore[arg-type]
+        loop = asyncio.get_running_loop()
+        enabled, resumed = loop.create_future(), loop.create_future()
+        laptop.xmpp.add_event_handler(
+            "sm_enabled", lambda _: enabled.done() or enabled.set_result(1)
+        )
+        laptop.xmpp.add_event_handler("session_resumed", lambda _: resumed.set_result(1))
+        await component.connect()
+        try:
+            await laptop.connect(status="free")
+            await asyncio.wait_for(enabled, 10)
+            await carol.connect()
+            await enter(laptop, room, "alice", owner=True)
+            await enter(carol, room, "carol")
+
+            disconnected = loop.create_future()
+            laptop.xmpp.add_event_handler(
+                "disconnected", lambda _: disconnected.done() or disconnected.set_result(1)
+            )
+            laptop.xmpp.end_session_on_disconnect = False  # keep the session: resume it
+            laptop.xmpp.abort()
+            await asyncio.wait_for(disconnected, 10)
+            laptop.xmpp.connect("127.0.0.1", server.c2s_port)
+            await asyncio.wait_for(resumed, 10)
+
+            mark = carol.presences.mark()
+            await component.set(server.jid("alice"), "dnd", "t1", until_in(600), "meeting")
+            await carol.presence_from(f"{room}/alice", mark, "dnd", "meeting")
+        finally:
+            for c in (laptop, carol):
+                await c.close()
+            await component.close()
