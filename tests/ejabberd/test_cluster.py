@@ -79,6 +79,36 @@ async def test_overlay_set_on_node_a_reaches_node_b_and_survives_a(
         await via_b.close()
 
 
+async def test_a_restarted_node_gets_the_overlays_back_from_the_cluster(
+    nodes: tuple[EjabberdServer, EjabberdServer],
+) -> None:
+    """Restarting one node of a running cluster keeps the overlays: the node copies the RAM
+    table back from the others, lists it, and its sessions see it."""
+    a, b = nodes
+    via_b = Component(b)  # type: ignore[arg-type]
+    await via_b.connect()
+    try:
+        await via_b.set(b.jid("alice"), "dnd", "t1", until_in(600), "meeting")
+        await a.restart()
+        via_a = Component(a)  # type: ignore[arg-type]
+        await via_a.connect()
+        try:
+            assert [e.get("transition") for e in await via_a.list()] == ["t1"]
+        finally:
+            await via_a.close()
+        bob = Client(b, "bob", "desk")  # type: ignore[arg-type]
+        laptop = Client(a, "alice", "laptop")  # type: ignore[arg-type]
+        try:
+            await bob.connect()
+            await laptop.connect(status="free")  # on the restarted node
+            await bob.presence_from(laptop.jid, 0, "dnd", "meeting")
+        finally:
+            for c in (bob, laptop):
+                await c.close()
+    finally:
+        await via_b.close()
+
+
 class FirstAliveProxy:
     """A stand-in for the load balancer in front of the nodes' component listeners: each new
     connection goes to the first backend port that accepts it, bytes are copied both ways,
