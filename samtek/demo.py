@@ -1,6 +1,7 @@
 """`samtek demo`: a small region on this machine, to watch calendar presence in a real client.
 
-Starts a throw-away Prosody (with the overlay module) on 127.0.0.1:5222, seeds two
+Starts a throw-away Prosody (or, with `--server ejabberd`, an ejabberd), with the SAMTEK
+modules, on 127.0.0.1:5222, seeds two
 municipalities with five people and ICS calendars whose meetings begin within minutes, writes
 a normal config file, and runs the service on it (SQLite store in the demo directory).
 """
@@ -18,12 +19,14 @@ from slixmpp import ClientXMPP
 
 from samtek.app import Service
 from samtek.config import load_config
+from samtek.devserver.ejabberd import EjabberdServer
 from samtek.devserver.process import free_port
 from samtek.devserver.prosody import ProsodyServer
 from samtek.logging import configure_logging
 from samtek.plugin import discover_connectors
 
 PASSWORD = "demo"
+XmppServer = ProsodyServer | EjabberdServer
 # (id, name, municipality, language, meetings as (minutes from now, length, subject, private))
 PEOPLE: list[tuple[str, str, str, str, list[tuple[int, int, str, bool]]]] = [
     ("kari", "Kari Nordmann", "kongsberg", "nb", [(1, 3, "Budsjettmøte", False)]),
@@ -40,16 +43,20 @@ PEOPLE: list[tuple[str, str, str, str, list[tuple[int, int, str, bool]]]] = [
 ]
 
 
-def run_demo(directory: Path) -> int:
+def run_demo(directory: Path, server: str = "prosody") -> int:
     configure_logging("info")
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the demo ends
-        asyncio.run(_demo(directory.resolve()))
+        asyncio.run(_demo(directory.resolve(), server))
     return 0
 
 
-async def _demo(directory: Path) -> None:
+async def _demo(directory: Path, server: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    prosody = ProsodyServer(c2s_port=5222, oof=True)
+    prosody: XmppServer = (
+        EjabberdServer(c2s_port=5222, oof=True)
+        if server == "ejabberd"
+        else ProsodyServer(c2s_port=5222, oof=True)
+    )
     for pid, _name, *_ in PEOPLE:
         prosody.add_user(pid, PASSWORD)
     for pid, *_ in PEOPLE:
@@ -77,7 +84,7 @@ async def _demo(directory: Path) -> None:
         prosody.cleanup()
 
 
-async def _log_in(prosody: ProsodyServer, user: str) -> ClientXMPP:
+async def _log_in(prosody: XmppServer, user: str) -> ClientXMPP:
     """A headless client per demo person, so contacts see them online as in real life."""
     client = ClientXMPP(prosody.jid(user), PASSWORD)
     client.enable_plaintext = True  # loopback demo server without TLS certificates
@@ -94,7 +101,7 @@ async def _log_in(prosody: ProsodyServer, user: str) -> ClientXMPP:
     return client
 
 
-def _write_region(directory: Path, prosody: ProsodyServer, http_port: int, admin_port: int) -> Path:
+def _write_region(directory: Path, prosody: XmppServer, http_port: int, admin_port: int) -> Path:
     feeds = directory / "calendars"
     feeds.mkdir(exist_ok=True)
     now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -171,7 +178,7 @@ def _vevent(uid: str, start: datetime, minutes: int, subject: str, private: bool
     )
 
 
-def _instructions(prosody: ProsodyServer, config: Path, web: str) -> str:
+def _instructions(prosody: XmppServer, config: Path, web: str) -> str:
     return f"""
 SAMTEK demo is running.
   Log in with any XMPP client (Gajim, Dino, Conversations, Psi+ ...):
