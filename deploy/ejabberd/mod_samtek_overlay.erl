@@ -162,8 +162,9 @@ track(#presence{to = To, type = Type} = Pres, #jid{luser = U, lserver = S} = JID
        Broadcast ->
             State;
        Type == available ->
-            case is_room(Pres, S, To) of
-                true -> remember_room(To, Rooms, S, State);
+            Known = maps:is_key(jid:tolower(jid:remove_resource(To)), Rooms),
+            case Known orelse is_room(Pres, S, To) of
+                true -> remember_room(To, Rooms, S, State);  % a join, or a nick change
                 false -> State
             end;
        Type == unavailable; Type == error ->

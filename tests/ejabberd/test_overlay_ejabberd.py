@@ -195,3 +195,37 @@ async def test_rooms_are_remembered_across_a_resumed_stream() -> None:
             for c in (laptop, carol):
                 await c.close()
             await component.close()
+
+
+async def test_nick_change_in_a_room_of_another_server_is_followed() -> None:
+    """A re-send to her old occupant JID would be a nick change back (XEP-0045 §7.6): after
+    a nick change in a room on another server, re-sends go to the new nick only."""
+    async with server_with_users(extra_hosts=["other.test"]) as server:
+        room = "proj@conference.other.test"
+        component = Component(server)  # type: ignore[arg-type]
+        laptop = Client(server, "alice", "laptop")  # type: ignore[arg-type]
+        carol = Client(server, "carol", "desk")  # type: ignore[arg-type]
+        bob = Client(server, "bob", "desk")  # type: ignore[arg-type]
+        await component.connect()
+        try:
+            await laptop.connect(status="free")
+            await carol.connect()
+            await bob.connect()
+            await enter(laptop, room, "alice", owner=True)
+            await enter(carol, room, "carol")
+            mark = carol.presences.mark()
+            laptop.xmpp.send_presence(pto=f"{room}/alice2", pstatus="free")
+            await carol.presence_from(f"{room}/alice2", mark, "available", "free")
+
+            mark = carol.presences.mark()
+            await component.set(server.jid("alice"), "dnd", "t1", until_in(600), "meeting")
+            await carol.presence_from(f"{room}/alice2", mark, "dnd", "meeting")
+            # Sent after the set's re-sends (the same c2s process): a re-send to the old
+            # nick would have come first.
+            laptop.xmpp.send_presence(pto=carol.jid, pstatus="barrier")
+            await carol.presence_from(laptop.jid, mark, "available", "barrier")
+            assert not carol.from_(f"{room}/alice", mark)
+        finally:
+            for c in (laptop, carol, bob):
+                await c.close()
+            await component.close()
