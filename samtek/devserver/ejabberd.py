@@ -5,7 +5,9 @@ contacts added before the first start, start/stop/restart), so the protocol test
 end-to-end tests run unchanged against either server.
 
 ejabberd runs without ejabberdctl, systemd or epmd: ``erl -s ejabberd`` as the current user,
-the node named ``nonode@nohost`` (no distribution), mnesia in the temp dir.  The SAMTEK
+the node named ``nonode@nohost`` (no distribution), mnesia in the temp dir.  A ``Cluster``
+runs distributed nodes on loopback instead, with its own epmd on a free port and a random
+cookie; a node that ``join``s another copies its mnesia tables at its first start.  The SAMTEK
 modules in deploy/ejabberd/ are compiled with erlc against the Debian include files; the
 beams are cached per source hash.  Users and rosters go through the HTTP API on loopback
 after the first start (``register``, ``add_rosteritem``).
