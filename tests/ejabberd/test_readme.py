@@ -5,6 +5,7 @@ bookmark requests are answered."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -16,6 +17,22 @@ from samtek.devserver.ejabberd import EjabberdServer
 from tests.overlay.helpers import PASSWORD, Component, until_in
 
 DOC = Path(__file__).resolve().parents[2] / "deploy" / "ejabberd" / "README.md"
+
+
+def test_readme_build_commands_compile_the_modules_without_warnings(tmp_path: Path) -> None:
+    (script,) = re.findall(r"```sh\n(.*?)```", DOC.read_text(), re.S)
+    script = dedent(script).replace("/tmp/samtek-beams", str(tmp_path))
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=DOC.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout + result.stderr == ""  # no warnings
+    modules = {p.stem for p in DOC.parent.glob("*.erl")}
+    assert {p.stem for p in tmp_path.glob("*.beam")} == modules
 
 
 def yaml_blocks() -> list[dict[str, Any]]:
