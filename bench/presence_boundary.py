@@ -3,7 +3,8 @@
 Measures, at a subscribed contact's connection (a minimal client that timestamps stanzas as
 they come off the socket, so a slow client library does not hide the server path), the
 delay from the boundary until the presence arrived, and the presence stanzas per second,
-against a real Prosody with the overlay module. SAMTEK runs as its own process (`samtek run`).
+against a real Prosody and a real ejabberd, each with the overlay module, one after the
+other in the same run (`--server` picks one). SAMTEK runs as its own process (`samtek run`).
 
     .venv/bin/python bench/presence_boundary.py --people 2000
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from samtek.devserver.ejabberd import EjabberdServer
 from samtek.devserver.prosody import ProsodyServer
 from tests.e2e.regions import ics_meeting, write_ics
 
@@ -113,8 +115,14 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def main(people: int, lead: float, length: float, workdir: Path) -> None:
-    prosody = ProsodyServer()
+async def main(people: int, lead: float, length: float, workdir: Path, servers: list[str]) -> None:
+    for kind in servers:
+        print(f"--- {kind}")
+        await run(kind, people, lead, length, workdir / kind)
+
+
+async def run(kind: str, people: int, lead: float, length: float, workdir: Path) -> None:
+    prosody = ProsodyServer() if kind == "prosody" else EjabberdServer()
     names = [f"p{i:05d}" for i in range(people)]
     for name in names:
         prosody.add_user(name, "pw")
@@ -124,7 +132,7 @@ async def main(people: int, lead: float, length: float, workdir: Path) -> None:
         prosody.add_contact("observer", prosody.jid(name), subscription="both")
     t = time.perf_counter()
     await prosody.start()
-    print(f"prosody with {people} users started in {time.perf_counter() - t:.2f} s")
+    print(f"{kind} with {people} users started in {time.perf_counter() - t:.2f} s")
 
     clients = [RawClient(prosody.jid(n), "pw", prosody.c2s_port) for n in names]
     t = time.perf_counter()
@@ -199,7 +207,9 @@ async def _collect(
     return list(delays.values())
 
 
-def _write_config(workdir: Path, prosody: ProsodyServer, names: list[str], feeds: Path) -> Path:
+def _write_config(
+    workdir: Path, prosody: ProsodyServer | EjabberdServer, names: list[str], feeds: Path
+) -> Path:
     secret = workdir / "component.secret"
     secret.write_text(prosody.component_secret)
     people = "".join(
@@ -227,5 +237,7 @@ if __name__ == "__main__":
     parser.add_argument("--lead", type=float, default=25.0, help="seconds until the meetings start")
     parser.add_argument("--length", type=float, default=15.0, help="meeting length in seconds")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/samtek-bench-presence"))
+    parser.add_argument("--server", choices=["both", "prosody", "ejabberd"], default="both")
     args = parser.parse_args()
-    asyncio.run(main(args.people, args.lead, args.length, args.workdir))
+    servers = ["prosody", "ejabberd"] if args.server == "both" else [args.server]
+    asyncio.run(main(args.people, args.lead, args.length, args.workdir, servers))

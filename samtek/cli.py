@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--json", action="store_true", help="one JSON object per line")
     demo = commands.add_parser("demo", help="run a local demo region (Prosody + ICS files)")
     demo.add_argument("--dir", type=Path, default=Path("demo-data"))
+    demo.add_argument("--server", choices=["prosody", "ejabberd"], default="prosody")
     commands.add_parser("version", help="print the version")
     args = parser.parse_args(argv)
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from samtek.demo import run_demo
 
-        return run_demo(args.dir)
+        return run_demo(args.dir, args.server)
     path = args.path if args.command == "check-config" else args.config
     try:
         config = load_config(path, discover_connectors())

@@ -1,6 +1,7 @@
 """`samtek demo`: a small region on this machine, to watch calendar presence in a real client.
 
-Starts a throw-away Prosody (with the overlay module) on 127.0.0.1:5222, seeds two
+Starts a throw-away Prosody (or, with `--server ejabberd`, an ejabberd), with the SAMTEK
+modules, on 127.0.0.1:5222, seeds two
 municipalities with five people and ICS calendars whose meetings begin within minutes, writes
 a normal config file, and runs the service on it (SQLite store in the demo directory).
 """
@@ -19,12 +20,14 @@ from slixmpp import ClientXMPP
 from samtek.app import Service
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import load_config
+from samtek.devserver.ejabberd import EjabberdServer
 from samtek.devserver.process import free_port
 from samtek.devserver.prosody import ProsodyServer
 from samtek.logging import configure_logging
 from samtek.plugin import discover_connectors
 
 PASSWORD = "demo"
+XmppServer = ProsodyServer | EjabberdServer
 # (id, name, municipality, language, meetings as (minutes from now, length, subject, private))
 PEOPLE: list[tuple[str, str, str, str, list[tuple[int, int, str, bool]]]] = [
     ("kari", "Kari Nordmann", "kongsberg", "nb", [(1, 3, "Budsjettmøte", False)]),
@@ -41,16 +44,20 @@ PEOPLE: list[tuple[str, str, str, str, list[tuple[int, int, str, bool]]]] = [
 ]
 
 
-def run_demo(directory: Path) -> int:
+def run_demo(directory: Path, server: str = "prosody") -> int:
     configure_logging("info")
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the demo ends
-        asyncio.run(_demo(directory.resolve()))
+        asyncio.run(_demo(directory.resolve(), server))
     return 0
 
 
-async def _demo(directory: Path) -> None:
+async def _demo(directory: Path, server: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    prosody = ProsodyServer(c2s_port=5222, oof=True)
+    prosody: XmppServer = (
+        EjabberdServer(c2s_port=5222, oof=True)
+        if server == "ejabberd"
+        else ProsodyServer(c2s_port=5222, oof=True)
+    )
     for pid, _name, *_ in PEOPLE:
         prosody.add_user(pid, PASSWORD)
     for pid, *_ in PEOPLE:
@@ -78,7 +85,7 @@ async def _demo(directory: Path) -> None:
         prosody.cleanup()
 
 
-async def _log_in(prosody: ProsodyServer, user: str) -> ClientXMPP:
+async def _log_in(prosody: XmppServer, user: str) -> ClientXMPP:
     """A headless client per demo person, so contacts see them online as in real life."""
     client = ClientXMPP(prosody.jid(user), PASSWORD)
     client.enable_plaintext = True  # loopback demo server without TLS certificates
@@ -96,7 +103,7 @@ async def _log_in(prosody: ProsodyServer, user: str) -> ClientXMPP:
 
 
 def _write_region(
-    directory: Path, prosody: ProsodyServer, clock: Clock, http_port: int, admin_port: int
+    directory: Path, prosody: XmppServer, clock: Clock, http_port: int, admin_port: int
 ) -> Path:
     feeds = directory / "calendars"
     feeds.mkdir(exist_ok=True)
@@ -174,7 +181,7 @@ def _vevent(uid: str, start: datetime, minutes: int, subject: str, private: bool
     )
 
 
-def _instructions(prosody: ProsodyServer, config: Path, web: str) -> str:
+def _instructions(prosody: XmppServer, config: Path, web: str) -> str:
     return f"""
 SAMTEK demo is running.
   Log in with any XMPP client (Gajim, Dino, Conversations, Psi+ ...):

@@ -1,6 +1,7 @@
 # Shared by scripts/test and scripts/demo: idempotent installs, quiet unless they fail.
 DEBIAN_PACKAGES=(
   prosody lua-unbound                       # XMPP server (tests, demo)
+  ejabberd                                  # second XMPP server (tests; brings erlc)
   kamailio kamailio-presence-modules kamailio-extra-modules kamailio-utils-modules
   baresip-core                              # SIP server and phones (telephony tests)
   slapd ldap-utils                          # OpenLDAP (directory tests)
@@ -20,6 +21,7 @@ install_debian_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The packaged Prosody service is not used: tests and the demo start their own.
   $sudo systemctl disable --now prosody >/dev/null 2>&1 || $sudo service prosody stop >/dev/null 2>&1 || true
+  $sudo systemctl disable --now ejabberd >/dev/null 2>&1 || $sudo service ejabberd stop >/dev/null 2>&1 || true
 }
 
 install_python_env() {

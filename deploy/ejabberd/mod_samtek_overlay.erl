@@ -1,0 +1,553 @@
+%%% mod_samtek_overlay: lets a trusted XMPP component (SAMTEK) overlay the presence that a
+%%% user's CONTACTS see ("dnd / I møte til 11:00") while the user's own devices keep their
+%%% real presence.  The same protocol as deploy/prosody/mod_samtek_overlay.lua
+%%% (namespace urn:samtek:presence-overlay:0); see README.md next to this file.
+%%%
+%%% How: every stanza ejabberd routes passes the global `filter_packet` hook, in the process
+%%% of the sender's session, one copy per recipient (broadcasts, probe answers and directed
+%%% presence alike).  There an available presence from a user with an active overlay, to a
+%%% contact or a MUC room, gets the overlay's <show/>/<status/>; her own resources, and anyone
+%%% else, get what her client sent.  The session keeps the real presence (pres_last).
+%%%
+%%% State: a mnesia ram table, replicated to every node of a cluster, so a set through the
+%%% component's node applies to sessions on every node.  Every node arms the expiry timers of
+%%% every record (mnesia table events); a transaction makes exactly one of them act.  A restart
+%%% of the whole cluster forgets every overlay: SAMTEK re-sends them after it reconnects.
+-module(mod_samtek_overlay).
+-behaviour(gen_mod).
+-behaviour(gen_server).
+
+-export([start/2, stop/1, reload/3, depends/2, mod_opt_type/1, mod_options/1, mod_doc/0]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2, code_change/3]).
+-export([process_iq/1, decode_iq_subel/1, filter_packet/1, user_send_packet/1, c2s_handle_info/2,
+         c2s_copy_session/2]).
+
+-include("xmpp.hrl").
+-include("logger.hrl").
+-include("mod_roster.hrl").
+
+-define(NS, <<"urn:samtek:presence-overlay:0">>).
+-define(TABLE, samtek_overlay).
+-define(MAX_TRANSITION, 256).  % characters
+-define(MAX_STATUS, 1024).     % characters
+-define(MAX_LOG_KEYS, 1000).   % senders remembered per log interval
+-define(RESEND, samtek_overlay_resend).
+-define(ROOMS, samtek_overlay_rooms).  % key in the c2s state
+
+%% One record per user: an active overlay, or (dismissed = true) the memory that the user
+%% dropped this transition by hand, so that a SAMTEK re-send of it is refused until `until`.
+-record(samtek_overlay, {us :: {binary(), binary()},
+                         show :: available | away | xa | dnd | chat,
+                         status :: binary() | undefined,
+                         transition :: binary(),
+                         until :: integer(),  % Unix seconds
+                         dismissed = false :: boolean()}).
+
+%%%===================================================================
+%%% gen_mod
+%%%===================================================================
+start(Host, Opts) ->
+    %% filter_packet is global: one registration serves every host that loads the module.
+    ejabberd_hooks:add(filter_packet, ?MODULE, filter_packet, 50),
+    ejabberd_hooks:add(user_send_packet, Host, ?MODULE, user_send_packet, 50),
+    ejabberd_hooks:add(c2s_handle_info, Host, ?MODULE, c2s_handle_info, 50),
+    ejabberd_hooks:add(c2s_copy_session, Host, ?MODULE, c2s_copy_session, 50),
+    gen_iq_handler:add_iq_handler(ejabberd_local, Host, ?NS, ?MODULE, process_iq),
+    gen_mod:start_child(?MODULE, Host, Opts).
+
+stop(Host) ->
+    case gen_mod:is_loaded_elsewhere(Host, ?MODULE) of
+        true -> ok;
+        false -> ejabberd_hooks:delete(filter_packet, ?MODULE, filter_packet, 50)
+    end,
+    ejabberd_hooks:delete(user_send_packet, Host, ?MODULE, user_send_packet, 50),
+    ejabberd_hooks:delete(c2s_handle_info, Host, ?MODULE, c2s_handle_info, 50),
+    ejabberd_hooks:delete(c2s_copy_session, Host, ?MODULE, c2s_copy_session, 50),
+    gen_iq_handler:remove_iq_handler(ejabberd_local, Host, ?NS),
+    gen_mod:stop_child(?MODULE, Host).
+
+reload(Host, NewOpts, _OldOpts) ->
+    gen_server:cast(gen_mod:get_module_proc(Host, ?MODULE), {reload, NewOpts}).
+
+depends(_Host, _Opts) -> [{mod_roster, hard}].
+
+mod_opt_type(trusted) -> econf:list(econf:jid());
+mod_opt_type(max_rooms) -> econf:pos_int();
+mod_opt_type(log_interval) -> econf:pos_int();
+mod_opt_type(log_burst) -> econf:pos_int().
+
+mod_options(_Host) ->
+    [{trusted, []}, {max_rooms, 100}, {log_interval, 60}, {log_burst, 10}].
+
+mod_doc() ->
+    #{desc => [<<"Presence overlay for SAMTEK: a trusted component sets what a user's "
+                 "contacts and MUC rooms see; the user's own resources keep their real "
+                 "presence.  See deploy/ejabberd/README.md.">>],
+      opts => [{trusted, #{value => "[JID]", desc => <<"Component JIDs allowed to set overlays.">>}},
+               {max_rooms, #{value => "pos_integer()",
+                             desc => <<"Rooms per session that get her presence again when "
+                                       "the overlay changes (default 100).">>}},
+               {log_interval, #{value => "seconds", desc => <<"Log rate window (default 60).">>}},
+               {log_burst, #{value => "pos_integer()",
+                             desc => <<"Log lines per window and event kind (default 10).">>}}]}.
+
+opt(Host, Name) -> gen_mod:get_module_opt(Host, ?MODULE, Name).
+
+%%%===================================================================
+%%% Presence: the filter, manual changes, re-sends
+%%%===================================================================
+
+%% Runs in the sender's process for every routed stanza, once per recipient.
+filter_packet(#presence{type = available, from = #jid{luser = U, lserver = S} = From,
+                        to = #jid{} = To} = Pres) when U /= <<>> ->
+    case To of
+        #jid{luser = U, lserver = S} -> Pres;  % her own resources see the real presence
+        _ ->
+            case gen_mod:is_loaded(S, ?MODULE) andalso active(U, S) of
+                #samtek_overlay{} = Rec ->
+                    case is_room(Pres, S, To) orelse is_contact(From, To) of
+                        true -> overlaid(Pres, Rec);
+                        false -> Pres  % a stranger gets exactly what she sent
+                    end;
+                _ -> Pres
+            end
+    end;
+filter_packet(Pkt) ->
+    Pkt.
+
+active(U, S) ->
+    case mnesia:dirty_read(?TABLE, {U, S}) of
+        [#samtek_overlay{dismissed = false} = Rec] -> Rec;
+        _ -> none
+    end.
+
+is_contact(#jid{luser = U, lserver = S}, To) ->
+    {Sub, _, _} = ejabberd_hooks:run_fold(roster_get_jid_info, S, {none, none, []},
+                                          [U, S, jid:remove_resource(To)]),
+    Sub == both orelse Sub == from.
+
+%% Presence to room/nick: a join carries <x xmlns='…muc'/> (XEP-0045 §7.2.1); to a local MUC
+%% service it is a room anyway (e.g. a status change after the join).
+is_room(_Pres, _S, #jid{lresource = <<>>}) -> false;
+is_room(Pres, S, #jid{lserver = RoomHost}) ->
+    xmpp:has_subtag(Pres, #muc{}) orelse lists:member(RoomHost, muc_hosts(S)).
+
+muc_hosts(S) ->
+    case gen_mod:is_loaded(S, mod_muc) of
+        true -> gen_mod:get_module_opt_hosts(S, mod_muc);
+        false -> []
+    end.
+
+%% A copy with <show/>/<status/> replaced; every other child (caps, avatar…) is kept.
+overlaid(Pres, #samtek_overlay{show = Show, status = Status}) ->
+    Pres#presence{show = case Show of available -> undefined; _ -> Show end,
+                  status = case Status of undefined -> []; _ -> [#text{data = Status}] end}.
+
+%% Runs in the user's c2s process before ejabberd handles what her client sent.
+user_send_packet({#presence{} = Pres, #{jid := JID} = State}) ->
+    State1 = track(Pres, JID, State),
+    {to_known_room(Pres, JID, State1), State1};
+user_send_packet(Acc) ->
+    Acc.
+
+track(#presence{to = To, type = Type} = Pres, #jid{luser = U, lserver = S} = JID, State) ->
+    Broadcast = To == undefined orelse
+        (To#jid.luser == U andalso To#jid.lserver == S andalso To#jid.lresource == <<>>),
+    Rooms = maps:get(?ROOMS, State, #{}),
+    if Broadcast, Type == available ->
+            check_manual_change(Pres, JID, State),
+            State;
+       Broadcast, Type == unavailable ->
+            maps:remove(?ROOMS, State);  % she left every room
+       Broadcast ->
+            State;
+       Type == available ->
+            Known = maps:is_key(jid:tolower(jid:remove_resource(To)), Rooms),
+            case Known orelse is_room(Pres, S, To) of
+                true -> remember_room(To, Rooms, S, State);  % a join, or a nick change
+                false -> State
+            end;
+       Type == unavailable; Type == error ->
+            Room = jid:tolower(jid:remove_resource(To)),
+            case maps:get(Room, Rooms, none) of
+                Occupant when Occupant == To -> State#{?ROOMS => maps:remove(Room, Rooms)};
+                _ -> State
+            end;
+       true ->
+            State
+    end.
+
+%% Presence to a room the session is in gets the overlay here already: the filter knows a
+%% room only by the join's <x/> or a local MUC service, not a room on another server.
+to_known_room(#presence{type = available, to = #jid{lresource = Nick} = To} = Pres,
+              #jid{luser = U, lserver = S}, State) when Nick /= <<>> ->
+    Room = jid:tolower(jid:remove_resource(To)),
+    case maps:is_key(Room, maps:get(?ROOMS, State, #{})) andalso active(U, S) of
+        #samtek_overlay{} = Rec -> overlaid(Pres, Rec);
+        _ -> Pres
+    end;
+to_known_room(Pres, _JID, _State) ->
+    Pres.
+
+%% Rooms per session are bounded: one set/clear/expiry sends resources x (contacts + rooms).
+remember_room(To, Rooms, S, State) ->
+    Room = jid:tolower(jid:remove_resource(To)),
+    Known = maps:is_key(Room, Rooms),
+    case Known orelse maps:size(Rooms) < opt(S, max_rooms) of
+        true -> State#{?ROOMS => Rooms#{Room => To}};  % a nick change: the new nick
+        false -> State
+    end.
+
+%% A real change of show/status while an overlay is active means the user overrides it.  A
+%% resource's initial presence does not (no pres_last yet), nor does the same show/status.
+check_manual_change(Pres, #jid{luser = U, lserver = S, lresource = R}, State) ->
+    case maps:get(pres_last, State, undefined) of
+        undefined -> ok;
+        Prev ->
+            Same = {Prev#presence.show, xmpp:get_text(Prev#presence.status)} ==
+                {Pres#presence.show, xmpp:get_text(Pres#presence.status)},
+            case Same orelse active(U, S) of
+                #samtek_overlay{} = Rec -> dismiss(U, S, R, Rec, Pres);
+                _ -> ok
+            end
+    end.
+
+dismiss(U, S, R, Rec, Pres) ->
+    F = fun() ->
+                case mnesia:read(?TABLE, {U, S}, write) of
+                    [Rec] -> mnesia:write(Rec#samtek_overlay{dismissed = true});
+                    _ -> changed
+                end
+        end,
+    case mnesia:transaction(F) of
+        {atomic, ok} ->
+            Bare = jid:encode(jid:make(U, S)),
+            log(S, dismissed, Bare, "~ts dismissed overlay ~ts by hand",
+                [Bare, Rec#samtek_overlay.transition]),
+            notify_dismissed(S, Bare, Rec, Pres),
+            %% Her new presence flows unmodified; the other resources must re-send their
+            %% real presence, contacts still see them overlaid.
+            rebroadcast(U, S, R);
+        _ ->
+            ok  % a set/clear/expiry came first: nothing left to dismiss
+    end.
+
+%% Tell every trusted component that the user overrode the overlay by hand.
+notify_dismissed(S, Bare, #samtek_overlay{transition = Transition}, Pres) ->
+    Show = case Pres#presence.show of undefined -> <<"available">>; V -> atom_to_binary(V) end,
+    Children = case xmpp:get_text(Pres#presence.status) of
+                   <<>> -> [];
+                   Text -> [#xmlel{name = <<"status">>, children = [{xmlcdata, Text}]}]
+               end,
+    El = #xmlel{name = <<"dismissed">>,
+                attrs = [{<<"xmlns">>, ?NS}, {<<"jid">>, Bare}, {<<"transition">>, Transition},
+                         {<<"show">>, Show}],
+                children = Children},
+    [ejabberd_router:route(#message{from = jid:make(S), to = Component, sub_els = [El]})
+     || Component <- opt(S, trusted)],
+    ok.
+
+%% Ask every session of the user (on any node) except resource `Except` to send its stored
+%% presence again to her contacts and rooms; the filter applies the overlay if one is active.
+rebroadcast(U, S, Except) ->
+    lists:foreach(
+      fun(R) when R == Except -> ok;
+         (R) ->
+              case ejabberd_sm:get_session_pid(U, S, R) of
+                  Pid when is_pid(Pid) -> ejabberd_cluster:send(Pid, ?RESEND);
+                  _ -> ok
+              end
+      end, ejabberd_sm:get_user_resources(U, S)).
+
+%% A resumed stream (XEP-0198) continues in a new process: keep the rooms it is in.
+c2s_copy_session(State, #{?ROOMS := Rooms}) -> State#{?ROOMS => Rooms};
+c2s_copy_session(State, _OldState) -> State.
+
+c2s_handle_info(State, ?RESEND) ->
+    {stop, resend(State)};
+c2s_handle_info(State, _) ->
+    State.
+
+%% In the session's process: its real presence to every contact subscribed to her and to the
+%% rooms it is in (which would otherwise keep a stale overlay), never to other targets.
+resend(#{pres_last := Pres, jid := JID, pres_a := PresA} = State) ->
+    #jid{luser = U, lserver = S} = JID,
+    Items = ejabberd_hooks:run_fold(roster_get, S, [], [{U, S}]),
+    Contacts = [Item#roster_item.jid || Item <- Items,
+                                        Item#roster_item.subscription == both orelse
+                                            Item#roster_item.subscription == from],
+    Rooms = maps:get(?ROOMS, State, #{}),
+    %% ejabberd forgets a room she left (pres_a): so do we.
+    Joined = maps:filter(fun(_, Occupant) ->
+                                 gb_sets:is_element(jid:tolower(Occupant), PresA)
+                         end, Rooms),
+    State1 = State#{?ROOMS => Joined},
+    lists:foreach(
+      fun(To) ->
+              P = to_known_room(xmpp:set_from_to(Pres, JID, To), JID, State1),
+              case ejabberd_hooks:run_fold(privacy_check_packet, S, allow, [State, P, out]) of
+                  allow -> ejabberd_router:route(P);
+                  deny -> ok
+              end
+      end, Contacts ++ maps:values(Joined)),
+    State1;
+resend(State) ->
+    State.  % no available presence yet: contacts see her offline anyway
+
+%%%===================================================================
+%%% IQ API for the trusted component
+%%%===================================================================
+%% gen_iq_handler would decode the request with the xmpp codecs, which know no SAMTEK
+%% namespace: keep the raw element.
+decode_iq_subel(El) -> El.
+
+process_iq(#iq{from = From, to = #jid{lserver = Host}, type = Type, lang = Lang,
+               sub_els = [#xmlel{name = Name} = El]} = IQ) ->
+    Trusted = [jid:tolower(jid:remove_resource(J)) || J <- opt(Host, trusted)],
+    case lists:member(jid:tolower(jid:remove_resource(From)), Trusted) of
+        false ->
+            Sender = jid:encode(jid:remove_resource(From)),
+            log(Host, refused, Sender, "overlay request from untrusted ~ts refused",
+                [jid:encode(From)]),
+            xmpp:make_error(IQ, xmpp:err_forbidden(<<"Not a trusted overlay controller">>, Lang));
+        true ->
+            try handle(Type, Name, El, Host) of
+                ok -> xmpp:make_iq_result(IQ);
+                {ok, Payload} -> xmpp:make_iq_result(IQ, Payload)
+            catch throw:{bad_request, Text} ->
+                    xmpp:make_error(IQ, xmpp:err_bad_request(Text, Lang));
+                  throw:{item_not_found, Text} ->
+                    xmpp:make_error(IQ, xmpp:err_item_not_found(Text, Lang))
+            end
+    end;
+process_iq(#iq{lang = Lang} = IQ) ->
+    xmpp:make_error(IQ, xmpp:err_bad_request(<<"one request element expected">>, Lang)).
+
+handle(set, <<"set">>, El, Host) ->
+    {U, S} = local_user(fxml:get_tag_attr_s(<<"jid">>, El), Host),
+    Show = show(fxml:get_tag_attr_s(<<"show">>, El)),
+    Transition = fxml:get_tag_attr_s(<<"transition">>, El),
+    case chars(Transition) of
+        N when N >= 1, N =< ?MAX_TRANSITION -> ok;
+        _ -> throw({bad_request, <<"transition must be 1..256 characters">>})
+    end,
+    Until = parse_until(fxml:get_tag_attr_s(<<"until">>, El)),
+    Until > erlang:system_time(second) orelse throw({bad_request, <<"until is in the past">>}),
+    Status = case fxml:get_subtag(El, <<"status">>) of
+                 false -> undefined;
+                 StatusEl -> fxml:get_tag_cdata(StatusEl)
+             end,
+    Status /= undefined andalso chars(Status) > ?MAX_STATUS
+        andalso throw({bad_request, <<"status too long">>}),
+    New = #samtek_overlay{us = {U, S}, show = Show, status = Status, transition = Transition,
+                          until = Until},
+    F = fun() ->
+                case mnesia:read(?TABLE, {U, S}, write) of
+                    [#samtek_overlay{dismissed = true, transition = Transition}] ->
+                        dismissed;  % the user already overrode this transition: her choice wins
+                    [New] ->
+                        same;  % SAMTEK re-asserting after its restart: contacts already see it
+                    _ ->
+                        mnesia:write(New)  % replaces the overlay and any dismissal memory
+                end
+        end,
+    case mnesia:transaction(F) of
+        {atomic, dismissed} ->
+            {ok, #xmlel{name = <<"dismissed">>, attrs = [{<<"xmlns">>, ?NS}]}};
+        {atomic, same} -> ok;
+        {atomic, ok} -> rebroadcast(U, S, none), ok
+    end;
+handle(set, <<"clear">>, El, Host) ->
+    {U, S} = local_user(fxml:get_tag_attr_s(<<"jid">>, El), Host),
+    %% A dismissal memory is kept: a later re-send of that transition stays refused.
+    F = fun() ->
+                case mnesia:read(?TABLE, {U, S}, write) of
+                    [#samtek_overlay{dismissed = false}] -> mnesia:delete({?TABLE, {U, S}});
+                    _ -> none
+                end
+        end,
+    case mnesia:transaction(F) of
+        {atomic, ok} -> rebroadcast(U, S, none), ok;
+        {atomic, none} -> ok
+    end;
+handle(get, <<"list">>, _El, Host) ->
+    Recs = mnesia:dirty_select(?TABLE, [{#samtek_overlay{us = {'_', Host}, _ = '_'}, [], ['$_']}]),
+    {ok, #xmlel{name = <<"list">>, attrs = [{<<"xmlns">>, ?NS}],
+                children = [list_item(Rec) || Rec <- Recs]}};
+handle(_, _, _, _) ->
+    throw({bad_request, <<"expected set, clear or list">>}).
+
+list_item(#samtek_overlay{us = {U, S}, transition = T, until = Until} = Rec) ->
+    Attrs = [{<<"jid">>, jid:encode(jid:make(U, S))}, {<<"transition">>, T},
+             {<<"until">>, format_until(Until)}],
+    case Rec of
+        #samtek_overlay{dismissed = true} ->
+            #xmlel{name = <<"dismissed">>, attrs = Attrs};
+        #samtek_overlay{show = Show, status = Status} ->
+            #xmlel{name = <<"overlay">>,
+                   attrs = [{<<"show">>, atom_to_binary(Show)} | Attrs],
+                   children = case Status of
+                                  undefined -> [];
+                                  _ -> [#xmlel{name = <<"status">>,
+                                               children = [{xmlcdata, Status}]}]
+                              end}
+    end.
+
+%% The bare JID of a local user.  Only offline users cost an authentication back-end read.
+local_user(<<>>, _Host) ->
+    throw({bad_request, <<"missing jid">>});
+local_user(Bin, Host) ->
+    case jid:decode(Bin) of
+        #jid{luser = U, lserver = Host, lresource = <<>>} when U /= <<>> ->
+            case ejabberd_sm:get_user_resources(U, Host) /= [] orelse
+                ejabberd_auth:user_exists(U, Host) of
+                true -> {U, Host};
+                false -> throw({item_not_found, <<"no such user">>})
+            end;
+        _ ->
+            throw({bad_request, <<"jid must be a bare JID of ", Host/binary>>})
+    end.
+
+show(<<"available">>) -> available;
+show(<<"away">>) -> away;
+show(<<"xa">>) -> xa;
+show(<<"dnd">>) -> dnd;
+show(<<"chat">>) -> chat;
+show(_) -> throw({bad_request, <<"show must be available, away, xa, dnd or chat">>}).
+
+%% Length in characters; invalid UTF-8 cannot come out of the XML parser.
+chars(Bin) ->
+    case unicode:characters_to_list(Bin) of
+        L when is_list(L) -> length(L);
+        _ -> throw({bad_request, <<"invalid UTF-8">>})
+    end.
+
+parse_until(Bin) ->
+    try calendar:rfc3339_to_system_time(binary_to_list(Bin), [{unit, second}])
+    catch _:_ -> throw({bad_request, <<"until must be an ISO-8601 UTC timestamp">>})
+    end.
+
+format_until(Seconds) ->
+    list_to_binary(calendar:system_time_to_rfc3339(Seconds, [{offset, "Z"}])).
+
+%%%===================================================================
+%%% Per-host process: expiry timers and the rate-limited log
+%%%===================================================================
+-record(state, {host :: binary(), interval :: pos_integer(), burst :: pos_integer(),
+                limiters = #{} :: #{atom() => map()}}).
+
+init([Host, Opts]) ->
+    process_flag(trap_exit, true),  % terminate/2 logs the counts still pending
+    ejabberd_mnesia:create(?MODULE, ?TABLE,
+                           [{ram_copies, [node()]},
+                            {attributes, record_info(fields, samtek_overlay)}]),
+    {ok, _} = mnesia:subscribe({table, ?TABLE, simple}),
+    %% Records written before this process started (another node, a module restart).
+    lists:foreach(fun(Rec) -> arm(Host, Rec) end,
+                  mnesia:dirty_match_object(#samtek_overlay{_ = '_'})),
+    {ok, configure(#state{host = Host}, Opts)}.
+
+configure(State, Opts) ->
+    State#state{interval = gen_mod:get_opt(log_interval, Opts),
+                burst = gen_mod:get_opt(log_burst, Opts)}.
+
+handle_call(_Request, _From, State) ->
+    {reply, {error, badarg}, State}.
+
+handle_cast({log, Kind, Key, Fmt, Args}, State) ->
+    {noreply, limited_log(Kind, Key, Fmt, Args, State)};
+handle_cast({reload, Opts}, State) ->
+    {noreply, configure(State, Opts)};
+handle_cast(_Msg, State) ->
+    {noreply, State}.
+
+handle_info({mnesia_table_event, {write, #samtek_overlay{} = Rec, _}}, #state{host = H} = State) ->
+    arm(H, Rec),
+    {noreply, State};
+handle_info({expire, Rec}, State) ->
+    expire(Rec),
+    {noreply, State};
+handle_info({flush, Kind}, State) ->
+    {noreply, flush(Kind, State)};
+handle_info(_Info, State) ->
+    {noreply, State}.
+
+terminate(_Reason, #state{limiters = Limiters} = State) ->
+    _ = mnesia:unsubscribe({table, ?TABLE, simple}),
+    lists:foldl(fun(Kind, Acc) -> flush(Kind, Acc) end, State, maps:keys(Limiters)),
+    ok.
+
+code_change(_OldVsn, State, _Extra) ->
+    {ok, State}.
+
+arm(Host, #samtek_overlay{us = {_, Host}, until = Until} = Rec) ->
+    Delay = max(0, Until * 1000 - erlang:system_time(millisecond)),
+    erlang:send_after(Delay, self(), {expire, Rec}),
+    ok;
+arm(_OtherHost, _Rec) ->
+    ok.
+
+%% Expiry by the server itself: a crashed SAMTEK never leaves a stale overlay.  Every node
+%% gets here; only the transaction that still finds this very record removes it.
+expire(#samtek_overlay{us = {U, S} = Key, dismissed = Dismissed} = Rec) ->
+    F = fun() ->
+                case mnesia:read(?TABLE, Key, write) of
+                    [Rec] -> mnesia:delete({?TABLE, Key});
+                    _ -> replaced
+                end
+        end,
+    case mnesia:transaction(F) of
+        {atomic, ok} when not Dismissed -> rebroadcast(U, S, none);
+        _ -> ok
+    end.
+
+%% Refusals are logged rate-limited: any account can send thousands of them.  Per interval:
+%% the first event of each key (sender), at most `burst` lines, and one summary line with
+%% the count of what was left out.  At most ?MAX_LOG_KEYS keys are remembered.
+log(Host, Kind, Key, Fmt, Args) ->
+    gen_server:cast(gen_mod:get_module_proc(Host, ?MODULE), {log, Kind, Key, Fmt, Args}).
+
+limited_log(Kind, Key, Fmt, Args, #state{limiters = Ls, burst = Burst} = State) ->
+    L = maps:get(Kind, Ls, #{lines => 0, keys => #{}, suppressed => 0, timer => none}),
+    #{lines := Lines, keys := Keys, suppressed := Suppressed} = L,
+    Seen = maps:is_key(Key, Keys),
+    Keys1 = case Seen orelse maps:size(Keys) >= ?MAX_LOG_KEYS of
+                true -> Keys;
+                false -> Keys#{Key => true}
+            end,
+    L1 = case maps:get(timer, L) of
+             none ->  % the window starts now; its summary comes even if nothing else happens
+                 L#{timer => erlang:send_after(State#state.interval * 1000, self(), {flush, Kind})};
+             _ -> L
+         end,
+    L2 = case not Seen andalso Lines < Burst of
+             true ->
+                 emit(Kind, Fmt, Args),
+                 L1#{lines => Lines + 1, keys => Keys1};
+             false ->
+                 L1#{suppressed => Suppressed + 1, keys => Keys1}
+         end,
+    State#state{limiters = Ls#{Kind => L2}}.
+
+flush(Kind, #state{limiters = Ls, interval = Interval} = State) ->
+    case maps:get(Kind, Ls, none) of
+        #{suppressed := N, keys := Keys, timer := Timer} when N > 0 ->
+            cancel(Timer),
+            More = case maps:size(Keys) >= ?MAX_LOG_KEYS of true -> "+"; false -> "" end,
+            emit(Kind, "~B more ~ts not logged (interval ~Bs, ~B~ts sender(s))",
+                 [N, what(Kind), Interval, maps:size(Keys), More]);
+        #{timer := Timer} ->
+            cancel(Timer);
+        none ->
+            ok
+    end,
+    State#state{limiters = maps:remove(Kind, Ls)}.
+
+cancel(none) -> ok;
+cancel(Ref) -> erlang:cancel_timer(Ref), ok.
+
+what(refused) -> "refused overlay requests";
+what(dismissed) -> "dismissals".
+
+emit(refused, Fmt, Args) -> ?WARNING_MSG(Fmt, Args);
+emit(dismissed, Fmt, Args) -> ?INFO_MSG(Fmt, Args).
