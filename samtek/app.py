@@ -31,6 +31,7 @@ from samtek.model import Show
 from samtek.plugin import Connector, ConnectorContext, discover_connectors
 from samtek.runtime.leases import LeaseManager
 from samtek.runtime.supervisor import Supervisor
+from samtek.served import Served
 from samtek.store import open_store
 from samtek.store.retention import Retention
 from samtek.web import WebServer
@@ -59,6 +60,7 @@ class Service:
         self.presence: PresenceBridge | None = None
         self.link: XmppLink | None = None
         self.leases: LeaseManager | None = None
+        self.served: Served | None = None  # what this instance's connectors read, once running
         self.rooms: RoomsBridge | None = None
         self.connectors: dict[str, Connector] = {}  # running instances by config name
         self.missed_calls: MissedCallNotifier | None = None
@@ -95,6 +97,14 @@ class Service:
             )
             self.link.on_ready(self.metrics.timed_reconcile(self.presence.on_xmpp_ready))
             self.leases.on_gained(self.presence.on_partitions_gained)
+            self.leases.on_lost(self.presence.on_partitions_lost)
+            self.directory.on_change(self.presence.on_directory_changed)
+            # Connectors follow the directory and this instance's partitions without a restart
+            # (after the presence bridge, so it has reloaded gained people's stored calendars).
+            served = self.served = Served(self.directory, self.leases)
+            self.directory.on_change(lambda _change: served.notify())
+            self.leases.on_gained(lambda _partitions: served.notify())
+            self.leases.on_lost(lambda _partitions: served.notify())
             self.link.on_message(f"{{{OVERLAY_NS}}}dismissed", self._on_dismissed)
             self.supervisor.add("xmpp", self.link.run, self.link.health)
             self.supervisor.add("presence", self.presence.run, self.presence.health)
@@ -136,7 +146,7 @@ class Service:
             for name, connector_config in self.config.connectors.items():
                 health = self._health(f"connector:{name}")
                 ctx = ConnectorContext(
-                    name, self.directory, self.bus, health, store, self.web, self.clock
+                    name, self.directory, self.bus, health, store, self.web, self.clock, served
                 )
                 connector = types[connector_config.type](connector_config, ctx)
                 self.connectors[name] = connector

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -27,9 +28,14 @@ from bridges.telephony.phonebook import PhoneBook
 from samtek.bus import Bus
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import PresenceSection
-from samtek.events import CalendarUpdate, ManualPresenceChange, OutOfOfficeUpdate
+from samtek.events import (
+    CalendarUpdate,
+    ManualPresenceChange,
+    OutOfOfficeUpdate,
+    PeopleChanged,
+)
 from samtek.health import HealthReporter
-from samtek.model import OutOfOffice, PresenceClaim
+from samtek.model import OutOfOffice, Person, PresenceClaim
 from samtek.plugin import Directory
 from samtek.presence.claims import calendar_claims, oof_claims
 from samtek.presence.resolver import Resolution, next_boundary, resolve
@@ -94,6 +100,7 @@ class PresenceBridge:
         self._oof: dict[str, OutOfOffice] = {}
         self._dismissed: dict[str, Dismissal] = {}
         self._applied: dict[str, Overlay | None] = {}  # what the server shows, as far as we know
+        self._shown_at: dict[str, str] = {}  # person -> JID their overlay was set on
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
@@ -118,18 +125,13 @@ class PresenceBridge:
     async def run(self) -> None:
         now = self._clock.now()
         self._dismissed = await self._store.load_dismissals(now)
-        for update in await self._store.load_calendars():
-            self._set_claims(
-                update.person_id,
-                ("calendar", update.source),
-                calendar_claims(update.person_id, update.events),
-            )
+        self._load_calendars(await self._store.load_calendars(), lambda _update: True)
+        for person_id in self._claims:
+            self._mark(person_id)
         for phone in await self._phones.load():
             person = self._phonebook.person_for(phone.extension)
             if person is not None:
                 self._set_phone(person.id, phone)
-        for person_id in self._claims:
-            self._mark(person_id)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._consume_calendars())
@@ -146,7 +148,7 @@ class PresenceBridge:
         """Reconcile with the server after every (re)connect (also after its restart)."""
         state = await self._overlays.list()
         now = self._clock.now()
-        self._applied = {}
+        self._applied, self._shown_at = {}, {}
         for jid, overlay in state.overlays.items():
             person = self._directory.by_jid(jid)
             if person is None:
@@ -156,6 +158,7 @@ class PresenceBridge:
                     await self._overlays.clear(jid)
                 continue
             self._applied[person.id] = overlay
+            self._shown_at[person.id] = person.jid
         for jid, (transition, until) in state.dismissed.items():
             person = self._directory.by_jid(jid)
             if person is not None and until > now:
@@ -167,9 +170,64 @@ class PresenceBridge:
         self.health.success()
 
     async def on_partitions_gained(self, _partitions: frozenset[int]) -> None:
-        """Taking over people (another instance died or left): reconcile and assert them."""
+        """Taking over people (another instance died or left): take their last calendars
+        from the shared store (their previous instance saved them; our connectors read them
+        anew from now on), then reconcile and assert them."""
+
+        def taken_over(update: CalendarUpdate) -> bool:  # what we hold is as fresh or fresher
+            key = ("calendar", update.source)
+            return self._ownership.owns(update.person_id) and key not in self._claims.get(
+                update.person_id, {}
+            )
+
+        self._load_calendars(await self._store.load_calendars(), taken_over)
         if self._synced:
             await self.on_xmpp_ready()
+
+    def on_partitions_lost(self, _partitions: frozenset[int]) -> None:
+        """People now served elsewhere: forget their calendar claims, which this instance no
+        longer keeps fresh (if their partition comes back, the store has the latest)."""
+        for person_id in [p for p in self._claims if not self._ownership.owns(p)]:
+            for key in [k for k in self._claims[person_id] if k[0] in ("calendar", "oof")]:
+                self._set_claims(person_id, key, [])
+            self._oof.pop(person_id, None)
+            if not self._claims[person_id]:
+                del self._claims[person_id]
+
+    def on_directory_changed(self, change: PeopleChanged) -> None:
+        """People added, removed or changed: drop what no longer applies and re-plan them.
+        A person who left loses every claim (their overlay is cleared by `_apply`); a person
+        whose calendar moved to another source loses the old source's claims."""
+        for person_id in change.removed:
+            for key in [k for k in self._claims.get(person_id, {}) if k[0] != "phone"]:
+                self._set_claims(person_id, key, [])
+            self._oof.pop(person_id, None)
+        for person_id in change.changed:
+            person = self._directory.person(person_id)
+            stale = [
+                key
+                for key in self._claims.get(person_id, {})
+                if key[0] in ("calendar", "oof") and not _serves(person, key[1])
+            ]
+            for key in stale:
+                self._set_claims(person_id, key, [])
+                if key[0] == "oof":
+                    self._oof.pop(person_id, None)
+        for person_id in change.added | change.removed | change.changed:
+            self._mark(person_id)
+
+    def _load_calendars(
+        self, updates: list[CalendarUpdate], wanted: Callable[[CalendarUpdate], bool]
+    ) -> None:
+        for update in updates:
+            person = self._directory.person(update.person_id)
+            if wanted(update) and _serves(person, update.source):
+                self._set_claims(
+                    update.person_id,
+                    ("calendar", update.source),
+                    calendar_claims(update.person_id, update.events),
+                )
+                self._mark(update.person_id)
 
     # -- consumers ------------------------------------------------------------------------
     async def _consume_calendars(self) -> None:
@@ -263,6 +321,9 @@ class PresenceBridge:
     async def _apply(self, person_id: str, now: datetime) -> None:
         person = self._directory.person(person_id)
         claims = self._all_claims(person_id)
+        shown_at = self._shown_at.get(person_id)
+        if shown_at is not None and (person is None or person.jid != shown_at):
+            await self._clear_departed(person_id, shown_at)  # left, or another JID now
         if person is None or not self._synced or not self._ownership.owns(person_id):
             # Keep the timers: if this person's partition comes to us, we are on time.
             self._schedule(person_id, now)
@@ -287,15 +348,42 @@ class PresenceBridge:
                     )
                     wanted = None
                 self._applied[person_id] = wanted
+                if wanted is None:
+                    self._shown_at.pop(person_id, None)
+                else:
+                    self._shown_at[person_id] = person.jid
                 self.health.item_ok(person_id)
             except NotConnected:
                 self._synced = False  # reconcile on the next connect
             except OverlayRejected as exc:
                 self.health.item_error(person_id, str(exc))
 
+    async def _clear_departed(self, person_id: str, jid: str) -> None:
+        """Clear the overlay we set on `jid` for someone who left the directory or whose
+        JID changed (only while their partition is ours; else its owner does it)."""
+        if not self._synced or not self._ownership.owns(person_id):
+            return
+        async with self._limit:
+            try:
+                await self._overlays.clear(jid)
+            except NotConnected:
+                self._synced = False  # the reconcile after the next connect clears it
+                return
+            except OverlayRejected as exc:
+                self.health.item_error(person_id, str(exc))
+                return
+        log.info("overlay cleared: person left the directory or changed JID", person=person_id)
+        self._shown_at.pop(person_id, None)
+        self._applied.pop(person_id, None)
+
     async def _remember_dismissal(self, dismissal: Dismissal) -> None:
         self._dismissed[dismissal.person_id] = dismissal
         await self._store.put_dismissal(dismissal)
+
+
+def _serves(person: Person | None, source: str) -> bool:
+    """Whether `source` (a connector name) still reads one of the person's calendars."""
+    return person is not None and any(ref.source == source for ref in person.calendars)
 
 
 def _dismissed(wanted: Overlay | None, dismissal: Dismissal | None, now: datetime) -> bool:
