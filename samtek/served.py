@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from samtek.model import Person
@@ -79,3 +81,76 @@ class Served:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), at_most)
         return self._version
+
+
+T = TypeVar("T")
+Round = Callable[[list[T]], Awaitable[None]]
+
+
+def follow(
+    current: Mapping[CalendarWork, T],
+    wanted: frozenset[CalendarWork],
+    make: Callable[[CalendarWork], T],
+) -> tuple[dict[CalendarWork, T], set[CalendarWork]]:
+    """Reconcile running work with `wanted`: keep what is still wanted (its state too), make
+    the new items, drop the rest. Returns (every item's state, the new items)."""
+    kept = {work: state for work, state in current.items() if work in wanted}
+    added = {work: make(work) for work in wanted - kept.keys()}
+    return {**kept, **added}, set(added)
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often a polling connector (EWS, Graph) polls, rereads everything, reads OOF."""
+
+    poll_seconds: float
+    resync_seconds: float
+    oof_seconds: float
+
+
+async def poll_served(
+    served: Served,
+    source: str,
+    make: Callable[[CalendarWork], T],
+    start: Round[T],
+    poll: Round[T],
+    read_oof: Round[T],
+    cadence: Cadence,
+    new_window: Callable[[list[T]], None],
+    stopped: Callable[[list[T]], None],
+) -> None:
+    """The loop of a polling mailbox connector, following what this instance serves.
+
+    New items are started at once (`start`: the full first read), dropped ones are no longer
+    polled (`stopped` is told), and every `resync_seconds` a new window starts everything
+    anew (`new_window` first, with every item). Between rounds it waits for the poll time or
+    a change, whichever comes first."""
+    items: dict[CalendarWork, T] = {}
+    fresh: set[CalendarWork] = set()  # not started yet
+    seen = served.version - 1  # read the served set at once
+    resync_at = last_oof = time.monotonic()
+    next_poll = resync_at + cadence.poll_seconds
+    while True:
+        if seen != served.version:
+            seen = served.version
+            before = items
+            items, added = follow(items, served.calendars(source), make)
+            if gone := [state for work, state in before.items() if work not in items]:
+                stopped(gone)
+            fresh = (fresh | added) & items.keys()
+        if time.monotonic() >= resync_at:
+            new_window(list(items.values()))
+            resync_at = time.monotonic() + cadence.resync_seconds
+            fresh = set(items)
+        if fresh:
+            await start([items[work] for work in fresh])
+            fresh = set()
+        now = time.monotonic()
+        if now < next_poll:
+            await served.wait(seen, next_poll - now)
+            continue
+        next_poll = now + cadence.poll_seconds
+        await poll(list(items.values()))
+        if now - last_oof >= cadence.oof_seconds:
+            await read_oof(list(items.values()))
+            last_oof = now

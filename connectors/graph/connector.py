@@ -9,9 +9,7 @@ state gone) means a new full round. Delta links are kept in the store. Event sub
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from samtek.events import CalendarUpdate, OutOfOfficeUpdate
 from samtek.model import BusyBlock, CalendarEvent, OutOfOffice, Person, TimeWindow
 from samtek.plugin import AuthFailed, Connector, ConnectorContext
 from samtek.runtime.bounded import for_each
+from samtek.served import Cadence, poll_served
 
 log = structlog.get_logger("samtek.connectors.graph")
 SCHEDULES_PER_REQUEST = 20  # getSchedule limit
@@ -209,33 +208,50 @@ class GraphConnector(Connector):
 
     # -- run ---------------------------------------------------------------------------------
     async def run(self) -> None:
-        mailboxes = [_Mailbox(p, a) for p, a in self.ctx.directory.served_by(self.name)]
         try:
             try:
                 await self.tokens.token()  # fail fast on bad credentials
             except AuthFailed as e:
                 self.ctx.health.auth_failed(str(e))
                 raise
-            if not mailboxes:
-                log.info("no mailboxes served", connector=self.name)
-                await asyncio.Event().wait()
-            while True:
-                window = self.window()
-                anchored = time.monotonic()
-                for box in mailboxes:  # a new window needs a new delta round
-                    box.delta_link = None
-                await self._each(mailboxes, self._start, window)
-                self.ctx.health.success()
-                last_oof = time.monotonic()
-                while time.monotonic() - anchored < self.cfg.full_resync_hours * 3600:
-                    await asyncio.sleep(self.cfg.poll_interval_seconds)
-                    await self._each(mailboxes, self._poll, window)
-                    if time.monotonic() - last_oof >= self.cfg.oof_poll_minutes * 60:
-                        await self._each(mailboxes, self._read_oof, window)
-                        last_oof = time.monotonic()
-                    self.ctx.health.success()
+            await self._follow_served()
         finally:
             await self.close()
+
+    async def _follow_served(self) -> None:
+        """Mailboxes come and go with the directory and this instance's partitions
+        (samtek/served.py), without a restart."""
+        window = self.window()
+
+        def new_window(boxes: list[_Mailbox]) -> None:
+            nonlocal window
+            window = self.window()
+            for box in boxes:  # a new window needs a new delta round
+                box.delta_link = None
+
+        def stopped(boxes: list[_Mailbox]) -> None:
+            for box in boxes:
+                self.ctx.health.item_ok(box.address)  # no longer ours to report
+
+        async def round_of(step: _Step, boxes: list[_Mailbox]) -> None:
+            await self._each(boxes, step, window)
+            self.ctx.health.success()
+
+        await poll_served(
+            self.ctx.served,
+            self.name,
+            lambda work: _Mailbox(work.person, work.address),
+            lambda boxes: round_of(self._start, boxes),
+            lambda boxes: round_of(self._poll, boxes),
+            lambda boxes: round_of(self._read_oof, boxes),
+            Cadence(
+                self.cfg.poll_interval_seconds,
+                self.cfg.full_resync_hours * 3600,
+                self.cfg.oof_poll_minutes * 60,
+            ),
+            new_window,
+            stopped,
+        )
 
     async def _each(self, mailboxes: list[_Mailbox], step: _Step, window: TimeWindow) -> None:
         async def one(box: _Mailbox) -> None:
