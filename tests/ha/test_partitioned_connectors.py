@@ -1,31 +1,65 @@
-"""Two `samtek run` instances on PostgreSQL split the mailboxes by the presence leases: each
-EWS and Graph mailbox is read by exactly one live instance, and a killed instance's mailboxes
-are taken over by the survivor.
+"""Two `samtek run` instances on PostgreSQL split the calendar work by the presence leases:
+each EWS and Graph mailbox, iCal feed and CalDAV collection is read by exactly one live
+instance, and a killed instance's work is taken over by the survivor.
 
-Each instance talks to its own EWS and Graph fake (both fakes share one scripted mailbox
-state), so the fakes' request logs say which instance read which mailbox.
+Each instance talks to its own EWS fake, Graph fake, feed server path and CalDAV proxy in
+front of one Radicale (the fakes share one scripted mailbox state), so the request logs say
+which instance read which calendar.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
+
+from aiohttp import web
 
 from samtek.devserver.prosody import ProsodyServer
 from samtek.runtime.leases import partition_of
 from tests.fakes.ews.server import FakeEws, PullSubscription
-from tests.fakes.ews.server import LoggedRequest as EwsRequest
 from tests.fakes.graph.server import FakeGraph
-from tests.fakes.graph.server import LoggedRequest as GraphRequest
 from tests.fakes.mailboxes import Mailboxes
 from tests.ha.cluster import SamtekProcess, cluster_prosody, lease_holders, partitions_of
+from tests.servers.dav_proxy import DavProxy
+from tests.servers.radicale import RadicaleServer
 
 PEOPLE = 12
 DOMAIN = "kommune.test"
-Log = list[EwsRequest] | list[GraphRequest]
+KINDS = ("mailbox", "feed", "collection")
+EMPTY_ICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//samtek tests//EN\r\nEND:VCALENDAR\r\n"
+Reads = Counter[tuple[str, str]]  # (kind, person id) -> requests
+
+
+class FeedServer:
+    """Serves an empty ICS at /<instance>/<person>.ics and counts the GETs."""
+
+    def __init__(self) -> None:
+        self.reads: Counter[tuple[str, str]] = Counter()  # (instance, person)
+        self.url = ""
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[FeedServer]:
+        async def feed(request: web.Request) -> web.Response:
+            self.reads[(request.match_info["instance"], request.match_info["person"])] += 1
+            return web.Response(text=EMPTY_ICS, content_type="text/calendar")
+
+        app = web.Application()
+        app.router.add_get("/{instance}/{person}.ics", feed)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        try:
+            yield self
+        finally:
+            await runner.cleanup()
 
 
 def write_config(
@@ -34,20 +68,30 @@ def write_config(
     component_jid: str,
     store_url: str,
     instance: str,
-    ews: FakeEws,
-    graph: FakeGraph,
+    servers: tuple[FakeEws, FakeGraph, FeedServer, DavProxy],
 ) -> Path:
+    ews, graph, feeds, dav = servers
     directory.mkdir(parents=True, exist_ok=True)
     for name, value in (
         ("component", prosody.component_secret),
         ("ews", ews.password),
         ("graph", graph.client_secret),
+        ("dav", "service-secret-1"),
     ):
         (directory / f"{name}.secret").write_text(value)
     people = "".join(
-        f'\n[[people]]\nid = "p{i}"\njid = "p{i}@{prosody.domain}"\nname = "P{i}"\n'
-        f'municipality = "{"onprem" if i % 2 else "cloud"}"\n'
-        f'calendars = [{{ address = "p{i}@{DOMAIN}" }}]\n'
+        f"""
+[[people]]
+id = "p{i}"
+jid = "p{i}@{prosody.domain}"
+name = "P{i}"
+municipality = "{"onprem" if i % 2 else "cloud"}"
+calendars = [
+  {{ address = "p{i}@{DOMAIN}" }},
+  {{ source = "feeds", address = "{feeds.url}/{instance}/p{i}.ics" }},
+  {{ source = "dav", address = "{dav.url}/p{i}/calendar/" }},
+]
+"""
         for i in range(PEOPLE)
     )
     path = directory / "samtek.toml"
@@ -100,15 +144,21 @@ graph_url = "{graph.base}/v1.0"
 ca_file = "{graph.ca_file}"
 poll_interval_seconds = 0.5
 max_retries = 1
+
+[connectors.feeds]
+type = "ical"
+refresh_interval = 1
+
+[connectors.dav]
+type = "caldav"
+url = "{dav.url}/"
+auth = {{ type = "basic", username = "samtek", password = "file:{directory / "dav.secret"}" }}
+sync_interval = 0.5
+sync_jitter = 0
 {people}
 """
     )
     return path
-
-
-def per_mailbox(log: Log, since: int = 0) -> Counter[str]:
-    """Requests per mailbox in `log[since:]` (the token endpoint names none)."""
-    return Counter(mailbox for request in log[since:] for mailbox in request.mailboxes)
 
 
 async def eventually(predicate: Callable[[], bool], limit: float = 60.0) -> None:
@@ -118,34 +168,66 @@ async def eventually(predicate: Callable[[], bool], limit: float = 60.0) -> None
             await asyncio.sleep(0.1)
 
 
-async def test_each_mailbox_is_read_by_one_instance_and_taken_over(
+async def test_each_calendar_is_read_by_one_instance_and_taken_over(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    mailboxes = [f"p{i}@{DOMAIN}" for i in range(PEOPLE)]
+    names = [f"p{i}" for i in range(PEOPLE)]
+    users = {name: f"{name}-secret-1" for name in names} | {"samtek": "service-secret-1"}
     state = Mailboxes()  # one Exchange organisation, seen through one fake per instance
     subscriptions: dict[str, PullSubscription] = {}  # a taken-over subscription stays valid
-    ews = {name: FakeEws(state=state, subscriptions=subscriptions) for name in "ab"}
-    graph = {name: FakeGraph(state=state) for name in "ab"}
+    ews = {n: FakeEws(state=state, subscriptions=subscriptions) for n in "ab"}
+    graph = {n: FakeGraph(state=state) for n in "ab"}
     prosody, (first_jid, second_jid) = cluster_prosody(2)
-    await prosody.start()
-    for name in "ab":
-        await ews[name].start()
-        (tmp_path / f"graph-{name}").mkdir()
-        await graph[name].start(tmp_path / f"graph-{name}")
-    processes = {
-        name: SamtekProcess(
-            write_config(tmp_path / name, prosody, jid, postgres_url, name, ews[name], graph[name])
-        )
-        for name, jid in (("a", first_jid), ("b", second_jid))
-    }
+    async with contextlib.AsyncExitStack() as stack:
+        await prosody.start()
+        stack.callback(prosody.cleanup)
+        stack.push_async_callback(prosody.stop)
+        for n in "ab":
+            await ews[n].start()
+            stack.push_async_callback(ews[n].stop)
+            (tmp_path / f"graph-{n}").mkdir()
+            await graph[n].start(tmp_path / f"graph-{n}")
+            stack.push_async_callback(graph[n].stop)
+        feeds = await stack.enter_async_context(FeedServer().running())
+        radicale = await stack.enter_async_context(RadicaleServer.running(users))
+        for name in names:
+            await radicale.make_calendar(name)
+        dav = {n: await stack.enter_async_context(DavProxy.running(radicale.url)) for n in "ab"}
+        processes = {
+            n: SamtekProcess(
+                write_config(
+                    tmp_path / n, prosody, jid, postgres_url, n, (ews[n], graph[n], feeds, dav[n])
+                )
+            )
+            for n, jid in (("a", first_jid), ("b", second_jid))
+        }
+        for process in processes.values():
+            stack.push_async_callback(process.stop)
 
-    def requests(name: str) -> Counter[str]:
-        return per_mailbox(ews[name].log) + per_mailbox(graph[name].log)
+        def reads(n: str) -> Reads:
+            """Every request instance `n` made so far, by calendar kind and person."""
+            counts: Reads = Counter()
+            mailboxes = [r.mailboxes for r in ews[n].log] + [r.mailboxes for r in graph[n].log]
+            for mailbox in (m for named in mailboxes for m in named):
+                counts[("mailbox", mailbox.split("@")[0])] += 1
+            for (instance, person), count in feeds.reads.items():
+                if instance == n:
+                    counts[("feed", person)] += count
+            for (_method, path), count in dav[n].requests.items():
+                if match := re.match(r"/(p\d+)/calendar/", path):
+                    counts[("collection", match[1])] += count
+            return counts
 
-    try:
+        def every_calendar_read(since: dict[str, Reads], times: int) -> bool:
+            now = {n: reads(n) - since[n] for n in "ab"}
+            return all(
+                now["a"][(kind, name)] + now["b"][(kind, name)] >= times
+                for kind in KINDS
+                for name in names
+            )
+
         for process in processes.values():
             await process.start()
-        await eventually(lambda: len(requests("a")) + len(requests("b")) > 0)
         async with asyncio.timeout(60):
             while True:
                 holders = await lease_holders(postgres_url)
@@ -153,59 +235,43 @@ async def test_each_mailbox_is_read_by_one_instance_and_taken_over(
                     break
                 await asyncio.sleep(0.2)
 
-        def owner(mailbox: str) -> str:
-            partition = f"partition:{partition_of(mailbox.split('@')[0], 32):04d}"
-            return holders[partition]
+        def owner(name: str) -> str:
+            return holders[f"partition:{partition_of(name, 32):04d}"]
 
-        # Two poll rounds after the split, so no round begun before it is still running.
+        # Twice every calendar read after the split: no round begun before it still runs.
         for _ in range(2):
-            marks = {n: (len(ews[n].log), len(graph[n].log)) for n in "ab"}
-
-            def since_mark(n: str, marks: dict[str, tuple[int, int]] = marks) -> Counter[str]:
-                return per_mailbox(ews[n].log, marks[n][0]) + per_mailbox(graph[n].log, marks[n][1])
-
-            await eventually(
-                lambda: all(since_mark("a")[m] + since_mark("b")[m] for m in mailboxes)
+            await eventually(partial(every_calendar_read, {n: reads(n) for n in "ab"}, 1))
+        mark = {n: reads(n) for n in "ab"}
+        await eventually(lambda: every_calendar_read(mark, 3))
+        counts = {n: reads(n) - mark[n] for n in "ab"}
+        for kind in KINDS:
+            print(
+                f"{kind} requests per person while both run:",
+                {n: {p: counts[n][(kind, p)] for p in names if counts[n][(kind, p)]} for n in "ab"},
             )
-        marks = {n: (len(ews[n].log), len(graph[n].log)) for n in "ab"}
+        for kind in KINDS:
+            for name in names:
+                readers = {n for n in "ab" if counts[n][(kind, name)]}
+                assert readers == {owner(name)}, (kind, name, readers, owner(name))
+        assert {owner(name) for name in names} == {"a", "b"}, "both instances must read some"
 
-        def measured(n: str) -> Counter[str]:
-            return per_mailbox(ews[n].log, marks[n][0]) + per_mailbox(graph[n].log, marks[n][1])
-
-        await eventually(lambda: all(measured("a")[m] + measured("b")[m] >= 3 for m in mailboxes))
-        counts = {n: measured(n) for n in "ab"}
-        print("requests per mailbox while both run:", {n: dict(c) for n, c in counts.items()})
-        for mailbox in mailboxes:
-            readers = {n for n in "ab" if counts[n][mailbox]}
-            assert readers == {owner(mailbox)}, (mailbox, readers, owner(mailbox))
-        assert {owner(m) for m in mailboxes} == {"a", "b"}, "both instances must read some"
-
-        # a dies: b takes over its mailboxes once the leases expire.
-        victims = [m for m in mailboxes if owner(m) == "a"]
-        marks = {n: (len(ews[n].log), len(graph[n].log)) for n in "ab"}
+        # a dies: b takes over its calendars once the leases expire.
+        victims = [name for name in names if owner(name) == "a"]
+        mark = {n: reads(n) for n in "ab"}
         processes["a"].kill()
         killed = time.monotonic()
-        first_seen: dict[str, float] = {}
+        first_seen: dict[tuple[str, str], float] = {}
 
         def taken_over() -> bool:
-            seen = measured("b")
-            for mailbox in victims:
-                if seen[mailbox] and mailbox not in first_seen:
-                    first_seen[mailbox] = time.monotonic() - killed
-            return len(first_seen) == len(victims)
+            seen = reads("b") - mark["b"]
+            for key in [(kind, name) for kind in KINDS for name in victims]:
+                if seen[key] and key not in first_seen:
+                    first_seen[key] = time.monotonic() - killed
+            return len(first_seen) == len(KINDS) * len(victims)
 
         await eventually(taken_over)
-        print(
-            "takeover after kill (s), lease_seconds=4:",
-            {m: round(t, 2) for m, t in sorted(first_seen.items())},
-        )
+        for kind in KINDS:
+            delays = [t for (k, _), t in first_seen.items() if k == kind]
+            print(f"{kind} takeover after SIGKILL (lease_seconds=4): max {max(delays):.2f} s")
         holders = await lease_holders(postgres_url)
         assert len(partitions_of(holders, "b")) == 32
-    finally:
-        for process in processes.values():
-            await process.stop()
-        for name in "ab":
-            await ews[name].stop()
-            await graph[name].stop()
-        await prosody.stop()
-        prosody.cleanup()
