@@ -191,16 +191,16 @@ class PresenceBridge:
             for key in [k for k in self._claims[person_id] if k[0] in ("calendar", "oof")]:
                 self._set_claims(person_id, key, [])
             self._oof.pop(person_id, None)
+            self._shown_at.pop(person_id, None)  # its new owner clears it if they leave
             if not self._claims[person_id]:
                 del self._claims[person_id]
 
     def on_directory_changed(self, change: PeopleChanged) -> None:
         """People added, removed or changed: drop what no longer applies and re-plan them.
-        A person who left loses every claim (their overlay is cleared by `_apply`); a person
+        A person who left loses every claim (`_apply` clears their overlay); a person
         whose calendar moved to another source loses the old source's claims."""
         for person_id in change.removed:
-            for key in [k for k in self._claims.get(person_id, {}) if k[0] != "phone"]:
-                self._set_claims(person_id, key, [])
+            self._claims.pop(person_id, None)
             self._oof.pop(person_id, None)
         for person_id in change.changed:
             person = self._directory.person(person_id)
