@@ -65,6 +65,10 @@ language = "nn"
 calendar = "feeds"
 calendar_address = "{directory}/notodden/{{id}}.ics"
 
+[[municipalities]]
+id = "hjartdal"
+name = "Hjartdal kommune"  # no calendar connector
+
 [connectors.feeds]
 type = "ical"
 refresh_interval = 1
@@ -83,6 +87,7 @@ full_resync_interval = 1  # a deletion is seen by a full sync
 municipalities = [
   {{ id = "kongsberg", base_dn = "ou=kongsberg,{PEOPLE}" }},
   {{ id = "notodden", base_dn = "ou=notodden,{PEOPLE}" }},
+  {{ id = "hjartdal", base_dn = "ou=hjartdal,{PEOPLE}" }},
 ]
 """
     )
@@ -125,6 +130,7 @@ async def test_person_added_moved_and_removed_while_running(
     service = Service(load_config(write_config(tmp_path, prosody, slapd), TYPES), TYPES, clock)
     ready = asyncio.Event()
     task = asyncio.create_task(service.run(ready))
+    await slapd.add(f"dn: ou=hjartdal,{PEOPLE}\nobjectClass: organizationalUnit\nou: hjartdal\n")
     try:
         await asyncio.wait_for(ready.wait(), 15)
         # The feeds connector runs with the seeded people (kari's feed does not exist).
@@ -140,13 +146,20 @@ async def test_person_added_moved_and_removed_while_running(
         assert any(t in busy.status for t in until_texts(first_end, OSLO, "nb", now, busy.at))
 
         # Moved to notodden: her calendar address is now that municipality's feed.
-        await slapd.ldif("ldapmodify", _move_to_notodden())
+        await slapd.ldif("ldapmodify", _move("kongsberg", "notodden"))
         moved = await watcher.next_from(prosody.jid("nina"), timeout=20)
         assert moved.show == "dnd"
         assert any(t in moved.status for t in until_texts(second_end, OSLO, "nn", now, moved.at))
 
+        # Moved to hjartdal, which reads no calendar: the feed's meeting no longer counts.
+        await slapd.ldif("ldapmodify", _move("notodden", "hjartdal"))
+        own = await watcher.next_from(prosody.jid("nina"), timeout=20)
+        assert (own.show, own.status) == ("", OWN_STATUS)
+        await slapd.ldif("ldapmodify", _move("hjartdal", "kongsberg"))
+        assert (await watcher.next_from(prosody.jid("nina"), timeout=20)).show == "dnd"
+
         # Removed: the overlay is cleared, her own status shows again.
-        await slapd.ldif("ldapdelete", person_dn("nina", "notodden") + "\n")
+        await slapd.ldif("ldapdelete", person_dn("nina", "kongsberg") + "\n")
         back = await watcher.next_from(prosody.jid("nina"), timeout=20)
         assert (back.show, back.status) == ("", OWN_STATUS)
         assert service.directory.person("nina") is None
@@ -158,10 +171,10 @@ async def test_person_added_moved_and_removed_while_running(
         await watcher.disconnect()
 
 
-def _move_to_notodden() -> str:
-    return f"""dn: {person_dn("nina", "kongsberg")}
+def _move(old: str, new: str) -> str:
+    return f"""dn: {person_dn("nina", old)}
 changetype: modrdn
 newrdn: uid=nina
 deleteoldrdn: 1
-newsuperior: ou=notodden,{PEOPLE}
+newsuperior: ou={new},{PEOPLE}
 """
