@@ -24,7 +24,7 @@ from samtek.admin.wiring import mount_admin
 from samtek.bus import Bus
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import Config
-from samtek.directory import DirectoryService
+from samtek.directory import DirectoryService, LivePeople
 from samtek.events import ManualPresenceChange
 from samtek.health import HealthReporter
 from samtek.model import Show
@@ -116,7 +116,7 @@ class Service:
 
             if self.config.file.rooms is not None:
                 self.rooms = RoomsBridge(
-                    self.config.file.rooms, self.config.people, self.link, store,
+                    self.config.file.rooms, LivePeople(self.directory), self.link, store,
                     self.config.xmpp.domain, self._health("rooms"), self.connectors,
                     base_dir=self.config.path.parent,
                     duty_held=lambda: self.leases is not None and self.leases.holds("rooms"),
@@ -125,6 +125,7 @@ class Service:
                 self.link.on_ready(self.rooms.on_xmpp_ready)
                 rooms = self.rooms
                 self.leases.on_gained(lambda _partitions: rooms.wake())  # a takeover: at once
+                self.directory.on_change(lambda _change: rooms.wake())  # members may have changed
                 self.web.mount("/rooms", self.rooms.feeds.app, max_body_bytes=1024)  # GETs
                 self.supervisor.add("rooms", self.rooms.run, self.rooms.health)
             self.supervisor.add("http", self.web.run, self.web.health)
