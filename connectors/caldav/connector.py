@@ -88,6 +88,7 @@ class CalDavConnector(Connector):
         self._published_in: dict[str, int] = {}  # person -> cycle of the last publish
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._last_work: dict[str, _Work] = {}  # what each person's loop last synced
+        self._served_at: tuple[int, dict[str, list[str]]] | None = None  # (version, served)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -191,10 +192,14 @@ class CalDavConnector(Connector):
     # --- one person's sync -----------------------------------------------------------------
 
     def _served(self) -> dict[str, list[str]]:
-        people: dict[str, list[str]] = {}
-        for work in sorted(self.ctx.served.calendars(self.name), key=lambda w: w.address):
-            people.setdefault(work.person.id, []).append(work.address)
-        return people
+        """Person id -> addresses this instance reads; recomputed only after a change."""
+        version = self.ctx.served.version
+        if self._served_at is None or self._served_at[0] != version:
+            people: dict[str, list[str]] = {}
+            for work in sorted(self.ctx.served.calendars(self.name), key=lambda w: w.address):
+                people.setdefault(work.person.id, []).append(work.address)
+            self._served_at = (version, people)
+        return self._served_at[1]
 
     def _window(self) -> TimeWindow:
         # Anchored to the hour: the listing is redone when the anchor moves, not every poll.
