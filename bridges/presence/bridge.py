@@ -49,6 +49,9 @@ from samtek.xmpp.overlay import Overlay, OverlayRejected, PresenceOverlays
 log = structlog.get_logger("samtek.presence")
 
 MAX_IN_FLIGHT = 256
+# Several instances: how often the calendars of people served elsewhere are re-read from the
+# shared store (their owner saves every change), for the read side (status, explain).
+OTHERS_REFRESH_SECONDS = 15.0
 JANITOR_DUTY = "rooms"  # the singleton duty whose holder also clears unknown people's overlays
 SourceKey = tuple[str, str]  # (claim source kind, connector name)
 
@@ -80,9 +83,12 @@ class PresenceBridge:
         health: HealthReporter,
         ownership: Ownership | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        others_refresh_seconds: float = OTHERS_REFRESH_SECONDS,
     ) -> None:
         self._directory = directory
         self._clock = clock
+        self._others_refresh = others_refresh_seconds
+        self._owned_people: set[str] = set()  # as of the last partition change
         # With several instances each drives only the people of its leased partitions.
         self._ownership: Ownership = ownership or _OwnsEverything()
         self._store = store
@@ -139,6 +145,7 @@ class PresenceBridge:
                 group.create_task(self._consume_manual())
                 group.create_task(self._consume_phones())
                 group.create_task(self._apply_forever())
+                group.create_task(self._refresh_others())
         finally:
             for timer in self._timers.values():
                 timer.cancel()
@@ -174,26 +181,36 @@ class PresenceBridge:
         from the shared store (their previous instance saved them; our connectors read them
         anew from now on), then reconcile and assert them."""
 
-        def taken_over(update: CalendarUpdate) -> bool:  # what we hold is as fresh or fresher
-            key = ("calendar", update.source)
-            return self._ownership.owns(update.person_id) and key not in self._claims.get(
-                update.person_id, {}
-            )
-
-        self._load_calendars(await self._store.load_calendars(), taken_over)
+        owned = {p for p in self._directory.people() if self._ownership.owns(p)}
+        gained, self._owned_people = owned - self._owned_people, owned
+        self._load_calendars(
+            await self._store.load_calendars(), lambda update: update.person_id in gained
+        )
         if self._synced:
             await self.on_xmpp_ready()
 
     def on_partitions_lost(self, _partitions: frozenset[int]) -> None:
-        """People now served elsewhere: forget their calendar claims, which this instance no
-        longer keeps fresh (if their partition comes back, the store has the latest)."""
-        for person_id in [p for p in self._claims if not self._ownership.owns(p)]:
-            for key in [k for k in self._claims[person_id] if k[0] in ("calendar", "oof")]:
-                self._set_claims(person_id, key, [])
-            self._oof.pop(person_id, None)
-            self._shown_at.pop(person_id, None)  # its new owner clears it if they leave
-            if not self._claims[person_id]:
-                del self._claims[person_id]
+        """People now served elsewhere: their new owner clears their overlay if they leave;
+        their claims stay, refreshed from the store for the read side."""
+        self._owned_people = {p for p in self._directory.people() if self._ownership.owns(p)}
+        for person_id in [p for p in self._shown_at if not self._ownership.owns(p)]:
+            del self._shown_at[person_id]
+
+    async def _refresh_others(self) -> None:
+        """With several instances, keep the calendars of people served elsewhere as their
+        owner stored them, so "status" and explain answer for everyone on every instance.
+        Alone (every person owned), this reads nothing."""
+        while True:
+            await asyncio.sleep(self._others_refresh)
+            people = self._directory.people()
+            if all(self._ownership.owns(p) for p in people):
+                continue
+            try:
+                updates = await self._store.load_calendars()
+            except self._store.db.errors as exc:  # the next round tries again
+                log.warning("could not refresh other instances' calendars", error=repr(exc))
+                continue
+            self._load_calendars(updates, lambda u: not self._ownership.owns(u.person_id))
 
     def on_directory_changed(self, change: PeopleChanged) -> None:
         """People added, removed or changed: drop what no longer applies and re-plan them.

@@ -15,11 +15,14 @@ import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
+from samtek.clock import Clock
 from samtek.devserver.prosody import ProsodyServer
 from samtek.runtime.leases import partition_of
 from tests.fakes.ews.server import FakeEws, PullSubscription
@@ -27,13 +30,15 @@ from tests.fakes.graph.server import FakeGraph
 from tests.fakes.mailboxes import Mailboxes
 from tests.ha.cluster import SamtekProcess, cluster_prosody, lease_holders, partitions_of
 from tests.servers.dav_proxy import DavProxy
-from tests.servers.radicale import RadicaleServer
+from tests.servers.radicale import RadicaleServer, free_port
 
 PEOPLE = 12
 DOMAIN = "kommune.test"
 KINDS = ("mailbox", "feed", "collection")
+HOUR = timedelta(hours=1)
 EMPTY_ICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//samtek tests//EN\r\nEND:VCALENDAR\r\n"
 Reads = Counter[tuple[str, str]]  # (kind, person id) -> requests
+ADMIN_TOKEN = "ha-admin-token-for-tests"
 
 
 class FeedServer:
@@ -69,6 +74,7 @@ def write_config(
     store_url: str,
     instance: str,
     servers: tuple[FakeEws, FakeGraph, FeedServer, DavProxy],
+    admin_port: int,
 ) -> Path:
     ews, graph, feeds, dav = servers
     directory.mkdir(parents=True, exist_ok=True)
@@ -77,6 +83,7 @@ def write_config(
         ("ews", ews.password),
         ("graph", graph.client_secret),
         ("dav", "service-secret-1"),
+        ("admin", ADMIN_TOKEN),
     ):
         (directory / f"{name}.secret").write_text(value)
     people = "".join(
@@ -108,6 +115,10 @@ url = "{store_url}"
 
 [http]
 port = 0
+admin_port = {admin_port}
+
+[admin]
+tokens = [{{ name = "ops", token = "file:{directory / "admin.secret"}", role = "read" }}]
 
 [cluster]
 instance_id = "{instance}"
@@ -168,12 +179,26 @@ async def eventually(predicate: Callable[[], bool], limit: float = 60.0) -> None
             await asyncio.sleep(0.1)
 
 
+async def calendar_claims(admin_port: int, person: str) -> int:
+    """Calendar claims the instance behind `admin_port` knows for `person` (admin API)."""
+    url = f"http://127.0.0.1:{admin_port}/admin/people/{person}/presence"
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as response:
+        assert response.status == 200, await response.text()
+        claims = (await response.json())["claims"]
+    return sum(1 for claim in claims if claim["source"] == "calendar")
+
+
 async def test_each_calendar_is_read_by_one_instance_and_taken_over(
-    postgres_url: str, tmp_path: Path
+    postgres_url: str, tmp_path: Path, clock: Clock
 ) -> None:
     names = [f"p{i}" for i in range(PEOPLE)]
     users = {name: f"{name}-secret-1" for name in names} | {"samtek": "service-secret-1"}
     state = Mailboxes()  # one Exchange organisation, seen through one fake per instance
+    now = clock.now().replace(microsecond=0)
+    for name in names:  # everyone is in a meeting: the status answers can be checked
+        state.add_event(f"{name}@{DOMAIN}", "Budsjett", now - HOUR, now + HOUR)
+    admin_ports = {n: free_port() for n in "ab"}
     subscriptions: dict[str, PullSubscription] = {}  # a taken-over subscription stays valid
     ews = {n: FakeEws(state=state, subscriptions=subscriptions) for n in "ab"}
     graph = {n: FakeGraph(state=state) for n in "ab"}
@@ -196,7 +221,13 @@ async def test_each_calendar_is_read_by_one_instance_and_taken_over(
         processes = {
             n: SamtekProcess(
                 write_config(
-                    tmp_path / n, prosody, jid, postgres_url, n, (ews[n], graph[n], feeds, dav[n])
+                    tmp_path / n,
+                    prosody,
+                    jid,
+                    postgres_url,
+                    n,
+                    (ews[n], graph[n], feeds, dav[n]),
+                    admin_ports[n],
                 )
             )
             for n, jid in (("a", first_jid), ("b", second_jid))
@@ -254,6 +285,19 @@ async def test_each_calendar_is_read_by_one_instance_and_taken_over(
                 readers = {n for n in "ab" if counts[n][(kind, name)]}
                 assert readers == {owner(name)}, (kind, name, readers, owner(name))
         assert {owner(name) for name in names} == {"a", "b"}, "both instances must read some"
+
+        # Either instance answers "why is p busy" for everyone: a person served by the other
+        # instance has the calendar its owner stored (the assistant may chat on either).
+        async def everyone_explained() -> bool:
+            for n in "ab":
+                for name in names:
+                    if not await calendar_claims(admin_ports[n], name):
+                        return False
+            return True
+
+        async with asyncio.timeout(60):
+            while not await everyone_explained():
+                await asyncio.sleep(0.5)
 
         # a dies: b takes over its calendars once the leases expire.
         victims = [name for name in names if owner(name) == "a"]
