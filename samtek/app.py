@@ -28,13 +28,14 @@ from samtek.admin.wiring import mount_admin
 from samtek.bus import Bus
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import Config
-from samtek.directory import DirectoryService
+from samtek.directory import DirectoryService, LivePeople
 from samtek.events import ManualPresenceChange
 from samtek.health import HealthReporter
 from samtek.model import Show
 from samtek.plugin import Connector, ConnectorContext, discover_connectors
 from samtek.runtime.leases import LeaseManager
 from samtek.runtime.supervisor import Supervisor
+from samtek.served import Served
 from samtek.store import open_store
 from samtek.store.retention import Retention
 from samtek.web import WebServer
@@ -63,6 +64,7 @@ class Service:
         self.presence: PresenceBridge | None = None
         self.link: XmppLink | None = None
         self.leases: LeaseManager | None = None
+        self.served: Served | None = None  # what this instance's connectors read, once running
         self.rooms: RoomsBridge | None = None
         self.switchboard: Switchboard | None = None
         self.connectors: dict[str, Connector] = {}  # running instances by config name
@@ -117,6 +119,14 @@ class Service:
             )
             self.link.on_ready(self.metrics.timed_reconcile(self.presence.on_xmpp_ready))
             self.leases.on_gained(self.presence.on_partitions_gained)
+            self.leases.on_lost(self.presence.on_partitions_lost)
+            self.directory.on_change(self.presence.on_directory_changed)
+            # Connectors follow the directory and this instance's partitions without a restart
+            # (after the presence bridge, so it has reloaded gained people's stored calendars).
+            served = self.served = Served(self.directory, self.leases)
+            self.directory.on_change(lambda _change: served.notify())
+            self.leases.on_gained(lambda _partitions: served.notify())
+            self.leases.on_lost(lambda _partitions: served.notify())
             self.link.on_message(f"{{{OVERLAY_NS}}}dismissed", self._on_dismissed)
             self.supervisor.add("xmpp", self.link.run, self.link.health)
             self.supervisor.add("presence", self.presence.run, self.presence.health)
@@ -137,7 +147,7 @@ class Service:
 
             if self.config.file.rooms is not None:
                 self.rooms = RoomsBridge(
-                    self.config.file.rooms, self.config.people, self.link, store,
+                    self.config.file.rooms, LivePeople(self.directory), self.link, store,
                     self.config.xmpp.domain, self._health("rooms"), self.connectors,
                     base_dir=self.config.path.parent,
                     duty_held=lambda: self.leases is not None and self.leases.holds("rooms"),
@@ -146,6 +156,7 @@ class Service:
                 self.link.on_ready(self.rooms.on_xmpp_ready)
                 rooms = self.rooms
                 self.leases.on_gained(lambda _partitions: rooms.wake())  # a takeover: at once
+                self.directory.on_change(lambda _change: rooms.wake())  # members may have changed
                 self.web.mount("/rooms", self.rooms.feeds.app, max_body_bytes=1024)  # GETs
                 self.supervisor.add("rooms", self.rooms.run, self.rooms.health)
             self.supervisor.add("http", self.web.run, self.web.health)
@@ -167,7 +178,7 @@ class Service:
             for name, connector_config in self.config.connectors.items():
                 health = self._health(f"connector:{name}")
                 ctx = ConnectorContext(
-                    name, self.directory, self.bus, health, store, self.web, self.clock
+                    name, self.directory, self.bus, health, store, self.web, self.clock, served
                 )
                 connector = types[connector_config.type](connector_config, ctx)
                 self.connectors[name] = connector

@@ -10,7 +10,15 @@ after a restart the people are known before the directory server answers.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import asdict
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -33,6 +41,23 @@ log = structlog.get_logger("samtek.directory")
 
 LANGUAGES = ("nb", "nn", "en")
 ChangeListener = Callable[[PeopleChanged], Awaitable[None] | None]
+
+
+class LivePeople(Mapping[str, Person]):
+    """A directory's people as they are now: for parts that take a people mapping once (the
+    rooms bridge) yet must see people added, removed or changed later."""
+
+    def __init__(self, directory: Directory) -> None:
+        self._directory = directory
+
+    def __getitem__(self, person_id: str) -> Person:
+        return self._directory.people()[person_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._directory.people())
+
+    def __len__(self) -> int:
+        return len(self._directory.people())
 
 
 class StaticDirectory(Directory):

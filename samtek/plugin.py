@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, ClassVar
 
@@ -20,6 +20,7 @@ from samtek.bus import Bus
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.health import HealthReporter
 from samtek.model import Person
+from samtek.served import Served
 
 if TYPE_CHECKING:
     from samtek.store import Store
@@ -75,6 +76,13 @@ class ConnectorContext:
     # must be mounted in the connector's __init__, before the server starts.
     web: WebServer | None = None
     clock: Clock = SYSTEM_CLOCK  # the service's one "now" (samtek/clock.py)
+    # This instance's share of the directory and its change signal (samtek/served.py);
+    # default: everything in `directory`, never changing.
+    served: Served = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.served is None:
+            object.__setattr__(self, "served", Served(self.directory))
 
 
 class Connector(ABC):

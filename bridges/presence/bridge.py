@@ -33,6 +33,7 @@ from samtek.events import (
     CalendarUpdate,
     ManualPresenceChange,
     OutOfOfficeUpdate,
+    PeopleChanged,
     PresenceClaimsUpdate,
 )
 from samtek.health import HealthReporter
@@ -50,6 +51,9 @@ from samtek.xmpp.overlay import Overlay, OverlayRejected, PresenceOverlays
 log = structlog.get_logger("samtek.presence")
 
 MAX_IN_FLIGHT = 256
+# Several instances: how often the calendars of people served elsewhere are re-read from the
+# shared store (their owner saves every change), for the read side (status, explain).
+OTHERS_REFRESH_SECONDS = 15.0
 JANITOR_DUTY = "rooms"  # the singleton duty whose holder also clears unknown people's overlays
 SourceKey = tuple[str, str]  # (claim source kind, connector name)
 
@@ -88,10 +92,13 @@ class PresenceBridge:
         ownership: Ownership | None = None,
         clock: Clock = SYSTEM_CLOCK,
         phone_dnd: PhoneDndPolicy | None = None,
+        others_refresh_seconds: float = OTHERS_REFRESH_SECONDS,
     ) -> None:
         self._directory = directory
         self._phone_dnd = phone_dnd
         self._clock = clock
+        self._others_refresh = others_refresh_seconds
+        self._owned_people: set[str] = set()  # as of the last partition change
         # With several instances each drives only the people of its leased partitions.
         self._ownership: Ownership = ownership or _OwnsEverything()
         self._store = store
@@ -110,6 +117,7 @@ class PresenceBridge:
         self._oof: dict[str, OutOfOffice] = {}
         self._dismissed: dict[str, Dismissal] = {}
         self._applied: dict[str, Overlay | None] = {}  # what the server shows, as far as we know
+        self._shown_at: dict[str, str] = {}  # person -> JID their overlay was set on
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
@@ -139,12 +147,7 @@ class PresenceBridge:
     async def run(self) -> None:
         now = self._clock.now()
         self._dismissed = await self._store.load_dismissals(now)
-        for update in await self._store.load_calendars():
-            self._set_claims(
-                update.person_id,
-                ("calendar", update.source),
-                calendar_claims(update.person_id, update.events),
-            )
+        self._load_calendars(await self._store.load_calendars(), lambda _update: True)
         for phone in await self._phones.load():
             person = self._phonebook.person_for(phone.extension)
             if person is not None:
@@ -159,6 +162,7 @@ class PresenceBridge:
                 group.create_task(self._consume_phones())
                 group.create_task(self._consume_claims())
                 group.create_task(self._apply_forever())
+                group.create_task(self._refresh_others())
         finally:
             for timer in self._timers.values():
                 timer.cancel()
@@ -168,7 +172,7 @@ class PresenceBridge:
         """Reconcile with the server after every (re)connect (also after its restart)."""
         state = await self._overlays.list()
         now = self._clock.now()
-        self._applied = {}
+        self._applied, self._shown_at = {}, {}
         for jid, overlay in state.overlays.items():
             person = self._directory.by_jid(jid)
             if person is None:
@@ -178,6 +182,7 @@ class PresenceBridge:
                     await self._overlays.clear(jid)
                 continue
             self._applied[person.id] = overlay
+            self._shown_at[person.id] = person.jid
         for jid, (transition, until) in state.dismissed.items():
             person = self._directory.by_jid(jid)
             if person is not None and until > now:
@@ -189,9 +194,74 @@ class PresenceBridge:
         self.health.success()
 
     async def on_partitions_gained(self, _partitions: frozenset[int]) -> None:
-        """Taking over people (another instance died or left): reconcile and assert them."""
+        """Taking over people (another instance died or left): take their last calendars
+        from the shared store (their previous instance saved them; our connectors read them
+        anew from now on), then reconcile and assert them."""
+
+        owned = {p for p in self._directory.people() if self._ownership.owns(p)}
+        gained, self._owned_people = owned - self._owned_people, owned
+        self._load_calendars(
+            await self._store.load_calendars(), lambda update: update.person_id in gained
+        )
         if self._synced:
             await self.on_xmpp_ready()
+
+    def on_partitions_lost(self, _partitions: frozenset[int]) -> None:
+        """People now served elsewhere: their new owner clears their overlay if they leave;
+        their claims stay, refreshed from the store for the read side."""
+        self._owned_people = {p for p in self._directory.people() if self._ownership.owns(p)}
+        for person_id in [p for p in self._shown_at if not self._ownership.owns(p)]:
+            del self._shown_at[person_id]
+
+    async def _refresh_others(self) -> None:
+        """With several instances, keep the calendars of people served elsewhere as their
+        owner stored them, so "status" and explain answer for everyone on every instance.
+        Alone (every person owned), this reads nothing."""
+        while True:
+            await asyncio.sleep(self._others_refresh)
+            people = self._directory.people()
+            if all(self._ownership.owns(p) for p in people):
+                continue
+            try:
+                updates = await self._store.load_calendars()
+            except self._store.db.errors as exc:  # the next round tries again
+                log.warning("could not refresh other instances' calendars", error=repr(exc))
+                continue
+            self._load_calendars(updates, lambda u: not self._ownership.owns(u.person_id))
+
+    def on_directory_changed(self, change: PeopleChanged) -> None:
+        """People added, removed or changed: drop what no longer applies and re-plan them.
+        A person who left loses every claim (`_apply` clears their overlay); a person
+        whose calendar moved to another source loses the old source's claims."""
+        for person_id in change.removed:
+            self._claims.pop(person_id, None)
+            self._oof.pop(person_id, None)
+        for person_id in change.changed:
+            person = self._directory.person(person_id)
+            stale = [
+                key
+                for key in self._claims.get(person_id, {})
+                if key[0] in ("calendar", "oof") and not _serves(person, key[1])
+            ]
+            for key in stale:
+                self._set_claims(person_id, key, [])
+                if key[0] == "oof":
+                    self._oof.pop(person_id, None)
+        for person_id in change.added | change.removed | change.changed:
+            self._mark(person_id)
+
+    def _load_calendars(
+        self, updates: list[CalendarUpdate], wanted: Callable[[CalendarUpdate], bool]
+    ) -> None:
+        for update in updates:
+            person = self._directory.person(update.person_id)
+            if wanted(update) and _serves(person, update.source):
+                self._set_claims(
+                    update.person_id,
+                    ("calendar", update.source),
+                    calendar_claims(update.person_id, update.events),
+                )
+                self._mark(update.person_id)
 
     # -- consumers ------------------------------------------------------------------------
     async def _consume_calendars(self) -> None:
@@ -296,6 +366,9 @@ class PresenceBridge:
     async def _apply(self, person_id: str, now: datetime) -> None:
         person = self._directory.person(person_id)
         claims = self._all_claims(person_id)
+        shown_at = self._shown_at.get(person_id)
+        if shown_at is not None and (person is None or person.jid != shown_at):
+            await self._clear_departed(person_id, shown_at)  # left, or another JID now
         if person is None or not self._synced or not self._ownership.owns(person_id):
             # Keep the timers: if this person's partition comes to us, we are on time.
             self._schedule(person_id, now)
@@ -320,15 +393,42 @@ class PresenceBridge:
                     )
                     wanted = None
                 self._applied[person_id] = wanted
+                if wanted is None:
+                    self._shown_at.pop(person_id, None)
+                else:
+                    self._shown_at[person_id] = person.jid
                 self.health.item_ok(person_id)
             except NotConnected:
                 self._synced = False  # reconcile on the next connect
             except OverlayRejected as exc:
                 self.health.item_error(person_id, str(exc))
 
+    async def _clear_departed(self, person_id: str, jid: str) -> None:
+        """Clear the overlay we set on `jid` for someone who left the directory or whose
+        JID changed (only while their partition is ours; else its owner does it)."""
+        if not self._synced or not self._ownership.owns(person_id):
+            return
+        async with self._limit:
+            try:
+                await self._overlays.clear(jid)
+            except NotConnected:
+                self._synced = False  # the reconcile after the next connect clears it
+                return
+            except OverlayRejected as exc:
+                self.health.item_error(person_id, str(exc))
+                return
+        log.info("overlay cleared: person left the directory or changed JID", person=person_id)
+        self._shown_at.pop(person_id, None)
+        self._applied.pop(person_id, None)
+
     async def _remember_dismissal(self, dismissal: Dismissal) -> None:
         self._dismissed[dismissal.person_id] = dismissal
         await self._store.put_dismissal(dismissal)
+
+
+def _serves(person: Person | None, source: str) -> bool:
+    """Whether `source` (a connector name) still reads one of the person's calendars."""
+    return person is not None and any(ref.source == source for ref in person.calendars)
 
 
 def _dismissed(wanted: Overlay | None, dismissal: Dismissal | None, now: datetime) -> bool:

@@ -101,6 +101,7 @@ class AriConnector(Connector):
             raise
         async with ws:
             self._subscribed.clear()
+            seen = self.ctx.served.version  # later directory changes: the poller follows
             await self._follow_directory_once()
             await self._resync()
             self.connected.set()
@@ -108,7 +109,7 @@ class AriConnector(Connector):
             self.ctx.health.item_ok("ari")
             self.ctx.health.success()
             log.info("ari connected", url=url, app=cfg.app, phones=len(self._subscribed))
-            poller = asyncio.create_task(self._follow_directory())
+            poller = asyncio.create_task(self._follow_directory(seen))
             try:
                 async for msg in ws:
                     if msg.type is aiohttp.WSMsgType.TEXT:
@@ -120,9 +121,9 @@ class AriConnector(Connector):
                 self.connected.clear()
         raise ConnectionLost(f"ARI event socket closed ({ws.close_code or 'no code'})")
 
-    async def _follow_directory(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.directory_poll)
+    async def _follow_directory(self, seen: int) -> None:
+        while True:  # at once on a directory change; directory_poll is the fallback
+            seen = await self.ctx.served.wait(seen, self.config.directory_poll)
             try:
                 for ext in await self._follow_directory_once():
                     await self._read_states(ext)

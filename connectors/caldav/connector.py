@@ -49,6 +49,7 @@ log = structlog.get_logger("samtek.connectors.caldav")
 _NO_FREE_BUSY = (400, 403, 405, 406, 415, 501)  # server refuses free-busy-query: compute it
 PARSE_WORKERS = 2
 _MAX_REASONS = 20  # per person in health; the count says how many there are
+_Work = tuple[Person | None, tuple[str, ...]]  # a person as served: them and their addresses
 
 
 def backoff_delay(failures: int, initial: float, cap: float) -> float:
@@ -88,6 +89,8 @@ class CalDavConnector(Connector):
         self._cycles: dict[str, int] = {}
         self._published_in: dict[str, int] = {}  # person -> cycle of the last publish
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._last_work: dict[str, _Work] = {}  # what each person's loop last synced
+        self._served_at: tuple[int, dict[str, list[str]]] | None = None  # (version, served)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -99,11 +102,14 @@ class CalDavConnector(Connector):
                 collection.client = self._client
             self._executor = ThreadPoolExecutor(PARSE_WORKERS, f"caldav-{self.name}")
             try:
+                seen = self.ctx.served.version
                 await self._first_round()
                 async with asyncio.TaskGroup() as group:
-                    while True:
+                    while True:  # follows the directory and this instance's partitions
                         self._reconcile(group)
-                        await asyncio.sleep(self.config.sync_interval.total_seconds())
+                        seen = await self.ctx.served.wait(
+                            seen, self.config.sync_interval.total_seconds()
+                        )
             finally:
                 for task in self._tasks.values():
                     task.cancel()
@@ -114,6 +120,7 @@ class CalDavConnector(Connector):
     async def _first_round(self) -> None:
         """Sync everyone once; if every calendar refused our credentials, stop retrying."""
         people = self._served()
+        self._last_work = self._work_of(people)
         outcomes = await asyncio.gather(*(self._sync_person(pid) for pid in people))
         total = sum(o.ok + o.failed for o in outcomes)
         refused = sum(o.auth_failed for o in outcomes)
@@ -125,7 +132,10 @@ class CalDavConnector(Connector):
             )
 
     def _reconcile(self, group: asyncio.TaskGroup) -> None:
+        """Start people newly served, stop those gone, and sync at once anyone whose
+        calendars or settings changed (a new address, another municipality)."""
         wanted = self._served()
+        work = self._work_of(wanted)
         for pid in set(self._tasks) - set(wanted):
             self._tasks.pop(pid).cancel()
             self._published.pop(pid, None)
@@ -133,6 +143,13 @@ class CalDavConnector(Connector):
         for pid in set(wanted) - set(self._tasks):
             self._wake.setdefault(pid, asyncio.Event())
             self._tasks[pid] = group.create_task(self._person_loop(pid), name=f"caldav:{pid}")
+        for pid, items in work.items():
+            if self._last_work.get(pid) != items:  # joined or changed since the last look
+                self._wake[pid].set()
+        self._last_work = work
+
+    def _work_of(self, served: dict[str, list[str]]) -> dict[str, _Work]:
+        return {pid: (self.ctx.directory.person(pid), tuple(a)) for pid, a in served.items()}
 
     async def _person_loop(self, pid: str) -> None:
         failures = 0
@@ -178,10 +195,14 @@ class CalDavConnector(Connector):
     # --- one person's sync -----------------------------------------------------------------
 
     def _served(self) -> dict[str, list[str]]:
-        people: dict[str, list[str]] = {}
-        for person, address in self.ctx.directory.served_by(self.name):
-            people.setdefault(person.id, []).append(address)
-        return people
+        """Person id -> addresses this instance reads; recomputed only after a change."""
+        version = self.ctx.served.version
+        if self._served_at is None or self._served_at[0] != version:
+            people: dict[str, list[str]] = {}
+            for work in sorted(self.ctx.served.calendars(self.name), key=lambda w: w.address):
+                people.setdefault(work.person.id, []).append(work.address)
+            self._served_at = (version, people)
+        return self._served_at[1]
 
     def _window(self) -> TimeWindow:
         # Anchored to the hour: the listing is redone when the anchor moves, not every poll.

@@ -10,9 +10,7 @@ resubscribe, re-read, publish. Subscriptions are kept in the store, so a restart
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from samtek.health import ItemCounts
 from samtek.model import BusyBlock, CalendarEvent, OutOfOffice, Person, TimeWindow
 from samtek.plugin import AuthFailed, Connector, ConnectorContext
 from samtek.runtime.bounded import for_each
+from samtek.served import Cadence, poll_served
 
 log = structlog.get_logger("samtek.connectors.ews")
 
@@ -151,37 +150,58 @@ class EwsConnector(Connector):
 
     # -- run ---------------------------------------------------------------------------------
     async def run(self) -> None:
-        mailboxes = [_Mailbox(p, a) for p, a in self.ctx.directory.served_by(self.name)]
         try:
-            if not mailboxes:
-                log.info("no mailboxes served", connector=self.name)
-                await asyncio.Event().wait()
-            try:
-                await self.client.check_credentials(mailboxes[0].address)
-            except AuthFailed as e:
-                self.ctx.health.auth_failed(str(e))
-                raise
-            except CalendarError as e:
-                # Credentials were accepted (or the server is down); the sync will tell.
-                log.warning("credential check inconclusive", error=str(e))
-            await self._loop(mailboxes)
+            await self._loop()
         finally:
             self.client.close()
 
-    async def _loop(self, mailboxes: list[_Mailbox]) -> None:
-        while True:
+    async def _loop(self) -> None:
+        """Follows what this instance serves (samtek/served.py): mailboxes come and go
+        without a restart; the credentials are checked once, on the first mailbox."""
+        window = self.window()
+        checked = False
+
+        async def start(boxes: list[_Mailbox]) -> None:
+            nonlocal checked
+            if not checked:
+                checked = True
+                try:
+                    await self.client.check_credentials(boxes[0].address)
+                except AuthFailed as e:
+                    self.ctx.health.auth_failed(str(e))
+                    raise
+                except CalendarError as e:
+                    # Credentials were accepted (or the server is down); the sync will tell.
+                    log.warning("credential check inconclusive", error=str(e))
+            await self._round(boxes, self._start, window)
+
+        def new_window(_boxes: list[_Mailbox]) -> None:
+            nonlocal window
             window = self.window()
-            anchored = time.monotonic()
-            await self._each(mailboxes, self._start, window)
-            self.ctx.health.success()
-            last_oof = time.monotonic()
-            while time.monotonic() - anchored < self.cfg.full_resync_hours * 3600:
-                await asyncio.sleep(self.cfg.poll_interval_seconds)
-                await self._each(mailboxes, self._poll, window)
-                if time.monotonic() - last_oof >= self.cfg.oof_poll_minutes * 60:
-                    await self._each(mailboxes, self._read_oof, window)
-                    last_oof = time.monotonic()
-                self.ctx.health.success()
+
+        def stopped(boxes: list[_Mailbox]) -> None:
+            for box in boxes:
+                self.ctx.health.item_ok(box.address)  # no longer ours to report
+
+        await poll_served(
+            self.ctx.served,
+            self.name,
+            lambda work: _Mailbox(work.person, work.address),
+            start,
+            lambda boxes: self._round(boxes, self._poll, window),
+            lambda boxes: self._round(boxes, self._read_oof, window),
+            Cadence(
+                self.cfg.poll_interval_seconds,
+                self.cfg.full_resync_hours * 3600,
+                self.cfg.oof_poll_minutes * 60,
+            ),
+            new_window,
+            stopped,
+        )
+
+    async def _round(self, mailboxes: list[_Mailbox], step: _Step, window: TimeWindow) -> None:
+        await self._each(mailboxes, step, window)
+        self.ctx.health.success()
 
     async def _each(self, mailboxes: list[_Mailbox], step: _Step, window: TimeWindow) -> None:
         async def one(box: _Mailbox) -> None:

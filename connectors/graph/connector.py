@@ -41,6 +41,7 @@ from samtek.health import ItemCounts
 from samtek.model import BusyBlock, CalendarEvent, OutOfOffice, Person, TimeWindow
 from samtek.plugin import AuthFailed, Connector, ConnectorContext
 from samtek.runtime.bounded import for_each
+from samtek.served import CalendarWork, follow
 
 log = structlog.get_logger("samtek.connectors.graph")
 SCHEDULES_PER_REQUEST = 20  # getSchedule limit
@@ -254,31 +255,27 @@ class GraphConnector(Connector):
 
     # -- run ---------------------------------------------------------------------------------
     async def run(self) -> None:
-        mailboxes = [_Mailbox(p, a) for p, a in self.ctx.directory.served_by(self.name)]
+        # Mailboxes follow the directory and this instance's partitions (samtek/served.py):
+        # added ones are subscribed and read at once, dropped ones are no longer polled.
+        self._boxes: dict[CalendarWork, _Mailbox] = {}
+        self._by_address: dict[str, _Mailbox] = {}  # for the notification workers
+        self._people: list[tuple[Person, str]] = []  # live list: Teams re-resolves on growth
         try:
             try:
                 await self.tokens.token()  # fail fast on bad credentials
             except AuthFailed as e:
                 self.ctx.health.auth_failed(str(e))
                 raise
-            if not mailboxes:
-                log.info("no mailboxes served", connector=self.name)
-                await asyncio.Event().wait()
             subscriber = self.subscriber()
-            tasks: list[Coroutine[Any, Any, None]] = [self._rounds(mailboxes, subscriber)]
+            tasks: list[Coroutine[Any, Any, None]] = [self._rounds(subscriber)]
             if subscriber is not None and self.endpoint is not None:
                 # Each mailbox queues at most one piece of work per action (notifications.py).
-                queue = self.endpoint.open(3 * len(mailboxes))
-                by_address = {box.address.lower(): box for box in mailboxes}
-                tasks += [
-                    self._work(queue, by_address, subscriber)
-                    for _ in range(self.cfg.max_concurrency)
-                ]
-            people = [(box.person, box.address) for box in mailboxes]
+                queue = self.endpoint.open(3 * max(len(self.ctx.served.calendars(self.name)), 1000))
+                tasks += [self._work(queue, subscriber) for _ in range(self.cfg.max_concurrency)]
             if self.teams is not None and self.cfg.teams_presence:
-                tasks.append(self.teams.run(people))
+                tasks.append(self.teams.run(self._people))
             if self.teams_writer is not None:
-                tasks.append(self.teams_writer.run(people))
+                tasks.append(self.teams_writer.run(self._people))
             try:
                 async with asyncio.TaskGroup() as group:
                     for task in tasks:
@@ -290,25 +287,48 @@ class GraphConnector(Connector):
                 self.endpoint.close()
             await self.close()
 
-    async def _rounds(self, mailboxes: list[_Mailbox], subscriber: Subscriber | None) -> None:
-        """Full rounds every `full_resync_hours`; between them, delta rounds when due."""
+    def _follow(self) -> list[_Mailbox]:
+        """Bring the mailboxes in line with what this instance serves; returns the new ones."""
+        before = self._boxes
+        self._boxes, added = follow(
+            before, self.ctx.served.calendars(self.name), lambda w: _Mailbox(w.person, w.address)
+        )
+        for work, box in before.items():
+            if work not in self._boxes:
+                self.ctx.health.item_ok(box.address)  # no longer ours to report
+                if self.endpoint is not None and box.subscription is not None:
+                    self.endpoint.subscriptions.pop(box.subscription.id, None)
+        self._by_address.clear()
+        self._by_address.update({b.address.lower(): b for b in self._boxes.values()})
+        self._people[:] = [(b.person, b.address) for b in self._boxes.values()]
+        return [self._boxes[work] for work in added]
+
+    async def _rounds(self, subscriber: Subscriber | None) -> None:
+        """Full rounds every `full_resync_hours`; between them, delta rounds when due, and
+        new mailboxes started as soon as the directory or the partitions change."""
+
+        async def start(box: _Mailbox, window: TimeWindow) -> None:
+            # Subscribe first: a change after the full read is then always notified.
+            await self._subscribe(box, subscriber)
+            await self._start(box, window)
+
+        seen = self.ctx.served.version
         while True:
             window = self.window()
             anchored = time.monotonic()
+            self._follow()
+            mailboxes = list(self._boxes.values())
             for box in mailboxes:  # a new window needs a new delta round
                 box.delta_link = None
             self._window = window
-
-            async def start(box: _Mailbox, window: TimeWindow) -> None:
-                # Subscribe first: a change after the full read is then always notified.
-                await self._subscribe(box, subscriber)
-                await self._start(box, window)
-
             await self._each(mailboxes, start, window)
             self.ctx.health.success()
             last_oof = time.monotonic()
             while time.monotonic() - anchored < self.cfg.full_resync_hours * 3600:
-                await asyncio.sleep(self.cfg.poll_interval_seconds)
+                seen = await self.ctx.served.wait(seen, self.cfg.poll_interval_seconds)
+                if added := self._follow():
+                    await self._each(added, start, window)
+                mailboxes = list(self._boxes.values())
                 due = [box for box in mailboxes if self._delta_due(box)]
                 await self._each(due, self._poll, window)
                 if subscriber is not None:
@@ -389,9 +409,7 @@ class GraphConnector(Connector):
         await subscriber.forget(box.address)
         await self._subscribe(box, subscriber)
 
-    async def _work(
-        self, queue: asyncio.Queue[Work], boxes: dict[str, _Mailbox], subscriber: Subscriber
-    ) -> None:
+    async def _work(self, queue: asyncio.Queue[Work], subscriber: Subscriber) -> None:
         """One worker on the notification queue."""
         endpoint = self.endpoint
         if endpoint is None:
@@ -400,7 +418,7 @@ class GraphConnector(Connector):
             work = await queue.get()
             endpoint.taken(work)
             action, address = work
-            box, window = boxes.get(address), self._window
+            box, window = self._by_address.get(address), self._window
             if box is None or window is None:
                 continue
             if action == RENEW:  # a renewal also reauthorizes (Graph's lifecycle guidance)

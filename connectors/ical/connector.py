@@ -37,6 +37,7 @@ from samtek.model import (
 from samtek.plugin import Connector, ConnectorConfig, ConnectorContext
 from samtek.redact import redact_text, redact_url
 from samtek.runtime.backoff import Backoff
+from samtek.served import CalendarWork
 
 log = structlog.get_logger("samtek.ical")
 _MAX_REASONS = 20  # per feed in health; the count says how many there are
@@ -114,18 +115,32 @@ class IcalConnector(Connector):
 
     # -- supervised run ---------------------------------------------------------------------
     async def run(self) -> None:
-        feeds = [
-            _Feed(person, calendar_address(address))
-            for person, address in self.ctx.directory.served_by(self.name)
-        ]
-        files = [f for f in feeds if local_path(f.address) is not None]
-        urls = [f for f in feeds if local_path(f.address) is None]
+        # The feeds follow the directory and this instance's partitions (samtek/served.py):
+        # one poll task per HTTP feed, one watcher over the set of local files.
+        served = self.ctx.served
+        feeds: dict[CalendarWork, _Feed] = {}
+        polls: dict[CalendarWork, asyncio.Task[None]] = {}
+        watched: frozenset[CalendarWork] = frozenset()
+        watcher: asyncio.Task[None] | None = None
         try:
             async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as group:
-                for feed in urls:
-                    group.create_task(self._poll(session, feed))
-                if files:
-                    group.create_task(self._watch(session, files))
+                while True:
+                    seen = served.version
+                    items = served.calendars(self.name)
+                    feeds = {w: feeds.get(w) or _Feed(w.person, calendar_address(w.address))
+                             for w in items}  # fmt: skip
+                    files = frozenset(w for w in items if local_path(w.address) is not None)
+                    for work in polls.keys() - (items - files):
+                        polls.pop(work).cancel()
+                    for work in items - files - polls.keys():
+                        polls[work] = group.create_task(self._poll(session, feeds[work]))
+                    if files != watched:
+                        if watcher is not None:
+                            watcher.cancel()
+                        watched = files
+                        chosen = [feeds[w] for w in files]  # kept: unchanged files not re-sent
+                        watcher = group.create_task(self._watch(session, chosen)) if files else None
+                    await served.wait(seen)
         finally:
             if self._parser is not None:
                 self._parser.shutdown(wait=False, cancel_futures=True)

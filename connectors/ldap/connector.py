@@ -2,8 +2,9 @@
 
 A full sync reads everything below the bases (paged); in between, incremental syncs ask only
 for entries changed since the highest modifyTimestamp (OpenLDAP) or uSNChanged (AD) seen.
-Deletions and entries that left the filter are only seen by a full sync, which runs
-periodically and on `resync()`. An update is published only when the result changed.
+An entry read again under another DN (moved to another OU) replaces its old DN. Deletions and
+entries that left the filter are only seen by a full sync, which runs periodically and on
+`resync()`. An update is published only when the result changed.
 """
 
 from __future__ import annotations
@@ -112,7 +113,11 @@ class LdapConnector(Connector):
         for dn, attributes in people:
             key = normalize_dn(dn)
             try:
-                self._people[key] = to_person(self.config, dn, attributes)
+                person = to_person(self.config, dn, attributes)
+                if not full:  # moved (modrdn: another OU, another municipality): drop old DN
+                    for old in [k for k, p in self._people.items() if p.id == person.id]:
+                        del self._people[old]
+                self._people[key] = person
             except MappingError as exc:
                 bad.add(dn)
                 self._people.pop(key, None)

@@ -143,13 +143,15 @@ class SipConnector(Connector):
         return found
 
     async def _follow_directory(self) -> None:
+        seen = self.ctx.served.version
         while True:
             if self._manager is not None:
                 wanted = self.extensions()
                 self._manager.set_extensions(wanted)
                 for gone in self._device.keys() - wanted:
                     del self._device[gone]
-            await asyncio.sleep(self.config.directory_poll)
+            # At once on a directory change; directory_poll is the fallback.
+            seen = await self.ctx.served.wait(seen, self.config.directory_poll)
 
     async def _publish_changes(
         self, ext: str, changes: list[CallChange], tracker: DialogTracker

@@ -18,8 +18,19 @@ local MAX_USERS = 100000;
 -- Refusals are logged rate-limited: any account can send thousands of them.
 local log_refused = module:require "samtek_log".limiter("warn", "refused OOF requests");
 
--- bare JID -> epoch seconds until which the user is out of office.
-local away = {};
+-- component JID -> { bare JID -> epoch seconds until which the user is out of office }.
+-- One list per component: with several SAMTEK instances each lists only the people it
+-- serves, so one instance's list must not replace another's.
+local lists = {};
+
+local function away_until(user)
+	local till;
+	for _, list in pairs(lists) do
+		local t = list[user];
+		if t and (not till or t > till) then till = t; end
+	end
+	return till;
+end
 
 local function is_trusted(event)
 	if trusted:contains(jid.bare(event.stanza.attr.from)) then return true; end
@@ -29,7 +40,8 @@ local function is_trusted(event)
 end
 
 -- <iq type='set'><oof xmlns='urn:samtek:oof:0'><user jid='…' until='epoch'/>…</oof></iq>
--- replaces the whole list (SAMTEK always sends all of it: no drift after a reconnect).
+-- replaces the sending component's whole list (SAMTEK always sends all of it: no drift after
+-- a reconnect).
 module:hook("iq-set/host/" .. xmlns .. ":oof", function(event)
 	if not is_trusted(event) then return true; end
 	local new, count = {}, 0;
@@ -40,8 +52,8 @@ module:hook("iq-set/host/" .. xmlns .. ":oof", function(event)
 			count = count + 1;
 		end
 	end
-	away = new;
-	module:log("debug", "oof list replaced: %d user(s)", count);
+	lists[jid.bare(event.stanza.attr.from)] = new;
+	module:log("debug", "oof list of %s replaced: %d user(s)", jid.bare(event.stanza.attr.from), count);
 	event.origin.send(st.reply(event.stanza));
 	return true;
 end);
@@ -52,7 +64,7 @@ local function check(event)
 	local kind = stanza.attr.type or "normal";
 	if (kind ~= "chat" and kind ~= "normal") or not stanza:get_child("body") then return; end
 	local to = jid.bare(stanza.attr.to);
-	local till = to and away[to];
+	local till = to and away_until(to);
 	if not till or till <= now() then return; end
 	local from = stanza.attr.from;
 	local from_node, from_host = jid.split(from);

@@ -246,6 +246,17 @@ async def test_follows_directory_changes(fake: FakeAri, password: str) -> None:
         assert run.of("1002") == []
 
 
+async def test_follows_a_directory_change_at_once(fake: FakeAri, password: str) -> None:
+    """The change signal (samtek/served.py) wakes the connector: no directory_poll wait."""
+    async with running(fake, password, directory_poll=3600) as run:
+        await started(fake, run)
+        carl = Person(id="carl", jid="carl@x.test", name="Carl", municipality="m", phones=("1003",))
+        run.directory.replace([PEOPLE[0], carl])
+        run.connector.ctx.served.notify()  # as the directory service does on every change
+        await eventually(lambda: "endpoint:PJSIP/1003" in fake.subscriptions)
+        await eventually(lambda: "endpoint:PJSIP/1002" not in fake.subscriptions)
+
+
 async def test_dnd_mirrored_by_a_custom_device_state(fake: FakeAri, password: str) -> None:
     async with running(fake, password, dnd_device="Custom:DND{extension}") as run:
         await started(fake, run)
