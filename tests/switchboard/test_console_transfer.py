@@ -5,6 +5,7 @@ caller and Ola are in one call and the operator's phone is free again."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,14 @@ import aiohttp
 import pytest
 
 from bridges.switchboard.routes import CSRF_HEADER
+from connectors.sip.connector import SipConnector
 from samtek.devserver.prosody import ProsodyServer
 from tests.assistant.test_call import sip_section
 from tests.directory.seed import person_dn
 from tests.servers.sip import BaresipUA, SipPeer
 from tests.switchboard.conftest import OPERATOR, OPERATOR_PASSWORD, Console, start_console
 from tests.switchboard.test_console_call import events, phone
+from tests.telephony.conftest import eventually
 
 
 @pytest.fixture
@@ -75,14 +78,19 @@ async def test_transfer_from_the_console_connects_the_caller_to_the_person(
                 assert r.status == 409
                 assert (await r.json())["error"].startswith("Samtalen ble ikke satt over")
 
+            # SAMTEK watches both phones (LDAP gave them their numbers after the start).
+            pbx = console.service.connectors["pbx"]
+            assert isinstance(pbx, SipConnector)
+            await eventually(lambda: {"1001", "1002"} <= pbx.subscriptions().keys())
             await caller.dial(peer.uri("1001"))
             await operator.wait_event("CALL_INCOMING")
             await operator.accept()
             await established_with(caller, "1001")
-            async for event, data in seen:  # SAMTEK has seen the operator's call answered
-                rows = data if event == "rows" and isinstance(data, list) else []
-                if any(r["id"] == OPERATOR and r["phone"] == "in_call" for r in rows):
-                    break
+            async with asyncio.timeout(20):
+                async for event, data in seen:  # the page shows the operator in the call
+                    rows = data if event == "rows" and isinstance(data, list) else []
+                    if any(r["id"] == OPERATOR and r["phone"] == "in_call" for r in rows):
+                        break
 
             async with http.post(f"{api}/transfer", json={"person": "ola"}, headers=headers) as r:
                 answer = (r.status, await r.json())
@@ -92,6 +100,11 @@ async def test_transfer_from_the_console_connects_the_caller_to_the_person(
             await ola.accept()
             await established_with(caller, "1002")
             await operator.wait_event("CALL_CLOSED")
+            async with asyncio.timeout(20):
+                async for event, data in seen:  # and then free again
+                    rows = data if event == "rows" and isinstance(data, list) else []
+                    if any(r["id"] == OPERATOR and r["phone"] is None for r in rows):
+                        break
             dialogs = await peer.rpc("dlg.list")
             assert [(d["from_uri"].split("@")[0], d["to_uri"].split("@")[0], d["state"])
                     for d in dialogs] == [("sip:1003", "sip:1002", 4)]  # fmt: skip
