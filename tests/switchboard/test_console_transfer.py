@@ -1,7 +1,8 @@
 """Transfer from the console through the SIP connector, against a real Kamailio with three
 baresip phones: a caller (1003) speaks to the operator (1001); the operator finds Ola (1002)
 and transfers the call; Ola's phone rings with the caller on it, and after Ola answers the
-caller and Ola are in one call and the operator's phone is free again."""
+caller and Ola are in one call and the operator's phone is free again. Once over the HTTP
+API, once in a real headless Chromium with the keyboard ("t")."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from samtek.devserver.prosody import ProsodyServer
 from tests.assistant.test_call import sip_section
 from tests.directory.seed import person_dn
 from tests.servers.sip import BaresipUA, SipPeer
+from tests.switchboard.browser import Browser
 from tests.switchboard.conftest import OPERATOR, OPERATOR_PASSWORD, Console, start_console
 from tests.switchboard.test_console_call import events, phone
 from tests.telephony.conftest import eventually
@@ -113,3 +115,55 @@ async def test_transfer_from_the_console_connects_the_caller_to_the_person(
         ("failed", "1002"),
         ("transferred", "1002"),
     ]
+
+
+async def test_operator_transfers_with_the_t_key_in_the_browser(
+    console_with_phones: tuple[Console, SipPeer],
+) -> None:
+    console, peer = console_with_phones
+    operator, ola, caller = peer.uas["operator"], peer.uas["ola"], peer.uas["caller"]
+    pbx = console.service.connectors["pbx"]
+    assert isinstance(pbx, SipConnector)
+    browser = Browser()
+    try:
+        await browser.start()
+        await browser.goto(console.base)
+        await browser.wait_for("document.activeElement.id === 'username'")
+        await browser.type(OPERATOR)
+        await browser.evaluate("document.getElementById('password').focus()")
+        await browser.type(OPERATOR_PASSWORD)
+        await browser.press("Enter")
+        await browser.wait_for("document.getElementById('live').textContent === 'Direkte'")
+
+        await eventually(lambda: {"1001", "1002"} <= pbx.subscriptions().keys())
+        await caller.dial(peer.uri("1001"))
+        await operator.wait_event("CALL_INCOMING")
+        await operator.accept()
+        await established_with(caller, "1001")
+        # The operator's own row says "in a call" once SAMTEK has seen it answered.
+        await browser.wait_for(
+            f"fetch('api/people/{OPERATOR}').then(r => r.json()).then(r => r.phone === 'in_call')"
+        )
+
+        await browser.evaluate("document.activeElement.blur()")
+        await browser.press("/")
+        await browser.type("ola")
+        await browser.wait_for("!!document.querySelector('#results tr[data-id=ola]')")
+        await browser.press("Enter")
+        await browser.wait_for("document.activeElement.id === 'detail'")
+        button = "document.querySelector('#detail button.transfer')"
+        assert await browser.evaluate(f"{button}.textContent") == "Sett over samtalen din hit (t)"
+        await browser.press("t")
+        await browser.wait_for(
+            "document.getElementById('status').textContent"
+            " === 'Samtalen er satt over til Ola Hansen.'"
+        )
+        incoming = await ola.wait_event("CALL_INCOMING")
+        assert "sip:1003@" in incoming["peeruri"]
+        await ola.accept()
+        await established_with(caller, "1002")
+        await operator.wait_event("CALL_CLOSED")
+        await ola.hangup()
+    finally:
+        await browser.close()
+    assert [(outcome, to) for outcome, to, _ in await audit(console)] == [("transferred", "1002")]
