@@ -345,14 +345,16 @@ class AriConnector(Connector):
             raise TelephonyError(f"{extension} is in no answered call")
         own = answered[-1]  # the latest: the call the operator just took
         try:
-            bridges = await self._call("GET", "/bridges") or []
-            bridge = next(
-                (b for b in bridges if isinstance(b, dict) and own in (b.get("channels") or [])),
-                None,
-            )
+            bridges = await self._call("GET", "/bridges")
+            members = [
+                [str(c) for c in b["channels"]]
+                for b in (bridges if isinstance(bridges, list) else [])
+                if isinstance(b, dict) and isinstance(b.get("channels"), list)
+            ]
+            bridge = next((m for m in members if own in m), None)
             if bridge is None:
                 raise TelephonyError(f"the call of {extension} is in no bridge")
-            others = [str(c) for c in bridge.get("channels") or [] if c != own]
+            others = [c for c in bridge if c != own]
             if len(others) != 1:
                 raise TelephonyError(
                     f"the call of {extension} has {len(others)} other parties, not one"

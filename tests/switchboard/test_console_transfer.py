@@ -167,3 +167,24 @@ async def test_operator_transfers_with_the_t_key_in_the_browser(
     finally:
         await browser.close()
     assert [(outcome, to) for outcome, to, _ in await audit(console)] == [("transferred", "1002")]
+
+
+async def test_without_a_pbx_the_transfer_is_refused_plainly(console: Console) -> None:
+    api = f"{console.base}api"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        login = {"username": OPERATOR, "password": OPERATOR_PASSWORD}
+        async with http.post(f"{api}/login", json=login, headers={"Origin": console.origin}) as r:
+            me = await r.json()
+        headers = {"Origin": console.origin, CSRF_HEADER: me["csrf"]}
+        async with http.post(f"{api}/transfer", json={"person": "ola"}, headers=headers) as r:
+            assert (r.status, await r.json()) == (
+                503,
+                {"error": "Telefonsentralen kan ikke sette over samtaler herfra."},
+            )
+        async with http.post(f"{api}/transfer", json={"person": "x"}, headers=headers) as r:
+            assert r.status == 400
+        async with http.post(f"{api}/transfer", json={"person": "ola"}) as r:
+            assert r.status == 403  # no Origin and CSRF token: not from the page
+    assert await audit(console) == [
+        ("unavailable", "+4735000002", "no telephony connector can transfer calls")
+    ]
