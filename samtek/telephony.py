@@ -1,4 +1,4 @@
-"""The telephony capability: call events, device state and click-to-call.
+"""The telephony capability: call events, device state, click-to-call and transfer.
 
 A PBX connector (SIP, Asterisk ARI, a webhook) publishes `CallEvent` and
 `DeviceStateUpdate` on the bus; bridges turn them into XMPP presence and missed-call
@@ -92,4 +92,20 @@ class Telephony(Protocol):
 
     async def set_dnd(self, ext: str, on: bool) -> None:
         """Switch do-not-disturb for an extension; `NotSupportedByPbx` if impossible."""
+        ...
+
+
+@runtime_checkable
+class CallTransfer(Protocol):
+    """A PBX connector that can move a call the operator is in to someone else."""
+
+    async def transfer(self, extension: str, target: str) -> str:
+        """Blind transfer: the party `extension` is talking to is connected to `target`,
+        and `extension` leaves the call.
+
+        Acts on `extension`'s answered call (the latest, if several). Returns once the PBX
+        accepted the transfer, with an id of the transferred call. Raises `TelephonyError`
+        if `extension` is in no answered call or the PBX refuses, `NotSupportedByPbx` if the
+        PBX offers no way to do it.
+        """
         ...

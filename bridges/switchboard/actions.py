@@ -5,9 +5,9 @@ A phone note is a chat message from the service to the person, asking for a deli
 confirms it. The page sends a key with each note; the same key again (a double Enter, a retry
 after a lost answer) returns the first outcome and sends nothing, so a note arrives once.
 Click-to-call rings the operator's own phone first (`samtek.telephony.Telephony.originate`),
-as the assistant's `ring` does.
-Transferring a caller the operator already speaks to is not offered: no connector exposes a
-transfer (SIP REFER of an existing call) through a core protocol yet.
+as the assistant's `ring` does. Transfer hands the caller the operator is speaking to over to
+the person (`samtek.telephony.CallTransfer.transfer`, a blind transfer): it returns once the
+PBX took it on, so the page gets the outcome in the answer.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import structlog
 from slixmpp.stanza import Message
 
 from samtek.model import Person
-from samtek.telephony import Telephony, TelephonyError
+from samtek.telephony import CallTransfer, NotSupportedByPbx, Telephony, TelephonyError
 
 log = structlog.get_logger("samtek.switchboard.actions")
 
@@ -34,6 +34,8 @@ NOTE_KEY = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 MAX_CALLER, MAX_NUMBER, MAX_ABOUT = 100, 40, 300
 MAX_REMEMBERED = 10_000
 MAX_CALLS = 16  # click-to-calls waiting for an answer at once
+MAX_TRANSFERS = 16  # transfers waiting for the PBX at once
+TRANSFER_SECONDS = 40.0  # above a SIP transaction's 32 s: the connector's own timeout wins
 
 
 RECEIPTS_NS = "urn:xmpp:receipts"
@@ -124,6 +126,7 @@ class Calls:
     def __init__(self, connectors: Mapping[str, object]) -> None:
         self._connectors = connectors  # filled as connectors start: looked up per call
         self._running: set[asyncio.Task[None]] = set()
+        self._transfers = 0
 
     def telephony(self) -> Telephony | None:
         return next((c for c in self._connectors.values() if isinstance(c, Telephony)), None)
@@ -149,6 +152,32 @@ class Calls:
         self._running.add(task)
         task.add_done_callback(self._finished)
         return "calling"
+
+    async def transfer(self, extension: str, target: str) -> tuple[str, str]:
+        """Blind-transfer `extension`'s call to `target`: (outcome, reason for the audit).
+
+        Outcomes: "transferred", "failed" (no call, refused, no answer), "not-supported",
+        "unavailable" (no connector can transfer), "busy" (too many at once)."""
+        connector = next(
+            (c for c in self._connectors.values() if isinstance(c, CallTransfer)), None
+        )
+        if connector is None:
+            return "unavailable", "no telephony connector can transfer calls"
+        if self._transfers >= MAX_TRANSFERS:
+            return "busy", "too many transfers in progress"
+        self._transfers += 1
+        try:
+            async with asyncio.timeout(TRANSFER_SECONDS):
+                await connector.transfer(extension, target)
+        except NotSupportedByPbx as exc:
+            return "not-supported", str(exc)
+        except TelephonyError as exc:
+            return "failed", str(exc)
+        except TimeoutError:
+            return "failed", f"no answer from the PBX within {TRANSFER_SECONDS:g} s"
+        finally:
+            self._transfers -= 1
+        return "transferred", ""
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)

@@ -247,6 +247,29 @@ def build_app(switchboard: Switchboard) -> web.Application:
             return error(503, "Telefonen kan ikke ringe opp nå.")
         return web.json_response({"status": status, "from": from_ext}, status=202)
 
+    async def transfer(request: web.Request) -> web.StreamResponse:
+        session = session_of(request)
+        body = await json_body(request)
+        target = switchboard.person(str(body.get("person", ""))[:200])
+        operator = switchboard.person(session.person_id)
+        if target is None or operator is None:
+            return error(400, "Velg en person.")
+        if not operator.phones or not target.phones:
+            return error(409, "Du eller personen har ikke noe telefonnummer i katalogen.")
+        from_ext, to_ext = operator.phones[0], target.phones[0]
+        outcome, reason = await switchboard.calls.transfer(from_ext, to_ext)
+        details = {"person": target.id, "from": from_ext, "to": to_ext}
+        if reason:
+            details["reason"] = reason  # for admins only: the page gets a fixed text
+        await switchboard.audit.record(
+            f"switchboard:{session.username}", "switchboard.transfer", outcome, details
+        )
+        if outcome == "transferred":
+            return web.json_response({"status": outcome, "to": to_ext})
+        if outcome == "failed":
+            return error(409, "Samtalen ble ikke satt over. Er du i en samtale nå?")
+        return error(503, "Telefonsentralen kan ikke sette over samtaler herfra.")
+
     app.router.add_get("/", index, name="index")
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/logout", logout)
@@ -256,6 +279,7 @@ def build_app(switchboard: Switchboard) -> web.Application:
     app.router.add_get("/api/stream", stream)
     app.router.add_post("/api/note", note)
     app.router.add_post("/api/call", call)
+    app.router.add_post("/api/transfer", transfer)
     return app
 
 

@@ -18,7 +18,8 @@ class AriConfig(ConnectorConfig):
     password: Secret  # "env:NAME" or "file:/path"
     app: str = "samtek"  # Stasis application name the WebSocket registers
     technology: str = "PJSIP"  # channel technology of the phones: PJSIP/<extension>
-    # Click-to-call: the caller's phone is rung, then continues in this dialplan context.
+    # Click-to-call: the caller's phone is rung, then continues in this dialplan context;
+    # a transferred caller continues here at the target's extension.
     context: str = "from-internal"
     caller_id_name: str = "SAMTEK"
     originate_answer_timeout: int = Field(default=30, ge=5, le=300)

@@ -1,4 +1,5 @@
-"""The Asterisk ARI connector: call and device state from ARI events, click-to-call, DND.
+"""The Asterisk ARI connector: call and device state from ARI events, click-to-call, DND,
+blind transfer.
 
 One WebSocket (GET /events?app=<app>) per connection; after it opens, the app subscribes to
 `endpoint:<tech>/<ext>` (channel events of each phone) and `deviceState:<tech>/<ext>`, reads
@@ -321,6 +322,65 @@ class AriConnector(Connector):
             waiter.set_result(str(channel["id"]))
         elif destroyed:
             waiter.set_exception(TelephonyError(f"the phone did not answer ({cause or 'hung up'})"))
+
+    async def transfer(self, extension: str, target: str) -> str:
+        """Blind transfer of `extension`'s answered call to `target`, by the ARI REST API.
+
+        The other channel in the operator's bridge (GET /bridges) continues in the dialplan at
+        `target` in `context` (POST /channels/{id}/continue), as a transfer made by Asterisk
+        itself: no REFER reaches the caller's phone or trunk. Then the operator's channel is
+        hung up. ARI controls only channels in a Stasis application: for a call bridged by
+        dialplan Dial() Asterisk answers 409, reported as such.
+        """
+        for ext in (extension, target):
+            if not _EXTENSION.match(ext):
+                raise TelephonyError(f"{ext!r} is not a valid extension")
+        if not self.connected.is_set():
+            raise TelephonyError(f"ARI connector {self.name} is not connected")
+        answered = [
+            leg.channel_id
+            for leg in self._tracker.legs.values()
+            if leg.extension == extension and leg.answered
+        ]
+        if not answered:
+            raise TelephonyError(f"{extension} is in no answered call")
+        own = answered[-1]  # the latest: the call the operator just took
+        try:
+            bridges = await self._call("GET", "/bridges")
+            members = [
+                [str(c) for c in b["channels"]]
+                for b in (bridges if isinstance(bridges, list) else [])
+                if isinstance(b, dict) and isinstance(b.get("channels"), list)
+            ]
+            bridge = next((m for m in members if own in m), None)
+            if bridge is None:
+                raise TelephonyError(f"the call of {extension} is in no bridge")
+            others = [c for c in bridge if c != own]
+            if len(others) != 1:
+                raise TelephonyError(
+                    f"the call of {extension} has {len(others)} other parties, not one"
+                )
+            await self._call(
+                "POST",
+                f"/channels/{quote(others[0], safe='')}/continue",
+                context=self.config.context,
+                extension=target,
+                priority="1",
+            )
+        except AriError as exc:
+            if exc.status == 409:
+                raise TelephonyError(
+                    f"Asterisk lets ARI move only calls in a Stasis application; the call of "
+                    f"{extension} is not in {self.config.app!r}"
+                ) from exc
+            raise TelephonyError(f"Asterisk refused the transfer to {target}: {exc}") from exc
+        try:
+            await self._call("DELETE", f"/channels/{quote(own, safe='')}", reason="normal")
+        except AriError as exc:
+            # The caller is on the way to the target already; the operator can hang up.
+            log.warning("ari hangup of the operator's leg failed", channel=own, error=str(exc))
+        log.info("ari transfer", extension=extension, target=target, channel=others[0])
+        return others[0]
 
     async def set_dnd(self, ext: str, on: bool) -> None:
         if self.config.dnd == "none":

@@ -1,4 +1,5 @@
-"""The SIP connector: call state from RFC 4235 dialog subscriptions, click-to-call by 3PCC.
+"""The SIP connector: call state from RFC 4235 dialog subscriptions, click-to-call by 3PCC,
+blind transfer by REFER with Target-Dialog through the PBX.
 
 Publishes `CallEvent` and `DeviceStateUpdate` on the bus for every extension in people's
 `phones`, and implements `samtek.telephony.Telephony`. State is in memory only: after a
@@ -21,6 +22,7 @@ from connectors.sip.dialoginfo import CallChange, DialogTracker, Transition
 from connectors.sip.digest import Credentials
 from connectors.sip.message import SipMessage, param
 from connectors.sip.subscription import SubscriptionManager
+from connectors.sip.transfer import refer_call
 from connectors.sip.transport import Address, SipTransport
 from samtek.plugin import Connector, ConnectorContext
 from samtek.telephony import (
@@ -207,6 +209,29 @@ class SipConnector(Connector):
             )
         finally:
             del self._calls[call.call_id]
+
+    async def transfer(self, extension: str, target: str) -> str:
+        for ext in (extension, target):
+            if not _EXTENSION.match(ext):
+                raise TelephonyError(f"{ext!r} is not a valid extension")
+        if not self._ready.is_set() or self._transport is None or self._manager is None:
+            raise TelephonyError(f"SIP connector {self.name} is not connected")
+        sub = self._manager.subs.get(extension)
+        answered = sub.tracker.answered() if sub is not None else []
+        if not answered:
+            raise TelephonyError(f"{extension} is in no answered call")
+        dialog = answered[-1]  # the latest: the call the operator just took
+        cfg = self.config
+        await refer_call(
+            self._transport,
+            self._contact,
+            f"sip:{cfg.user}@{cfg.aor_domain}",
+            cfg.aor_domain,
+            extension,
+            dialog,
+            target,
+        )
+        return dialog.call_id
 
     async def set_dnd(self, ext: str, on: bool) -> None:
         raise NotSupportedByPbx(

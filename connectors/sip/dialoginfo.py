@@ -44,6 +44,9 @@ class Dialog:
     direction: str | None  # "initiator" | "recipient" | None (not given)
     remote_uri: str | None
     remote_display: str | None
+    # As the watched phone sees the dialog (RFC 4235 §4.1.6); the PBX may leave them out.
+    local_tag: str | None = None
+    remote_tag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,8 @@ def _dialog(el: ET.Element) -> Dialog:
         direction=el.get("direction"),
         remote_uri=remote_uri,
         remote_display=display or None,
+        local_tag=el.get("local-tag") or None,
+        remote_tag=el.get("remote-tag") or None,
     )
 
 
@@ -137,6 +142,10 @@ class DialogTracker:
     @property
     def calling(self) -> bool:
         return any(t.dialog.direction != "recipient" for t in self._active.values())
+
+    def answered(self) -> list[Dialog]:
+        """The dialogs in progress that were answered, oldest first."""
+        return [t.dialog for t in self._active.values() if t.dialog.state is DialogState.CONFIRMED]
 
     def reset_version(self) -> None:
         """A new subscription restarts the document version (RFC 4235 §4.1)."""

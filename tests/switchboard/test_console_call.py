@@ -1,6 +1,6 @@
 """Click-to-call from the console through the SIP connector, against a real Kamailio with two
 baresip phones: the operator's phone (1001) rings first, then Ola's (1002); the page's stream
-says the call was set up and shows Ola on the phone. Transfer is not offered (no seam)."""
+says the call was set up and shows Ola on the phone (transfer: test_console_transfer.py)."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from samtek.telephony import (
     CallDirection,
     CallEvent,
     CallState,
+    CallTransfer,
     DeviceState,
     DeviceStateUpdate,
     Telephony,
@@ -108,6 +109,7 @@ def password(tmp_path: Path) -> str:
 
 def test_connector_is_a_telephony() -> None:
     assert issubclass(AriConnector, Telephony)
+    assert issubclass(AriConnector, CallTransfer)
 
 
 async def started(fake: FakeAri, run: Running) -> None:
@@ -176,6 +178,50 @@ async def test_originate_hits_ari_and_waits_for_answer(fake: FakeAri, password: 
             await refused
         with pytest.raises(TelephonyError, match="not a valid extension"):
             await run.connector.originate("1001", "1002\r\nX: y")
+
+
+async def test_transfer_moves_the_caller_to_the_target_and_drops_the_operator(
+    fake: FakeAri, password: str
+) -> None:
+    async with running(fake, password) as run:
+        await started(fake, run)
+        with pytest.raises(TelephonyError, match="no answered call"):
+            await run.connector.transfer("1001", "1002")
+        # Carl (1003, not in the directory) calls Anna, who answers in the Stasis app.
+        call = await fake.ring("PJSIP", "1003", "Carl", "1001")
+        await fake.answer(call)
+        fake.bridge(call)
+        await eventually(lambda: len(run.of("1001")) == 2)
+        moved = await run.connector.transfer("1001", "1002")
+        assert moved == call.caller["id"]
+        assert fake.continued == [
+            {"context": "from-internal", "extension": "1002", "priority": "1"}
+        ]
+        # Bjørn's phone rings with Carl on the line; Anna's leg is hung up.
+        await eventually(lambda: len(run.of("1002")) == 1 and len(run.of("1001")) == 3)
+        assert run.of("1002") == [(CallDirection.IN, CallState.RINGING, "1003")]
+        assert run.of("1001")[2] == (CallDirection.IN, CallState.HUNG_UP, "1003")
+        assert call.callee["id"] not in fake.channels
+        target = next(c for c in fake.channels.values() if c["name"].startswith("PJSIP/1002-"))
+        await fake.answer_channel(target["id"])
+        await eventually(lambda: len(run.of("1002")) == 2)
+        assert run.of("1002")[1] == (CallDirection.IN, CallState.ANSWERED, "1003")
+        with pytest.raises(TelephonyError, match="not a valid extension"):
+            await run.connector.transfer("1002", "1001\r\nX: y")
+
+
+async def test_transfer_of_a_call_outside_stasis_is_refused_clearly(
+    fake: FakeAri, password: str
+) -> None:
+    async with running(fake, password) as run:
+        await started(fake, run)
+        call = await fake.ring("PJSIP", "1003", "Carl", "1001")
+        await fake.answer(call)
+        fake.bridge(call, stasis=False)  # bridged by Dial(): ARI may not move it
+        await eventually(lambda: len(run.of("1001")) == 2)
+        with pytest.raises(TelephonyError, match="Stasis application"):
+            await run.connector.transfer("1001", "1002")
+        assert fake.continued == [] and call.callee["id"] in fake.channels
 
 
 async def test_reconnects_after_the_socket_drops(fake: FakeAri, password: str) -> None:

@@ -1,10 +1,11 @@
 """A fake Asterisk ARI: REST resources and the /events WebSocket, on 127.0.0.1.
 
 Shapes follow the Asterisk REST Data Models (Channel, CallerID, DialplanCEP, DeviceState,
-Application) and the event models (ChannelCreated, ChannelStateChange, ChannelDestroyed with
-cause/cause_txt, DeviceStateChanged), each with type, application and timestamp. As Asterisk
-does, channel and device events go only to an app subscribed to `endpoint:<tech>/<res>` or
-`deviceState:<name>`. Calls are simulated the way Asterisk reports a Dial() between phones.
+Application, Bridge) and the event models (ChannelCreated, ChannelStateChange, ChannelDestroyed
+with cause/cause_txt, DeviceStateChanged, StasisEnd), each with type, application and
+timestamp. As Asterisk does, channel and device events go only to an app subscribed to
+`endpoint:<tech>/<res>` or `deviceState:<name>`. Calls are simulated the way Asterisk reports a
+Dial() between phones.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class FakeAri:
     astdb: dict[str, str] = field(default_factory=dict)  # "DND/1002" -> "YES"
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     originates: list[dict[str, str]] = field(default_factory=list)
+    bridges: dict[str, dict[str, Any]] = field(default_factory=dict)  # Bridge models by id
+    stasis: set[str] = field(default_factory=set)  # channel ids in our Stasis application
+    continued: list[dict[str, str]] = field(default_factory=list)  # POST .../continue params
     connections: int = 0
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _runner: web.AppRunner | None = None
@@ -61,6 +65,9 @@ class FakeAri:
         app.router.add_get("/ari/deviceStates/{name:.+}", self._device_state)
         app.router.add_get("/ari/channels", self._list_channels)
         app.router.add_post("/ari/channels", self._originate)
+        app.router.add_delete("/ari/channels/{id}", self._hangup)
+        app.router.add_post("/ari/channels/{id}/continue", self._continue)
+        app.router.add_get("/ari/bridges", self._list_bridges)
         app.router.add_get("/ari/asterisk/variable", self._get_variable)
         app.router.add_post("/ari/asterisk/variable", self._set_variable)
         self._runner = web.AppRunner(app)
@@ -126,6 +133,26 @@ class FakeAri:
             await self.emit_channel("ChannelStateChange", channel)
         await self.set_device(call.callee["name"].rsplit("-", 1)[0], "INUSE")
 
+    def bridge(self, call: FakeCall, stasis: bool = True) -> dict[str, Any]:
+        """Put both legs of an answered call in one bridge: a Stasis app's mixing bridge, or
+        (stasis=False) the basic bridge Dial() makes, whose channels ARI may not control."""
+        bridge_id = f"bridge-{next(self._seq)}"
+        channels = [call.caller["id"], call.callee["id"]]
+        self.bridges[bridge_id] = {
+            "id": bridge_id,
+            "technology": "simple_bridge",
+            "bridge_type": "mixing",
+            "bridge_class": "stasis" if stasis else "basic",
+            "creator": self.app_name if stasis else "Dial",
+            "name": "",
+            "channels": channels,
+            "creationtime": _timestamp(),
+            "video_mode": "none",
+        }
+        if stasis:
+            self.stasis.update(channels)
+        return self.bridges[bridge_id]
+
     async def hangup(
         self, call: FakeCall, cause: tuple[int, str] = (16, "Normal Clearing")
     ) -> None:
@@ -135,6 +162,10 @@ class FakeAri:
 
     async def destroy(self, channel: dict[str, Any], cause: tuple[int, str]) -> None:
         self.channels.pop(channel["id"], None)
+        self.stasis.discard(channel["id"])
+        for bridge in self.bridges.values():
+            if channel["id"] in bridge["channels"]:
+                bridge["channels"].remove(channel["id"])
         await self.emit_channel("ChannelDestroyed", channel, cause=cause[0], cause_txt=cause[1])
 
     async def set_device(self, name: str, state: str) -> None:
@@ -238,6 +269,50 @@ class FakeAri:
         channel["state"] = "Ringing"
         await self.emit_channel("ChannelStateChange", channel)
         return web.json_response(channel)
+
+    async def _hangup(self, request: web.Request) -> web.Response:
+        channel = self.channels.get(request.match_info["id"])
+        if channel is None:
+            return web.json_response({"message": "Channel not found"}, status=404)
+        reason = request.query.get("reason", "normal")
+        cause = (16, "Normal Clearing") if reason == "normal" else (21, "Call Rejected")
+        await self.destroy(channel, cause)
+        await self.set_device(channel["name"].rsplit("-", 1)[0], "NOT_INUSE")
+        return web.Response(status=204)
+
+    async def _continue(self, request: web.Request) -> web.Response:
+        """Exit the Stasis app and continue in the dialplan; the dialplan here Dial()s the
+        extension as a phone of the same technology (what a from-internal context does)."""
+        channel = self.channels.get(request.match_info["id"])
+        if channel is None:
+            return web.json_response({"message": "Channel not found"}, status=404)
+        if channel["id"] not in self.stasis:
+            return web.json_response({"message": "Channel not in Stasis application"}, status=409)
+        query = dict(request.query)
+        self.continued.append(query)
+        self.stasis.discard(channel["id"])
+        for bridge in self.bridges.values():
+            if channel["id"] in bridge["channels"]:
+                bridge["channels"].remove(channel["id"])
+        await self.emit({"type": "StasisEnd", "channel": dict(channel)})
+        exten = query.get("extension", "s")
+        channel["dialplan"] = {
+            "context": query.get("context", channel["dialplan"]["context"]),
+            "exten": exten,
+            "priority": int(query.get("priority", "1")),
+        }
+        tech = channel["name"].split("/", 1)[0]
+        number = channel["caller"]["number"]
+        target = self.channel(f"{tech}/{exten}", "Down", ("", exten), "s")
+        target["connected"] = {"name": channel["caller"]["name"], "number": number}
+        await self.emit_channel("ChannelCreated", target)
+        target["state"] = "Ringing"
+        await self.emit_channel("ChannelStateChange", target)
+        await self.set_device(f"{tech}/{exten}", "RINGING")
+        return web.Response(status=204)
+
+    async def _list_bridges(self, request: web.Request) -> web.Response:
+        return web.json_response(list(self.bridges.values()))
 
     async def answer_channel(self, channel_id: str) -> None:
         channel = self.channels[channel_id]
