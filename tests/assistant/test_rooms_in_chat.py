@@ -9,10 +9,12 @@ import asyncio
 import contextlib
 from datetime import timedelta
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import pytest
 from slixmpp.stanza import Message
 
+from bridges.assistant.chat import NS_ROOM
 from samtek.app import Service
 from samtek.clock import Clock
 from tests.conftest import RunningService
@@ -34,10 +36,27 @@ def mention_prosody() -> RoomsProsody:
     return prosody
 
 
+# Two people called Per: "med per" must ask which one.
+NAMESAKES = """
+[[people]]
+id = "per-as"
+jid = "per.as@region.test"
+name = "Per Ås"
+municipality = "kongsberg"
+
+[[people]]
+id = "per-lie"
+jid = "per.lie@region.test"
+name = "Per Lie"
+municipality = "kongsberg"
+"""
+
+
 def region(tmp_path: Path, prosody: RoomsProsody, rooms: str) -> Path:
     for user in USERS:
         write_ics(tmp_path / f"{user}.ics")
-    config = write_config(tmp_path, prosody, {u: tmp_path / f"{u}.ics" for u in USERS})
+    feeds: dict[str, Path | str] = {u: tmp_path / f"{u}.ics" for u in USERS}
+    config = write_config(tmp_path, prosody, feeds, extra_people=NAMESAKES)
     text = config.read_text().replace(
         f'id = "kari"\njid = "{prosody.jid("kari")}"',
         f'id = "kari"\njid = "{prosody.jid("kari")}"\nlanguage = "nn"',
@@ -106,11 +125,19 @@ async def test_members_address_samtek_in_the_room(
 
         # SAMTEK answered without being an occupant: the room never announced it.
         assert not any(str(p["from"]) == f"{room}/SAMTEK" for p in ola.presences)
+        # Only a managed room's service forwards room commands: a person cannot forge one
+        # (Prosody stamps their own JID as the sender). Answers go out in order, so the
+        # direct answer after it shows that nothing was posted in the room for it.
+        assert ola.xmpp is not None
+        forged = ola.xmpp.make_message(mto=prosody.component_jid, mtype="normal")
+        ET.SubElement(forged.xml, f"{{{NS_ROOM}}}addressed", jid=prosody.jid("kari")).text = "møte"
+        forged.send()
         # A direct chat still says the command belongs in a room (in ola's language).
         say(ola, prosody.component_jid, "møter")
         await ola.wait_message(
             lambda m: "virker bare i et prosjektrom" in str(m["body"]), "not in a room"
         )
+        assert len(from_samtek(ola, room)) == 2
 
 
 async def test_a_room_is_requested_in_chat(
@@ -147,4 +174,13 @@ async def test_a_room_is_requested_in_chat(
         )
         say(kari, samtek, "opprett prosjektrom «Tredje» med Nobody Atall")
         await kari.wait_message(lambda m: "Eg finn ingen som heiter" in str(m["body"]), "nobody")
+        say(kari, samtek, "opprett prosjektrom «Fjerde» med per")
+        await kari.wait_message(
+            lambda m: (
+                str(m["body"]).startswith("Meinte du Per")
+                and "Per Ås (Kongsberg kommune)" in str(m["body"])
+                and "Per Lie (Kongsberg kommune)" in str(m["body"])
+            ),
+            "which Per",
+        )
         assert len(await service.rooms.requests.list()) == 1
