@@ -184,3 +184,41 @@ async def test_a_room_is_requested_in_chat(
             "which Per",
         )
         assert len(await service.rooms.requests.list()) == 1
+
+
+async def test_auto_approved_room_answers_in_the_room(
+    samtek_service: type[RunningService], tmp_path: Path
+) -> None:
+    """Request in English from a bokmål user's municipality with auto-approval: the room is
+    made at once, and its members can address SAMTEK in it (no calendar: no meetings)."""
+    prosody = mention_prosody()
+    async with contextlib.AsyncExitStack() as stack:
+        await prosody.start()
+        stack.push_async_callback(prosody.stop)
+        rooms = '\n[rooms]\nspec_dir = "specs"\nauto_approve_municipalities = ["kongsberg"]\n'
+        running = samtek_service(region(tmp_path, prosody, rooms))
+        service: Service = await running.start()
+        stack.push_async_callback(running.stop)
+        ola = Person(prosody.jid("ola"), prosody.c2s_port)  # bokmål
+        await ola.connect()
+        stack.push_async_callback(ola.disconnect)
+
+        say(ola, prosody.component_jid, 'create project room "Road 2027" with Lise')
+        await ola.wait_message(
+            lambda m: str(m["body"]).startswith("Prosjektrommet «Road 2027» er opprettet"),
+            "approved at once (nb)",
+        )
+        room = f"road-2027@{prosody.muc_domain}"
+
+        async def provisioned() -> None:
+            while service.rooms is None or not any(r.jid == room for r in service.rooms.rooms):
+                await asyncio.sleep(0.02)
+
+        await asyncio.wait_for(provisioned(), WAIT)
+        lise = Person(prosody.jid("lise"), prosody.c2s_port)
+        await lise.connect()
+        stack.push_async_callback(lise.disconnect)
+        assert (await lise.enter(room, "lise"))["type"] != "error"
+        say(lise, room, "SAMTEK, møter", "groupchat")
+        answer = await lise.wait_message(lambda m: m in from_samtek(lise, room), "answer")
+        assert str(answer["body"]) == "Ingen kommende møter."
