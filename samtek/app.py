@@ -18,6 +18,7 @@ from bridges.assistant.build import build_assistant
 from bridges.dnd import DndBridge
 from bridges.presence import PresenceBridge
 from bridges.rooms.bridge import RoomsBridge
+from bridges.rooms.chat import RoomsForChat
 from bridges.switchboard.build import MAX_BODY as SWITCHBOARD_MAX_BODY
 from bridges.switchboard.build import build_switchboard
 from bridges.switchboard.console import Switchboard
@@ -171,6 +172,7 @@ class Service:
                     self.bus,
                     store,
                     self.clock,
+                    RoomsForChat(self.rooms) if self.rooms is not None else None,
                 ):
                     self.supervisor.add(name, run, health)
 

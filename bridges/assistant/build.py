@@ -11,6 +11,7 @@ from bridges.assistant.handler import CommandHandler
 from bridges.assistant.online import ServerOnline
 from bridges.assistant.oof import OofAutoReply
 from bridges.assistant.ratelimit import RateLimiter
+from bridges.assistant.room import ProjectRooms
 from samtek.bus import Bus
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import Config
@@ -28,6 +29,7 @@ def build_handler(
     store: Store | None = None,
     clock: Clock = SYSTEM_CLOCK,
     link: XmppLink | None = None,
+    rooms: ProjectRooms | None = None,
 ) -> CommandHandler:
     """`link`, when given, lets `status` ask the XMPP server who is online."""
     settings = config.file.assistant
@@ -40,6 +42,7 @@ def build_handler(
         settings=settings,
         store=store,
         online=ServerOnline(link, config.xmpp.domain) if link is not None else None,
+        rooms=rooms,
     )
     return CommandHandler(deps, clock)
 
@@ -56,9 +59,11 @@ def build_assistant(
     bus: Bus,
     store: Store,
     clock: Clock = SYSTEM_CLOCK,
+    rooms: ProjectRooms | None = None,
 ) -> list[Part]:
-    """The assistant's supervised parts, hooked to the link (call before the link runs)."""
-    chat = build_chat_assistant(config, link, directory, presence, connectors, store, clock)
+    """The assistant's supervised parts, hooked to the link (call before the link runs).
+    `rooms`: the project rooms feature, when configured (room requests, room commands)."""
+    chat = build_chat_assistant(config, link, directory, presence, connectors, store, clock, rooms)
     parts: list[Part] = [("assistant", chat.run, chat.health)]
     if config.file.assistant.oof_autoreply:
         oof = OofAutoReply(link, directory, bus, store, config.xmpp.domain, clock)
@@ -75,17 +80,19 @@ def build_chat_assistant(
     connectors: Mapping[str, object],
     store: Store | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    rooms: ProjectRooms | None = None,
 ) -> ChatAssistant:
     settings = config.file.assistant
     assistant = ChatAssistant(
         link,
-        build_handler(config, directory, presence, connectors, store, clock, link),
+        build_handler(config, directory, presence, connectors, store, clock, link, rooms),
         directory,
         settings.domains or [config.xmpp.domain],
         RateLimiter(settings.rate_burst, settings.rate_per_seconds, settings.max_senders),
         settings.max_concurrent,
         settings.max_queued,
         HealthReporter("assistant", clock),
+        rooms,
     )
     assistant.register()
     return assistant

@@ -14,7 +14,7 @@ from bridges.assistant.calendars import Calendars
 from bridges.assistant.config import AssistantSection
 from bridges.assistant.online import OnlineLookup
 from bridges.assistant.parsing import Parsed
-from bridges.assistant.room import RoomContext
+from bridges.assistant.room import ProjectRooms, RoomContext
 from bridges.assistant.slots import WorkingHours
 from bridges.assistant.texts import Texts
 from samtek.model import OutOfOffice, Person
@@ -69,6 +69,7 @@ class Deps:
     background: Background = field(default_factory=Background)
     store: Store | None = None  # manual dismissals ("status" says when a person's own wins)
     online: OnlineLookup | None = None  # who is online in the chat (the XMPP server knows)
+    rooms: ProjectRooms | None = None  # project rooms, when `[rooms]` is configured
 
     @property
     def working_hours(self) -> WorkingHours:

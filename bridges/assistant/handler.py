@@ -10,11 +10,20 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from bridges.assistant.commands import call, find_time, free, meeting, meetings, status, unknown
+from bridges.assistant.commands import (
+    call,
+    find_time,
+    free,
+    meeting,
+    meetings,
+    room_request,
+    status,
+    unknown,
+)
 from bridges.assistant.commands import help as help_
 from bridges.assistant.context import Ask, Deps, Reply
 from bridges.assistant.parsing import Command, Parsed, parse
-from bridges.assistant.room import RoomContext
+from bridges.assistant.room import RoomContext, SpokenRoom
 from bridges.assistant.texts import Texts
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.model import Person
@@ -30,6 +39,7 @@ _COMMANDS: dict[Command, Run] = {
     Command.MEETING: meeting.run,
     Command.MEETINGS: meetings.run,
     Command.CALL: call.run,
+    Command.ROOM_REQUEST: room_request.run,
 }
 MAX_ECHO = 60  # characters of an unknown command quoted back
 # A command is a line or two; longer text is refused before it is parsed, which bounds the
@@ -48,8 +58,11 @@ class CommandHandler:
     async def handle(
         self, asker: Person, text: str, reply: Reply, room: RoomContext | None = None
     ) -> Command | None:
-        """Answer `text` from `asker` through `reply`; returns the command recognised."""
+        """Answer `text` from `asker` through `reply`; returns the command recognised.
+        In a room with its own language, everyone there reads the answer in that language."""
         texts = self.texts_for(asker)
+        if isinstance(room, SpokenRoom):
+            texts = Texts(room.language, room.timezone)
         if len(text) > MAX_TEXT:
             await reply(texts("too_long", limit=MAX_TEXT))
             return None

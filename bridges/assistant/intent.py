@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from bridges.assistant.parsing import Command, parse
-from bridges.assistant.people import name_groups
+from bridges.assistant.people import name_groups, people_and_groups
 from bridges.assistant.when import When, WhenError, parse_when
 
 # Commands that name one person: all their words are that person.
@@ -21,6 +21,7 @@ ONE_PERSON = {Command.CALL}
 class Understood:
     intent: str  # a Command value, or "unknown"
     people: tuple[str, ...] = ()  # folded, as the words name them
+    groups: tuple[str, ...] = ()  # directory groups (a project room request)
     day: date | None = None
     through: date | None = None
     at: time | None = None
@@ -39,6 +40,14 @@ def understand(text: str, now: datetime) -> Understood:
         return Understood("unknown", suggestion=parsed.suggestion)
     if parsed.command in (Command.HELP, Command.MEETINGS):
         return Understood(parsed.command.value)
+    if parsed.command is Command.ROOM_REQUEST:  # no time words: "Møte 2027" is a name
+        named, groups = people_and_groups(parsed.words)
+        return Understood(
+            parsed.command.value,
+            people=tuple(" ".join(g) for g in named),
+            groups=tuple(" ".join(g) for g in groups),
+            subject=parsed.subject,
+        )
     try:
         when = parse_when(list(parsed.words), now.date(), now)
     except WhenError as exc:

@@ -27,6 +27,7 @@ class Command(StrEnum):
     MEETING = "meeting"
     MEETINGS = "meetings"
     CALL = "call"
+    ROOM_REQUEST = "room_request"
 
 
 # Folded phrases (see normalize.fold): "møte" is "mote", "måndag" is "mandag".
@@ -68,6 +69,8 @@ PHRASES: dict[tuple[str, ...], Command] = {
     ("meetings",): Command.MEETINGS,
     ("next", "meetings"): Command.MEETINGS,
     ("ring",): Command.CALL,
+    ("opprett", "prosjektrom"): Command.ROOM_REQUEST,
+    ("create", "project", "room"): Command.ROOM_REQUEST,
     ("ring", "til"): Command.CALL,
     ("call",): Command.CALL,
     ("phone",): Command.CALL,
@@ -138,6 +141,19 @@ PHRASES: dict[tuple[str, ...], Command] = {
     ("have", "a", "meeting"): Command.MEETING,
     ("book", "mote", "med"): Command.MEETING,
     ("set", "up", "meeting"): Command.MEETING,
+    ("opprett", "et", "prosjektrom"): Command.ROOM_REQUEST,
+    ("opprett", "eit", "prosjektrom"): Command.ROOM_REQUEST,
+    ("opprette", "prosjektrom"): Command.ROOM_REQUEST,
+    ("lag", "prosjektrom"): Command.ROOM_REQUEST,
+    ("lag", "et", "prosjektrom"): Command.ROOM_REQUEST,
+    ("lag", "eit", "prosjektrom"): Command.ROOM_REQUEST,
+    ("lage", "prosjektrom"): Command.ROOM_REQUEST,
+    ("lage", "et", "prosjektrom"): Command.ROOM_REQUEST,
+    ("lage", "eit", "prosjektrom"): Command.ROOM_REQUEST,
+    ("nytt", "prosjektrom"): Command.ROOM_REQUEST,
+    ("create", "a", "project", "room"): Command.ROOM_REQUEST,
+    ("new", "project", "room"): Command.ROOM_REQUEST,
+    ("request", "a", "project", "room"): Command.ROOM_REQUEST,
     ("arrange", "a", "meeting"): Command.MEETING,
     ("call", "to"): Command.CALL,
     ("schedule",): Command.MEETING,
@@ -282,6 +298,8 @@ def split_subject(text: str) -> tuple[str, str | None]:
 
 def parse(text: str) -> Parsed:
     head, subject = split_subject(text.strip())
+    if _command(_trim(tokens(head)))[0] is Command.ROOM_REQUEST:
+        return _room_request(text.strip())
     spelling = spellings(head)
     words = _trim(_english_contractions(tokens(head)))
     command, rest = _command(words)
@@ -553,3 +571,22 @@ def distance(a: str, b: str) -> int:
                 current[j] = min(current[j], previous2[j - 2] + 1)
         previous2, previous = previous, current
     return previous[-1]
+
+
+_QUOTED = re.compile(r'["“«](?P<q>[^"”»]+)["”»]')
+_MEMBERS_START = {"med", "with"}
+
+
+def _room_request(text: str) -> Parsed:
+    """'opprett prosjektrom «Ny skole» med kari og gruppa plan-bygg': the room's name (in
+    quotes, or the words up to 'med'/'with') as the subject; the members as the words."""
+    match = _QUOTED.search(text)
+    head = text if match is None else text[: match.start()] + " " + text[match.end() :]
+    spelling = spellings(head)
+    _, rest = _command(_trim(tokens(head)))
+    name = match["q"].strip() if match is not None else None
+    if name is None:
+        cut = next((i for i, w in enumerate(rest) if w in _MEMBERS_START), len(rest))
+        name = " ".join(spelling.get(w, w) for w in rest[:cut]) or None
+        rest = rest[cut:]
+    return Parsed(Command.ROOM_REQUEST, tuple(rest), name or None, spelling)

@@ -237,6 +237,24 @@ def name_groups(words: Sequence[str]) -> list[list[str]]:
     return [g for g in groups if g]
 
 
+# "gruppa plan-bygg", "the group plan-build": a directory group, not a person.
+GROUP_WORDS = {"gruppa", "gruppe", "gruppen", "gruppene", "group", "groups"}
+
+
+def people_and_groups(words: Sequence[str]) -> tuple[list[list[str]], list[list[str]]]:
+    """'kari , ola og gruppa plan-bygg' -> ([[kari], [ola]], [[plan-bygg]])."""
+    people: list[list[str]] = []
+    groups: list[list[str]] = []
+    for group in name_groups(words):
+        start = 1 if group[0] in {"the", "a"} and len(group) > 1 else 0
+        if group[start] in GROUP_WORDS:
+            if group[start + 1 :]:
+                groups.append(group[start + 1 :])
+        else:
+            people.append(group)
+    return people, groups
+
+
 class PeopleFinder:
     """The index of a directory, rebuilt only when the directory hands out new people.
 

@@ -72,6 +72,9 @@ Component "samtek.region.test"
 -- user could create a project room's address first (with a password, say) before SAMTEK
 -- does.  Give people a separate MUC host if they should create their own rooms.
 Component "conference.region.test" "muc"
-	modules_enabled = { "muc_mam" }
+	modules_enabled = { "muc_mam"; "samtek_mention" }
+	-- Room messages addressed to SAMTEK ("SAMTEK: møter") go to the component, and only
+	-- those: SAMTEK is no occupant (deploy/rooms.md, "Commands in a room").
+	samtek_mention_component = "samtek.region.test"
 	restrict_room_creation = true
 	muc_room_cache_size = 2000 -- at least the number of project rooms (deploy/rooms.md)

@@ -28,5 +28,6 @@ def cases() -> list[Case]:
     for raw in data["case"]:
         lang, text = raw.pop("lang"), raw.pop("text")
         raw["people"] = tuple(raw.get("people", ()))
+        raw["groups"] = tuple(raw.get("groups", ()))
         out.append(Case(lang, text, Understood(**raw)))
     return out
