@@ -173,7 +173,7 @@ class EwsConnector(Connector):
                 except CalendarError as e:
                     # Credentials were accepted (or the server is down); the sync will tell.
                     log.warning("credential check inconclusive", error=str(e))
-            await self._round(boxes, self._start, window)
+            await self._round(boxes, self._start, window, progress="mailboxes read")
 
         def new_window(_boxes: list[_Mailbox]) -> None:
             nonlocal window
@@ -199,13 +199,24 @@ class EwsConnector(Connector):
             stopped,
         )
 
-    async def _round(self, mailboxes: list[_Mailbox], step: _Step, window: TimeWindow) -> None:
-        await self._each(mailboxes, step, window)
+    async def _round(
+        self, mailboxes: list[_Mailbox], step: _Step, window: TimeWindow, progress: str = ""
+    ) -> None:
+        await self._each(mailboxes, step, window, progress)
         self.ctx.health.success()
 
-    async def _each(self, mailboxes: list[_Mailbox], step: _Step, window: TimeWindow) -> None:
+    async def _each(
+        self, mailboxes: list[_Mailbox], step: _Step, window: TimeWindow, progress: str = ""
+    ) -> None:
+        """`step` for every mailbox, bounded; with `progress`, health counts them (status)."""
+        done = 0
+
         async def one(box: _Mailbox) -> None:
+            nonlocal done
             await self._guard(box, step, window)
+            if progress:
+                done += 1
+                self.ctx.health.progress(progress, done, len(mailboxes))
 
         await for_each(mailboxes, one, self.cfg.max_concurrency)
 

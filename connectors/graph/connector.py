@@ -321,13 +321,13 @@ class GraphConnector(Connector):
             for box in mailboxes:  # a new window needs a new delta round
                 box.delta_link = None
             self._window = window
-            await self._each(mailboxes, start, window)
+            await self._each(mailboxes, start, window, progress="mailboxes read")
             self.ctx.health.success()
             last_oof = time.monotonic()
             while time.monotonic() - anchored < self.cfg.full_resync_hours * 3600:
                 seen = await self.ctx.served.wait(seen, self.cfg.poll_interval_seconds)
                 if added := self._follow():
-                    await self._each(added, start, window)
+                    await self._each(added, start, window, progress="new mailboxes read")
                 mailboxes = list(self._boxes.values())
                 due = [box for box in mailboxes if self._delta_due(box)]
                 await self._each(due, self._poll, window)
@@ -439,22 +439,35 @@ class GraphConnector(Connector):
             log.error("subscription work failed", mailbox=box.address, exc_info=True)
             self.ctx.health.item_error(f"{box.address} (subscription)", f"{type(e).__name__}: {e}")
 
-    async def _each(self, mailboxes: list[_Mailbox], step: _Step, window: TimeWindow) -> None:
+    async def _each(
+        self, mailboxes: list[_Mailbox], step: _Step, window: TimeWindow, progress: str = ""
+    ) -> None:
+        """`step` for every mailbox, bounded; with `progress`, health counts them (status)."""
+        done = 0
+
         async def one(box: _Mailbox) -> None:
-            try:
-                await step(box, window)
-            except AuthFailed as e:
-                self.ctx.health.auth_failed(str(e))
-                raise
-            except CalendarError as e:
-                self.ctx.health.item_error(box.address, str(e))
-            except Exception as e:  # one mailbox's surprise must not stop all
-                log.error("unexpected failure for one mailbox", mailbox=box.address, exc_info=True)
-                self.ctx.health.item_error(box.address, f"{type(e).__name__}: {e}")
-            else:
-                self.ctx.health.item_ok(box.address)
+            await self._guarded_step(box, step, window)
+            if progress:
+                nonlocal done
+                done += 1
+                self.ctx.health.progress(progress, done, len(mailboxes))
 
         await for_each(mailboxes, one, self.cfg.max_concurrency)
+
+    async def _guarded_step(self, box: _Mailbox, step: _Step, window: TimeWindow) -> None:
+        """One mailbox's failure is an item error; only AuthFailed stops the connector."""
+        try:
+            await step(box, window)
+        except AuthFailed as e:
+            self.ctx.health.auth_failed(str(e))
+            raise
+        except CalendarError as e:
+            self.ctx.health.item_error(box.address, str(e))
+        except Exception as e:  # one mailbox's surprise must not stop all
+            log.error("unexpected failure for one mailbox", mailbox=box.address, exc_info=True)
+            self.ctx.health.item_error(box.address, f"{type(e).__name__}: {e}")
+        else:
+            self.ctx.health.item_ok(box.address)
 
     async def _start(self, box: _Mailbox, window: TimeWindow) -> None:
         async with box.lock:
