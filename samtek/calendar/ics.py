@@ -29,7 +29,31 @@ from samtek.model import CalendarEvent, TimeWindow
 DEFAULT_MAX_INSTANCES = 5_000
 DEFAULT_CPU_SECONDS = 3.0  # a 500-event feed costs ~40 ms; a hostile one is stopped here
 
-__all__ = ["DEFAULT_CPU_SECONDS", "DEFAULT_MAX_INSTANCES", "Problem", "parse_events"]
+__all__ = [
+    "DEFAULT_CPU_SECONDS",
+    "DEFAULT_MAX_INSTANCES",
+    "Problem",
+    "parse_events",
+    "parse_feed",
+]
+
+
+def parse_feed(
+    data: bytes,
+    window: TimeWindow,
+    timezone: str,
+    attendee_email: str | None = None,
+    max_instances: int = DEFAULT_MAX_INSTANCES,
+    aliases: Iterable[str] = (),
+    cpu_seconds: float | None = DEFAULT_CPU_SECONDS,
+) -> tuple[list[CalendarEvent], list[Problem]]:
+    """`parse_events` collecting its problems, returned with the events: for a worker
+    process, where a `problems` list passed in would be a copy nobody reads."""
+    problems: list[Problem] = []
+    events = parse_events(
+        data, window, timezone, attendee_email, max_instances, problems, aliases, cpu_seconds
+    )
+    return events, problems
 
 
 def parse_events(
