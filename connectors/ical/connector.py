@@ -67,7 +67,9 @@ class _Feed:
     address: str
     validators: Validators = field(default_factory=Validators)
     last_full: datetime | None = None
-    published: tuple[CalendarEvent, ...] | None = None
+    # The hash of what was last published, not the events: the subscribers own those, and a
+    # copy per feed here held 370 MB for 10,000 year-long feeds.
+    published: int | None = None
 
     @property
     def item(self) -> str:
@@ -178,9 +180,9 @@ class IcalConnector(Connector):
         if full:
             feed.last_full = now
         snapshot = tuple(sorted(events, key=lambda e: (e.start, e.uid)))
-        if snapshot != feed.published:
+        if hash(snapshot) != feed.published:  # equal events hash equal (frozen dataclasses)
             await self.ctx.bus.publish(CalendarUpdate(self.name, feed.person.id, window, snapshot))
-            feed.published = snapshot
+            feed.published = hash(snapshot)
         return True
 
     def _report(self, feed: _Feed, published: int, problems: list[Problem]) -> None:

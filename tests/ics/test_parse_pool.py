@@ -43,10 +43,25 @@ def feed(events: int = 3, broken: bool = False) -> bytes:
 async def test_parses_twice_with_the_in_process_answer_and_problems() -> None:
     pool = ParsePool(2)
     try:
-        for _ in range(2):  # the second parse reuses the worker the first one started
+        await pool.start()
+        workers = pool.pids()
+        assert len(workers) == 2
+        for _ in range(3):  # the same workers, again and again
             events, problems = await pool.parse(feed(broken=True), WINDOW, "Europe/Oslo")
             assert (events, problems) == parse_feed(feed(broken=True), WINDOW, "Europe/Oslo")
             assert len(events) == 30 and [p.uid for p in problems] == ["broken"]
+        assert pool.pids() == workers
+    finally:
+        await pool.aclose()
+    assert all(not os.path.exists(f"/proc/{pid}") for pid in workers)
+
+
+async def test_before_a_worker_is_ready_feeds_are_parsed_at_once_in_a_thread() -> None:
+    pool = ParsePool(1)
+    try:
+        events, _ = await pool.parse(feed(), WINDOW, "Europe/Oslo")  # no worker yet
+        assert len(events) == 30
+        await pool.start()  # the first parse started one
         assert len(pool.pids()) == 1
     finally:
         await pool.aclose()
@@ -55,6 +70,7 @@ async def test_parses_twice_with_the_in_process_answer_and_problems() -> None:
 async def test_a_feed_refused_whole_is_its_calendar_error() -> None:
     pool = ParsePool(1)
     try:
+        await pool.start()
         with pytest.raises(CalendarError, match="VCALENDAR"):
             await pool.parse(b"not a calendar", WINDOW, "Europe/Oslo")
         events, _ = await pool.parse(feed(), WINDOW, "Europe/Oslo")  # the worker lives on
@@ -66,13 +82,15 @@ async def test_a_feed_refused_whole_is_its_calendar_error() -> None:
 async def test_a_killed_worker_is_replaced() -> None:
     pool = ParsePool(1)
     try:
-        await pool.parse(feed(), WINDOW, "Europe/Oslo")
+        await pool.start()
         (first,) = pool.pids()
         os.kill(first, signal.SIGKILL)  # out of memory, or an operator
         with pytest.raises(CalendarError, match="parser process died"):
             await pool.parse(feed(), WINDOW, "Europe/Oslo")
         events, _ = await pool.parse(feed(), WINDOW, "Europe/Oslo")
-        assert len(events) == 30 and pool.pids() != [first]
+        assert len(events) == 30
+        await pool.start()
+        assert len(pool.pids()) == 1 and pool.pids() != [first]
     finally:
         await pool.aclose()
 
@@ -81,6 +99,7 @@ async def test_a_stuck_worker_is_killed_and_replaced() -> None:
     # No CPU budget and a feed far costlier than the wall-time limit: the parse cannot end.
     pool = ParsePool(1, hang_seconds=0.01)
     try:
+        await pool.start()
         with pytest.raises(CalendarError, match="did not finish"):
             await pool.parse(feed(events=2_000), WINDOW, "Europe/Oslo", None, 5_000, (), None)
         assert pool.pids() == []
@@ -88,6 +107,7 @@ async def test_a_stuck_worker_is_killed_and_replaced() -> None:
         await pool.aclose()
     pool = ParsePool(1)
     try:
+        await pool.start()
         events, _ = await pool.parse(feed(), WINDOW, "Europe/Oslo")
         assert len(events) == 30
     finally:
@@ -97,11 +117,14 @@ async def test_a_stuck_worker_is_killed_and_replaced() -> None:
 async def test_workers_are_retired_after_their_share_of_feeds() -> None:
     pool = ParsePool(1, tasks_per_worker=2)
     try:
-        seen = []
-        for _ in range(3):
-            await pool.parse(feed(), WINDOW, "Europe/Oslo")
-            seen.append(tuple(pool.pids()))
-        first, retired, second = seen
-        assert len(first) == 1 and retired == () and len(second) == 1 and second != first
+        await pool.start()
+        first = pool.pids()
+        await pool.parse(feed(), WINDOW, "Europe/Oslo")
+        assert pool.pids() == first
+        await pool.parse(feed(), WINDOW, "Europe/Oslo")
+        assert pool.pids() == []  # retired after its second feed
+        await pool.parse(feed(), WINDOW, "Europe/Oslo")
+        await pool.start()
+        assert len(pool.pids()) == 1 and pool.pids() != first
     finally:
         await pool.aclose()
