@@ -22,6 +22,7 @@ from samtek.model import TimeWindow
 
 _MARGIN = timedelta(days=1)  # any UTC offset, floating times, all-day dates
 _KEEP_MARKERS = ("RDATE", "RECURRENCE-ID", "DURATION")
+_FIRST_LETTERS = frozenset("BEDRbedr")  # of BEGIN, END, DTSTART, DTEND, RRULE and the markers
 _VALUE = re.compile(r":(\d{8})(?:T(\d{6})Z?)?\s*$")
 _UNTIL = re.compile(r"(\d{8})(?:T(\d{6})Z?)?")
 # Rule parts under which a COUNT ends exactly (COUNT - 1) x INTERVAL periods after DTSTART.
@@ -84,6 +85,8 @@ def outside(lines: Sequence[str], window: TimeWindow, series_alone: bool = False
     rules: list[str] = []
     depth = 0
     for line in lines:
+        if line[:1] not in _FIRST_LETTERS:  # SUMMARY, UID, ATTENDEE, ...: cheaply skipped
+            continue
         name = line.split(":", 1)[0].split(";", 1)[0].strip().upper()
         if name == "BEGIN":
             depth += 1
