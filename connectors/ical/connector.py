@@ -180,9 +180,10 @@ class IcalConnector(Connector):
         if full:
             feed.last_full = now
         snapshot = tuple(sorted(events, key=lambda e: (e.start, e.uid)))
-        if hash(snapshot) != feed.published:  # equal events hash equal (frozen dataclasses)
+        digest = hash(snapshot)  # equal events hash equal (frozen dataclasses)
+        if digest != feed.published:
             await self.ctx.bus.publish(CalendarUpdate(self.name, feed.person.id, window, snapshot))
-            feed.published = hash(snapshot)
+            feed.published = digest
         return True
 
     def _report(self, feed: _Feed, published: int, problems: list[Problem]) -> None:
@@ -213,8 +214,8 @@ class IcalConnector(Connector):
         validators = feed.validators if conditional else Validators()
         path = local_path(feed.address)
         try:
-            # The slot is held until the body is parsed: bodies waiting for a parser are
-            # bounded (10,000 feeds fetched ahead of the parsers once held 1.1 GB).
+            # The slot is held until the body is parsed, so bodies waiting for a parser are
+            # bounded (released at once, all 10,000 bodies queued up ahead of the parsers).
             async with self._fetches:
                 if path is not None:
                     fetched = await read_file(path, validators, self.config.max_bytes)
