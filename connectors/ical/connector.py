@@ -85,6 +85,9 @@ class IcalConnector(Connector):
         super().__init__(config, ctx)
         self._parser = ParsePool(self.config.parse_processes)  # workers start on demand
         self._fetches = asyncio.Semaphore(self.config.max_concurrent_fetches)
+        # (person, address) of the feeds served: read at least once, or not yet (progress)
+        self._read_once: set[tuple[str, str]] = set()
+        self._unread: set[tuple[str, str]] = set()
 
     # -- CalendarSource ---------------------------------------------------------------------
     async def events(self, person: Person, window: TimeWindow) -> list[CalendarEvent]:
@@ -125,6 +128,9 @@ class IcalConnector(Connector):
                     items = served.calendars(self.name)
                     feeds = {w: feeds.get(w) or _Feed(w.person, calendar_address(w.address))
                              for w in items}  # fmt: skip
+                    keys = {(f.item, f.address) for f in feeds.values()}
+                    self._read_once &= keys  # feeds no longer served are forgotten
+                    self._unread = keys - self._read_once
                     files = frozenset(w for w in items if local_path(w.address) is not None)
                     for work in polls.keys() - (items - files):
                         polls.pop(work).cancel()
@@ -140,12 +146,23 @@ class IcalConnector(Connector):
         finally:
             await self._parser.aclose()
 
+    def _first_read(self, feed: _Feed) -> None:
+        """Count feeds read since they were added: the status page shows the first read of
+        a large region as a count with an estimate, not minutes of silence."""
+        key = (feed.item, feed.address)
+        if key in self._unread:
+            self._unread.discard(key)
+            self._read_once.add(key)
+            total = len(self._read_once) + len(self._unread)
+            self.ctx.health.progress("feeds read", total - len(self._unread), total)
+
     async def _poll(self, session: aiohttp.ClientSession, feed: _Feed) -> None:
         interval = self.config.refresh_interval
         backoff = Backoff(initial=min(5.0, interval), maximum=interval)
         await asyncio.sleep(random.uniform(0, min(interval, 5.0)))  # spread the first wave
         while True:
             ok = await self._refresh(session, feed)
+            self._first_read(feed)
             if ok:
                 backoff.reset()
                 delay = interval * random.uniform(1 - self.config.jitter, 1 + self.config.jitter)
@@ -161,6 +178,7 @@ class IcalConnector(Connector):
             by_path.setdefault(os.path.abspath(path), []).append(feed)
         for feed in feeds:
             await self._refresh(session, feed)
+            self._first_read(feed)
         directories = {os.path.dirname(p) for p in by_path if os.path.isdir(os.path.dirname(p))}
         missing = {os.path.dirname(p) for p in by_path} - directories
         for directory in missing:
