@@ -1,7 +1,8 @@
 """The rooms reconciler against ejabberd: tests/rooms/test_reconcile.py and test_lifecycle.py
 run unchanged through a `server` fixture that starts ejabberd with mod_samtek_rooms (create,
 configure, affiliations, invitations and bookmarks, drift repair, a no-op second plan,
-archive and retention)."""
+archive and retention), once with the harness's MUC settings and once with those of
+deploy/ejabberd/README.md."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from slixmpp.exceptions import IqError
 from bridges.rooms.spec import Room
 from samtek.devserver.ejabberd import EjabberdServer
 from samtek.xmpp.muc import NS_DISCO_INFO
+from tests.ejabberd.test_readme import yaml_blocks
 from tests.rooms.helpers import PASSWORD, Person
 from tests.rooms.test_lifecycle import test_pending_archive_and_retention  # noqa: F401
 from tests.rooms.test_reconcile import (  # noqa: F401 (run here against ejabberd)
@@ -27,9 +29,17 @@ from tests.rooms.test_reconcile import (  # noqa: F401 (run here against ejabber
 )
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[EjabberdServer]:
-    ejabberd = EjabberdServer(rooms=True)
+def readme_muc() -> dict[str, object]:
+    """The MUC settings of deploy/ejabberd/README.md, on the harness's MUC host."""
+    block = yaml_blocks()[1]["modules"]
+    return {**block, "mod_muc": {**block["mod_muc"], "host": "conference.@HOST@"}}
+
+
+@pytest.fixture(params=["harness", "readme"])
+async def server(request: pytest.FixtureRequest) -> AsyncIterator[EjabberdServer]:
+    """ejabberd with the harness's MUC (anyone may create rooms) or the README's."""
+    extra = readme_muc() if request.param == "readme" else {}
+    ejabberd = EjabberdServer(rooms=True, extra_modules=extra)
     for user in USERS:
         ejabberd.add_user(user, PASSWORD)
     try:
@@ -84,3 +94,24 @@ async def test_created_room_has_ejabberds_archiving_and_invite_fields(
             assert (await rec.plan(rooms, TODAY)).empty
     finally:
         await kari.disconnect()
+
+
+async def test_readme_muc_lets_only_samtek_create_rooms(tmp_path: Path) -> None:
+    """The README's `access_create`: SAMTEK's component creates project rooms (the bare
+    `access_create: samtek` it had before named a missing access rule and denied everyone),
+    an ordinary user creates none."""
+    server = EjabberdServer(rooms=True, extra_modules=readme_muc())
+    for user in USERS:
+        server.add_user(user, PASSWORD)
+    async with server:
+        rooms: list[Room] = load(server, tmp_path / "specs", SPECS)  # type: ignore[arg-type]
+        async with reconciler(server, tmp_path) as rec:  # type: ignore[arg-type]
+            assert not (await rec.apply(await rec.plan(rooms, TODAY))).failed
+        kari = Person(server.jid("kari"), server.c2s_port)
+        await kari.connect()
+        try:
+            answer = await kari.enter(f"kari-sitt@{server.muc_domain}", "kari")
+            assert answer["type"] == "error"
+            assert answer["error"]["condition"] in ("not-allowed", "forbidden")
+        finally:
+            await kari.disconnect()
