@@ -38,19 +38,27 @@ F_HISTORY = "muc#roomconfig_historylength"
 F_DEFAULT_HISTORY = "muc#roomconfig_defaulthistorymessages"
 F_PRESENCE_BROADCAST = "muc#roomconfig_presencebroadcast"
 F_PASSWORD_PROTECTED = "muc#roomconfig_passwordprotectedroom"  # XEP-0045; not in Prosody 0.12
+# ejabberd 23.01's names for archiving and member invitations (it has no history fields: its
+# history length is the mod_muc option history_size)
+F_MAM = "mam"
+F_ALLOW_INVITES = "muc#roomconfig_allowinvites"
 
 # Every other field of a project room, as SAMTEK creates it (Prosody 0.12's defaults for a new
-# room, and no password). Keep max_history_messages unset or >= 20 in Prosody: it caps the
-# history fields the form shows, which would then never match.
+# room, and no password). Server-neutral: each server's form offers only its own names of
+# these, and a field the server does not offer is neither sent nor compared. Keep
+# max_history_messages unset or >= 20 in Prosody: it caps the history fields the form shows,
+# which would then never match.
 MANAGED_DEFAULTS: dict[str, FormValue] = {
     F_PERSISTENT: "1",
     F_MEMBERS_ONLY: "1",
     F_ARCHIVING: "1",
+    F_MAM: "1",
     F_SECRET: "",
     F_PASSWORD_PROTECTED: "0",
     F_WHOIS: "moderators",
     F_CHANGE_SUBJECT: "0",
     F_MEMBER_INVITES: "0",
+    F_ALLOW_INVITES: "0",
     F_HISTORY: "20",
     F_DEFAULT_HISTORY: "20",
     F_PRESENCE_BROADCAST: ["moderator", "participant", "visitor"],
@@ -60,10 +68,12 @@ BOOLEAN_FIELDS = {
     F_MEMBERS_ONLY,
     F_PUBLIC,
     F_ARCHIVING,
+    F_MAM,
     F_MODERATED,
     F_PASSWORD_PROTECTED,
     F_CHANGE_SUBJECT,
     F_MEMBER_INVITES,
+    F_ALLOW_INVITES,
 }
 SECRET_FIELDS = {F_SECRET}  # never printed: a squatter's room password is still a password
 

@@ -1,8 +1,8 @@
 """Observe the MUC service, plan, apply: one reconciliation pass over all declared rooms.
 
-Observation is read-only (the whole owner form + affiliation lists per room, concurrently
-with a bound); applying runs each room's items in order and rooms concurrently; one room's
-failure is logged and reported in health without stopping the others.
+Observation is read-only (disco#info for existence, then the whole owner form + affiliation
+lists per room, concurrently with a bound); applying runs each room's items in order and rooms
+concurrently; one room's failure is logged and reported in health without stopping the others.
 """
 
 from __future__ import annotations
@@ -79,6 +79,9 @@ class Reconciler:
             if phases[room.jid] is Phase.PENDING:
                 return room.jid, Observed(exists=False)  # not looked at before its start
             async with limit:
+                # first: an owner or admin query would create a missing room on ejabberd
+                if not await self.muc.exists(room.jid):
+                    return room.jid, Observed(exists=False)
                 if phases[room.jid] is Phase.EXPIRED:
                     try:
                         config = await self.muc.get_config(room.jid)
@@ -159,7 +162,11 @@ class Reconciler:
         for action in actions:
             log.info("room change", change=action.describe())
             if isinstance(action, CreateRoom):
-                await self.muc.create(room, action.config)
+                left_out = await self.muc.create(room, action.config)
+                if left_out:  # the other server's names (enablearchiving vs mam, ...)
+                    log.info(
+                        "room fields the server does not offer", room=room, fields=sorted(left_out)
+                    )
             elif isinstance(action, TakeOver):
                 await self._take_over(action)
             elif isinstance(action, Reconfigure):

@@ -1,8 +1,13 @@
-"""XEP-0045 owner/admin operations over the component link (Prosody's mod_muc).
+"""XEP-0045 owner/admin operations over the component link (Prosody's or ejabberd's mod_muc).
 
-The component must be in Prosody's `admins`: then it counts as owner of every room and may
-create, configure, query affiliations of and destroy any room. Only protocol here; what to
-do is decided by bridges/rooms.
+The component must be an admin of the MUC service (Prosody's `admins`, ejabberd's
+`access_admin`): then it counts as owner of every room and may create, configure, query
+affiliations of and destroy any room. Only protocol here; what to do is decided by
+bridges/rooms.
+
+ejabberd creates a room when an admin sends an owner query to an address without one, and
+leaves muc#admin queries to it unanswered: existence is therefore asked with disco#info
+(XEP-0045 §6.4), which both servers answer with item-not-found for a missing room.
 """
 
 from __future__ import annotations
@@ -49,11 +54,23 @@ class MucClient:
     def room_jid(self, room_id: str) -> str:
         return f"{room_id}@{self.service}"
 
+    async def exists(self, room: str) -> bool:
+        """Whether the room exists, without creating it (see the module docstring)."""
+        query = ET.Element(f"{{{NS_DISCO_INFO}}}query")
+        try:
+            await self.link.send_iq(room, "get", query)
+        except IqError as exc:
+            if _error_conditions(exc.iq) & {"item-not-found", "gone"}:
+                return False
+            raise
+        return True
+
     async def get_config(self, room: str) -> dict[str, FormValue]:
         """The owner configuration form's current values; RoomGone if there is no room.
 
         The whole form, not disco#info: only the form shows every field (a password, who
         may see real JIDs, history, presence broadcast...), and SAMTEK owns all of them.
+        Ask `exists` first: on ejabberd this query creates a missing room.
         """
         try:
             reply = await self.link.send_iq(room, "get", ET.Element(f"{{{NS_OWNER}}}query"))
@@ -114,17 +131,21 @@ class MucClient:
             pto=f"{room}/{self.nick}", pfrom=f"{self.link.jid}/rooms", ptype="unavailable"
         ).send()
 
-    async def create(self, room: str, values: Mapping[str, FormValue]) -> None:
-        """Create by joining (XEP-0045 §10.1), unlock it with the full config, and leave.
+    async def create(self, room: str, values: Mapping[str, FormValue]) -> dict[str, FormValue]:
+        """Create by joining (XEP-0045 §10.1), unlock it with the config, and leave.
 
-        Leaving matters: an occupant receives every message of the room, and SAMTEK has no
-        use for the chat traffic of all project rooms.
+        Only the fields the new room's form offers are sent (ejabberd refuses a form with an
+        unknown field; Prosody ignores it); returns the values left out. Leaving matters: an
+        occupant receives every message of the room, and SAMTEK has no use for the chat
+        traffic of all project rooms.
         """
         self.join(room)
-        # Join, form and leave travel on one stream in order: Prosody creates the locked
-        # room before it sees the form, so no wait for the self-presence is needed.
-        await self.set_config(room, values)
+        # Join, queries and leave travel on one stream in order: the server creates the
+        # locked room before it sees the query, so no wait for the self-presence is needed.
+        offered = await self.get_config(room)
+        await self.set_config(room, {f: v for f, v in values.items() if f in offered})
         self.leave(room)
+        return {f: v for f, v in values.items() if f not in offered}
 
     async def post(self, room: str, body: str, wait_seconds: float = 30.0) -> bool:
         """`say`, and wait until the server confirms it (False: still queued after that)."""
