@@ -114,30 +114,34 @@ local function is_contact(origin, bare_to)
 	return item ~= nil and (item.subscription == "both" or item.subscription == "from");
 end
 
-local function resend(session, to)
-	local p = st.clone(session.presence);
+-- With an active overlay the copy is overlaid here and marked ours, so that it passes the
+-- filter once instead of being cloned and posted a second time (halves the work per stanza).
+local function resend(session, to, rec)
+	local p = rec and overlaid(session.presence, rec) or st.clone(session.presence);
 	p.attr.to = to;
+	if rec then ours[p] = true; end
 	core_post_stanza(session, p, true);
 end
 
 -- Send the stored presence of each available resource (except `except`) to every contact
 -- subscribed to the user, and to the MUC rooms it is in (which would otherwise keep a stale
--- overlay after the meeting), never to other directed-presence targets.  It passes through
--- our filter, which applies the overlay if one is active: set, clear and expiry alike.
+-- overlay after the meeting), never to other directed-presence targets: overlaid when an
+-- overlay is active, real otherwise (set, clear and expiry alike).
 local function rebroadcast(bare, except)
 	local user = bare_sessions[bare];
 	if not user then return; end -- no client online: contacts see "offline" anyway
+	local rec = active(bare);
 	for _, session in pairs(user.sessions) do
 		if session ~= except and session.presence then
 			for contact, item in pairs(user.roster or {}) do
 				if type(contact) == "string" and (item.subscription == "both" or item.subscription == "from") then
-					resend(session, contact);
+					resend(session, contact, rec);
 				end
 			end
 			local known = joined[session];
 			for room, target in pairs(known and known.rooms or {}) do
 				if session.directed and session.directed[target] then
-					resend(session, target);
+					resend(session, target, rec);
 				else -- Prosody forgot it (she left the room): so do we
 					known.rooms[room] = nil;
 					known.n = known.n - 1;
