@@ -114,12 +114,17 @@ local function is_contact(origin, bare_to)
 	return item ~= nil and (item.subscription == "both" or item.subscription == "from");
 end
 
--- With an active overlay the copy is overlaid here and marked ours, so that it passes the
--- filter once instead of being cloned and posted a second time (halves the work per stanza).
-local function resend(session, to, rec)
+-- One copy per resource, re-addressed for each recipient as mod_presence does with its own
+-- broadcast.  With an active overlay it is overlaid here and marked ours, so that it passes
+-- our filter once instead of being cloned and posted a second time per recipient.
+local function copy_for(session, rec)
 	local p = rec and overlaid(session.presence, rec) or st.clone(session.presence);
-	p.attr.to = to;
 	if rec then ours[p] = true; end
+	return p;
+end
+
+local function resend(session, p, to)
+	p.attr.to = to;
 	core_post_stanza(session, p, true);
 end
 
@@ -133,15 +138,16 @@ local function rebroadcast(bare, except)
 	local rec = active(bare);
 	for _, session in pairs(user.sessions) do
 		if session ~= except and session.presence then
+			local p = copy_for(session, rec);
 			for contact, item in pairs(user.roster or {}) do
 				if type(contact) == "string" and (item.subscription == "both" or item.subscription == "from") then
-					resend(session, contact, rec);
+					resend(session, p, contact);
 				end
 			end
 			local known = joined[session];
 			for room, target in pairs(known and known.rooms or {}) do
 				if session.directed and session.directed[target] then
-					resend(session, target, rec);
+					resend(session, copy_for(session, rec), target); -- a MUC keeps the stanza it got
 				else -- Prosody forgot it (she left the room): so do we
 					known.rooms[room] = nil;
 					known.n = known.n - 1;
