@@ -76,6 +76,9 @@ class PresenceSection(_Section):
     window_back_hours: int = Field(24, ge=1, le=24 * 31)
     window_ahead_days: int = Field(14, ge=1, le=366)
     overlay_grace_seconds: float = Field(2.0, ge=0, le=60)
+    # Transitions this far ahead are scheduled on the XMPP server, which applies them at the
+    # exact instant by itself (0 = off: every transition is sent at its boundary).
+    schedule_ahead_hours: float = Field(4.0, ge=0, le=24)
 
 
 class MunicipalitySection(_Section):

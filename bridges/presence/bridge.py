@@ -5,9 +5,13 @@
   restart is right at once.
 - One timer per person, at the next instant any of their claims starts or ends (loop.call_at):
   no polling. A firing timer only marks the person dirty; one applier sends what changed,
-  many at a time, so 2,000 meetings starting in the same second go out together.
+  many at a time in batch IQs, so 2,000 meetings starting in the same second go out together.
+- Each person's upcoming transitions (the next `schedule_ahead_hours`) are scheduled on the
+  server, which applies them at the exact instant by itself: at the boundary the bridge only
+  recognises that the server already shows what it wants, and sends nothing. A calendar
+  change re-plans and replaces the schedule.
 - After every (re)connect to the XMPP server the bridge reconciles: it lists the server's
-  overlays and sets or clears exactly the differences (stale ones included).
+  overlays and schedules and sends exactly the differences (stale ones included), batched.
 - A manual status change dismisses the current transition (persisted); the same transition
   is not shown again, the next one is.
 """
@@ -15,9 +19,10 @@
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -37,20 +42,34 @@ from samtek.events import (
     PresenceClaimsUpdate,
 )
 from samtek.health import HealthReporter
-from samtek.model import OutOfOffice, Person, PresenceClaim
+from samtek.model import ClaimSource, OutOfOffice, Person, PresenceClaim
 from samtek.plugin import Directory
 from samtek.presence.claims import calendar_claims, oof_claims
-from samtek.presence.resolver import Resolution, next_boundary, resolve
+from samtek.presence.resolver import Resolution, boundaries, next_boundary, resolve
 from samtek.store import Store
 from samtek.store.phones import PhoneStates
 from samtek.store.store import Dismissal
 from samtek.telephony import DeviceState, DeviceStateUpdate
 from samtek.xmpp.link import NotConnected
-from samtek.xmpp.overlay import Overlay, OverlayRejected, PresenceOverlays
+from samtek.xmpp.overlay import (
+    ClearOp,
+    Op,
+    OpResult,
+    Overlay,
+    OverlayRejected,
+    OverlayUnsupported,
+    PresenceOverlays,
+    Scheduled,
+    ScheduleOp,
+    SetOp,
+)
 
 log = structlog.get_logger("samtek.presence")
 
-MAX_IN_FLIGHT = 256
+MAX_IN_FLIGHT = 256  # single IQs at once, with a module that predates batches
+MAX_SCHEDULED = 8  # entries per person scheduled ahead (the module's default limit is 16)
+EXACT = timedelta(0)  # scheduled entries end exactly at the boundary: no grace needed
+TOLERANCE = timedelta(milliseconds=2)  # instants travel with millisecond precision
 # Several instances: how often the calendars of people served elsewhere are re-read from the
 # shared store (their owner saves every change), for the read side (status, explain).
 OTHERS_REFRESH_SECONDS = 15.0
@@ -78,6 +97,17 @@ class _OwnsEverything:
 
     def holds(self, duty: str) -> bool:
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    """What one person needs sent: the overlay now and/or a new schedule."""
+
+    person_id: str
+    jid: str
+    send_now: bool
+    wanted: Overlay | None
+    schedule: tuple[Scheduled, ...] | None  # None: the server's schedule is right
 
 
 class PresenceBridge:
@@ -118,6 +148,9 @@ class PresenceBridge:
         self._dismissed: dict[str, Dismissal] = {}
         self._applied: dict[str, Overlay | None] = {}  # what the server shows, as far as we know
         self._shown_at: dict[str, str] = {}  # person -> JID their overlay was set on
+        self._scheduled: dict[str, tuple[Scheduled, ...]] = {}  # the server's pending entries
+        self._ahead = timedelta(hours=settings.schedule_ahead_hours)
+        self._batches = True  # until the server's module turns out to predate them
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
@@ -172,17 +205,26 @@ class PresenceBridge:
         """Reconcile with the server after every (re)connect (also after its restart)."""
         state = await self._overlays.list()
         now = self._clock.now()
-        self._applied, self._shown_at = {}, {}
-        for jid, overlay in state.overlays.items():
+        self._applied, self._scheduled, self._shown_at = {}, {}, {}
+        stale: list[Op] = []
+        for jid in state.overlays.keys() | state.scheduled.keys():
             person = self._directory.by_jid(jid)
             if person is None:
                 # One instance cleans up for everyone (the holder of the singleton duty).
                 if self._ownership.holds(JANITOR_DUTY):
                     log.warning("clearing overlay of unknown person", jid=jid)
-                    await self._overlays.clear(jid)
+                    stale.append(ClearOp(jid))
+                    if jid in state.scheduled:
+                        stale.append(ScheduleOp(jid, ()))
                 continue
-            self._applied[person.id] = overlay
+            if jid in state.overlays:
+                self._applied[person.id] = state.overlays[jid]
+            self._scheduled[person.id] = state.scheduled.get(jid, ())
             self._shown_at[person.id] = person.jid
+        if stale:
+            for result in await self._send_ops(stale):
+                if isinstance(result, OverlayRejected):
+                    log.warning("stale overlay not cleared", error=str(result))
         for jid, (transition, until) in state.dismissed.items():
             person = self._directory.by_jid(jid)
             if person is not None and until > now:
@@ -342,7 +384,14 @@ class PresenceBridge:
         for listener in self._listeners:
             listener(person_id)
 
-    def _schedule(self, person_id: str, after: datetime, refresh: datetime | None = None) -> None:
+    def _schedule(
+        self,
+        person_id: str,
+        after: datetime,
+        refresh: datetime | None = None,
+        planned: tuple[Scheduled, ...] = (),
+        shown: Overlay | None = None,
+    ) -> None:
         timer = self._timers.pop(person_id, None)
         if timer is not None:
             timer.cancel()
@@ -353,6 +402,10 @@ class PresenceBridge:
             return
         loop = asyncio.get_running_loop()
         delay = (boundary - self._clock.now()).total_seconds()
+        if _server_acts_at(boundary, planned, shown):
+            # The server starts or ends it by itself: check it (and plan on) a little later,
+            # spread out, so that at the boundary only the server works.
+            delay += _later(person_id)
         self._timers[person_id] = loop.call_at(loop.time() + max(delay, 0), self._mark, person_id)
 
     async def _apply_forever(self) -> None:
@@ -360,66 +413,191 @@ class PresenceBridge:
             await self._wake.wait()
             self._wake.clear()
             batch, self._dirty = self._dirty, set()
+            for person_id in batch:
+                shown_at = self._shown_at.get(person_id)
+                person = self._directory.person(person_id)
+                if shown_at is not None and (person is None or person.jid != shown_at):
+                    await self._clear_departed(person_id, shown_at)  # left, or another JID
             now = self._clock.now()
-            await asyncio.gather(*(self._apply(person_id, now) for person_id in batch))
+            decisions = [d for person_id in batch if (d := self._decide(person_id, now))]
+            if decisions:
+                await self._send(decisions)
 
-    async def _apply(self, person_id: str, now: datetime) -> None:
+    def _decide(self, person_id: str, now: datetime) -> _Decision | None:
+        """What to send for this person now (None: the server already shows and schedules
+        what we want, e.g. it applied a scheduled entry at this very boundary)."""
         person = self._directory.person(person_id)
         claims = self._all_claims(person_id)
-        shown_at = self._shown_at.get(person_id)
-        if shown_at is not None and (person is None or person.jid != shown_at):
-            await self._clear_departed(person_id, shown_at)  # left, or another JID now
         if person is None or not self._synced or not self._ownership.owns(person_id):
             # Keep the timers: if this person's partition comes to us, we are on time.
             self._schedule(person_id, now)
             self._applied.pop(person_id, None)  # its owner decides what the server shows
-            return
+            self._scheduled.pop(person_id, None)
+            return None
         wanted = desired_overlay(person, claims, now, self._grace)
-        # A capped overlay (phone) ends before its claim does: wake up to extend it.
-        self._schedule(person_id, now, wanted.until - self._grace if wanted else None)
         dismissal = self._dismissed.get(person_id)
         if _dismissed(wanted, dismissal, now):
             wanted = None  # the person's own status wins for this transition
+        current = self._server_shows(person_id, now, dismissal)
+        plan, beyond = self._plan(person, claims, now, dismissal)
+        # A capped overlay (phone) ends before its claim does: wake up to extend it; a
+        # transition beyond the horizon: wake up to schedule it.
+        refresh = [t for t in (wanted.until - self._grace if wanted else None, beyond) if t]
+        send_now = not _shows_same(wanted, current, self._grace)
+        pending = tuple(e for e in self._scheduled.get(person_id, ()) if e.start > now)
+        schedule = None if _same_plan(plan, pending) else plan
+        shown = wanted if send_now else current
+        self._schedule(person_id, now, min(refresh) if refresh else None, plan, shown)
+        if not send_now and schedule is None:
+            return None
+        return _Decision(person_id, person.jid, send_now, wanted, schedule)
+
+    def _server_shows(
+        self, person_id: str, now: datetime, dismissal: Dismissal | None
+    ) -> Overlay | None:
+        """What the server shows now, by its own timers: expiry at `until`, and the latest
+        scheduled entry whose start has come (unless she dismissed its transition)."""
         current = self._applied.get(person_id)
-        if wanted == current:
+        if current is not None and current.until <= now:
+            current = None
+        entries = self._scheduled.get(person_id, ())
+        due = [e for e in entries if e.start <= now]
+        if due:
+            self._scheduled[person_id] = entries[len(due) :]
+            last = due[-1].overlay
+            if last.until > now and not _dismissed(last, dismissal, now):
+                current = last
+        self._applied[person_id] = current
+        return current
+
+    def _plan(
+        self,
+        person: Person,
+        claims: list[PresenceClaim],
+        now: datetime,
+        dismissal: Dismissal | None,
+    ) -> tuple[tuple[Scheduled, ...], datetime | None]:
+        """The upcoming transitions within the horizon, and when to plan again for the first
+        one beyond it."""
+        if self._ahead <= EXACT or any(c.source is ClaimSource.PHONE for c in claims):
+            return (), None  # a live call or ringing is not known ahead
+        horizon = now + self._ahead
+        entries: list[Scheduled] = []
+        shown = desired_overlay(person, claims, now, EXACT)
+        for boundary in boundaries(claims):
+            if boundary <= now:
+                continue
+            if boundary > horizon:
+                return tuple(entries), boundary - self._ahead
+            if len(entries) >= MAX_SCHEDULED:
+                break  # planned again at the boundaries to come
+            overlay = desired_overlay(person, claims, boundary, EXACT)
+            if overlay == shown:
+                continue
+            shown = overlay
+            if overlay is not None and not _dismissed(overlay, dismissal, boundary):
+                entries.append(Scheduled(boundary, overlay))
+        return tuple(entries), None
+
+    async def _send(self, decisions: list[_Decision]) -> None:
+        ops: list[Op] = []
+        for d in decisions:
+            if d.send_now:
+                ops.append(ClearOp(d.jid) if d.wanted is None else SetOp(d.jid, d.wanted))
+            if d.schedule is not None:
+                ops.append(ScheduleOp(d.jid, d.schedule))
+        try:
+            results = iter(await self._send_ops(ops))
+        except NotConnected:
+            self._synced = False  # reconcile on the next connect
             return
+        except OverlayRejected as exc:  # the whole IQ: nothing is known to be applied
+            for d in decisions:
+                self.health.item_error(d.person_id, str(exc))
+            return
+        for d in decisions:
+            failed = ""
+            if d.send_now:
+                result = next(results)
+                if isinstance(result, OverlayRejected):
+                    failed = str(result)
+                else:
+                    wanted = d.wanted
+                    if result == "dismissed" and wanted is not None:
+                        await self._remember_dismissal(
+                            Dismissal(d.person_id, wanted.transition, wanted.until)
+                        )
+                        wanted = None
+                    self._applied[d.person_id] = wanted
+                    if wanted is not None:
+                        self._shown_at[d.person_id] = d.jid
+            if d.schedule is not None:
+                result = next(results)
+                if isinstance(result, OverlayRejected):
+                    failed = failed or str(result)
+                    # Not scheduled: our own timer must be on time at the next boundary.
+                    self._schedule(d.person_id, self._clock.now())
+                else:
+                    self._scheduled[d.person_id] = d.schedule
+                    if d.schedule:
+                        self._shown_at[d.person_id] = d.jid
+            if failed:
+                self.health.item_error(d.person_id, failed)
+            else:
+                self.health.item_ok(d.person_id)
+
+    async def _send_ops(self, ops: list[Op]) -> list[OpResult]:
+        if self._batches:
+            try:
+                return await self._overlays.batch(ops)
+            except OverlayUnsupported:
+                log.warning("the overlay module predates batches: one IQ per change")
+                self._batches = False
+        return list(await asyncio.gather(*(self._send_one(op) for op in ops)))
+
+    async def _send_one(self, op: Op) -> OpResult:
         async with self._limit:
             try:
-                if wanted is None:
-                    await self._overlays.clear(person.jid)
-                elif not await self._overlays.set(person.jid, wanted):
-                    await self._remember_dismissal(
-                        Dismissal(person_id, wanted.transition, wanted.until)
-                    )
-                    wanted = None
-                self._applied[person_id] = wanted
-                if wanted is None:
-                    self._shown_at.pop(person_id, None)
-                else:
-                    self._shown_at[person_id] = person.jid
-                self.health.item_ok(person_id)
-            except NotConnected:
-                self._synced = False  # reconcile on the next connect
+                if isinstance(op, ClearOp):
+                    await self._overlays.clear(op.jid)
+                elif isinstance(op, SetOp):
+                    return "ok" if await self._overlays.set(op.jid, op.overlay) else "dismissed"
+                elif self._ahead > EXACT:
+                    await self._overlays.schedule(op.jid, op.entries)
+                return "ok"
+            except OverlayUnsupported as exc:
+                if isinstance(op, ScheduleOp):
+                    log.warning("the overlay module predates schedules: sent at the boundaries")
+                    self._ahead = EXACT
+                return exc
             except OverlayRejected as exc:
-                self.health.item_error(person_id, str(exc))
+                return exc
 
     async def _clear_departed(self, person_id: str, jid: str) -> None:
-        """Clear the overlay we set on `jid` for someone who left the directory or whose
-        JID changed (only while their partition is ours; else its owner does it)."""
+        """Clear the overlay (and any schedule) we set on `jid` for someone who left the
+        directory or whose JID changed (only while their partition is ours; else its owner
+        does it)."""
         if not self._synced or not self._ownership.owns(person_id):
             return
-        async with self._limit:
-            try:
-                await self._overlays.clear(jid)
-            except NotConnected:
-                self._synced = False  # the reconcile after the next connect clears it
-                return
-            except OverlayRejected as exc:
-                self.health.item_error(person_id, str(exc))
-                return
+        ops: list[Op] = [ClearOp(jid)]
+        if self._scheduled.get(person_id):
+            ops.append(ScheduleOp(jid, ()))
+        try:
+            results = await self._send_ops(ops)
+        except NotConnected:
+            self._synced = False  # the reconcile after the next connect clears it
+            return
+        except OverlayRejected as exc:
+            self.health.item_error(person_id, str(exc))
+            return
+        refused = [r for r in results if isinstance(r, OverlayRejected)]
+        if refused:
+            self.health.item_error(person_id, str(refused[0]))
+            return
         log.info("overlay cleared: person left the directory or changed JID", person=person_id)
         self._shown_at.pop(person_id, None)
         self._applied.pop(person_id, None)
+        self._scheduled.pop(person_id, None)
 
     async def _remember_dismissal(self, dismissal: Dismissal) -> None:
         self._dismissed[dismissal.person_id] = dismissal
@@ -429,6 +607,41 @@ class PresenceBridge:
 def _serves(person: Person | None, source: str) -> bool:
     """Whether `source` (a connector name) still reads one of the person's calendars."""
     return person is not None and any(ref.source == source for ref in person.calendars)
+
+
+def _server_acts_at(
+    boundary: datetime, planned: tuple[Scheduled, ...], shown: Overlay | None
+) -> bool:
+    """A scheduled entry starts at `boundary`, or what the server shows expires exactly then."""
+    return any(abs(e.start - boundary) <= TOLERANCE for e in planned) or (
+        shown is not None and abs(shown.until - boundary) <= TOLERANCE
+    )
+
+
+def _later(person_id: str) -> float:
+    """1-6 s, the same for a person each time (spreads SAMTEK's checks after a boundary)."""
+    return 1.0 + (zlib.crc32(person_id.encode()) % 5000) / 1000
+
+
+def _shows_same(wanted: Overlay | None, current: Overlay | None, grace: timedelta) -> bool:
+    """Contacts see what we want; a scheduled entry ends exactly where a late set would end
+    `grace` later, and either is right."""
+    if wanted is None or current is None:
+        return wanted is current
+    return (wanted.show, wanted.status, wanted.transition) == (
+        current.show,
+        current.status,
+        current.transition,
+    ) and (
+        current.until == wanted.until or abs(current.until - (wanted.until - grace)) <= TOLERANCE
+    )
+
+
+def _same_plan(plan: tuple[Scheduled, ...], pending: tuple[Scheduled, ...]) -> bool:
+    return len(plan) == len(pending) and all(
+        abs(a.start - b.start) <= TOLERANCE and _shows_same(a.overlay, b.overlay, EXACT)
+        for a, b in zip(plan, pending, strict=True)
+    )
 
 
 def _dismissed(wanted: Overlay | None, dismissal: Dismissal | None, now: datetime) -> bool:

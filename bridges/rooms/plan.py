@@ -259,9 +259,7 @@ def _truthy(value: FormValue | None) -> bool:
     return isinstance(value, str) and value.strip().lower() in ("1", "true")
 
 
-def plan_room(
-    room: Room, observed: Observed, phase: Phase, component_jid: str
-) -> list[Item]:
+def plan_room(room: Room, observed: Observed, phase: Phase, component_jid: str) -> list[Item]:
     if phase is Phase.PENDING:
         return (
             []
@@ -292,10 +290,7 @@ def plan_room(
         for jid, affiliation in sorted(wanted.items()):
             items.append(SetAffiliation(room.jid, jid, "none", affiliation))
         if phase is Phase.ACTIVE:
-            items += [
-                _invite(room, jid)
-                for jid in sorted(wanted)
-            ]
+            items += [_invite(room, jid) for jid in sorted(wanted)]
         return items
 
     # Only fields the server's form offers (another server, or Prosody without muc_mam, lacks

@@ -5,7 +5,8 @@
 -- Why a module: a component cannot send presence from a user's address, and Prosody 0.12 has
 -- no stock way to alter what contacts see.  We filter outgoing presence instead.
 --
--- State is in memory only: after a Prosody restart SAMTEK re-sends its overlays.
+-- State is in memory only: after a Prosody restart SAMTEK re-sends its overlays (and its
+-- schedules of upcoming ones).
 
 local st = require "util.stanza";
 local jid = require "util.jid";
@@ -113,30 +114,40 @@ local function is_contact(origin, bare_to)
 	return item ~= nil and (item.subscription == "both" or item.subscription == "from");
 end
 
-local function resend(session, to)
-	local p = st.clone(session.presence);
+-- One copy per resource, re-addressed for each recipient as mod_presence does with its own
+-- broadcast.  With an active overlay it is overlaid here and marked ours, so that it passes
+-- our filter once instead of being cloned and posted a second time per recipient.
+local function copy_for(session, rec)
+	local p = rec and overlaid(session.presence, rec) or st.clone(session.presence);
+	if rec then ours[p] = true; end
+	return p;
+end
+
+local function resend(session, p, to)
 	p.attr.to = to;
 	core_post_stanza(session, p, true);
 end
 
 -- Send the stored presence of each available resource (except `except`) to every contact
 -- subscribed to the user, and to the MUC rooms it is in (which would otherwise keep a stale
--- overlay after the meeting), never to other directed-presence targets.  It passes through
--- our filter, which applies the overlay if one is active: set, clear and expiry alike.
+-- overlay after the meeting), never to other directed-presence targets: overlaid when an
+-- overlay is active, real otherwise (set, clear and expiry alike).
 local function rebroadcast(bare, except)
 	local user = bare_sessions[bare];
 	if not user then return; end -- no client online: contacts see "offline" anyway
+	local rec = active(bare);
 	for _, session in pairs(user.sessions) do
 		if session ~= except and session.presence then
+			local p = copy_for(session, rec);
 			for contact, item in pairs(user.roster or {}) do
 				if type(contact) == "string" and (item.subscription == "both" or item.subscription == "from") then
-					resend(session, contact);
+					resend(session, p, contact);
 				end
 			end
 			local known = joined[session];
 			for room, target in pairs(known and known.rooms or {}) do
 				if session.directed and session.directed[target] then
-					resend(session, target);
+					resend(session, copy_for(session, rec), target); -- a MUC keeps the stanza it got
 				else -- Prosody forgot it (she left the room): so do we
 					known.rooms[room] = nil;
 					known.n = known.n - 1;
@@ -149,6 +160,85 @@ end
 local function drop(bare, rec)
 	if rec.timer then rec.timer:stop(); end
 	if state[bare] == rec then state[bare] = nil; end
+end
+
+-- Scheduled overlays ----------------------------------------------------------------------
+-- bare JID -> array of entries { show, status, transition, from, until, timer }, sorted by
+-- `from`.  Each entry has its own timer and becomes the active overlay at `from`, so a
+-- boundary needs nothing from SAMTEK (which may be busy, restarting or dead at that instant).
+local pending = {};
+local MAX_SCHEDULED = module:get_option_number("samtek_overlay_max_scheduled", 16); -- per user
+local MAX_HORIZON = module:get_option_number("samtek_overlay_max_horizon", 24 * 3600); -- seconds
+local MAX_BATCH = module:get_option_number("samtek_overlay_max_batch", 500); -- items per IQ
+
+-- A timer that runs fn at the absolute instant `when`; timers may fire a little early.
+local function at(when, fn)
+	return module:add_timer(math.max(when - now(), 0), function()
+		local left = when - now();
+		if left > 0.001 then return left; end
+		fn();
+	end);
+end
+
+local advance;
+
+-- Make `entry` the active overlay (its values and `until`); returns whether contacts must
+-- get the presence again (not when only `until` changes, e.g. a late set re-scheduled).
+local function install(bare, entry)
+	local old = state[bare];
+	local same = old and not old.dismissed and old.transition == entry.transition
+		and old.show == entry.show and old.status == entry.status;
+	if old then drop(bare, old); end
+	local rec = { show = entry.show, status = entry.status, transition = entry.transition,
+		["until"] = entry["until"] };
+	-- Expiry by the server itself: a crashed SAMTEK never leaves a stale overlay.
+	rec.timer = at(rec["until"], function() rec.timer = nil; advance(bare); end);
+	state[bare] = rec;
+	return not same;
+end
+
+-- Bring `bare` to what is due now: expire the active record at its `until`, and apply the
+-- latest scheduled entry whose `from` has come (unless she dismissed that very transition).
+-- One re-broadcast at most, also when an expiry and the next start fall on the same instant.
+advance = function(bare)
+	local t = now();
+	local list, due = pending[bare], nil;
+	while list and list[1] and list[1].from <= t do
+		local entry = table.remove(list, 1);
+		if entry.timer then entry.timer:stop(); entry.timer = nil; end
+		if entry["until"] > t then due = entry; end
+	end
+	if list and #list == 0 then pending[bare] = nil; end
+	local rec, changed = state[bare], false;
+	if rec and rec["until"] <= t then
+		drop(bare, rec);
+		changed = not rec.dismissed;
+		rec = nil;
+	end
+	if due then
+		if rec and rec.dismissed and rec.transition == due.transition then
+			log_dismissed(bare, "scheduled overlay %s of %s not applied: dismissed by hand", due.transition, bare);
+		else
+			changed = install(bare, due) or changed;
+		end
+	end
+	if changed then rebroadcast(bare); end
+end
+
+local function cancel_pending(bare)
+	for _, entry in ipairs(pending[bare] or {}) do
+		if entry.timer then entry.timer:stop(); end
+	end
+	pending[bare] = nil;
+end
+
+local function add_pending(bare, entry)
+	local list = pending[bare] or {};
+	pending[bare] = list;
+	local i = #list + 1;
+	while i > 1 and list[i - 1].from > entry.from do i = i - 1; end
+	table.insert(list, i, entry);
+	entry.timer = at(entry.from, function() entry.timer = nil; advance(bare); end);
 end
 
 -- Tell every trusted component that the user overrode the overlay by hand.
@@ -234,58 +324,159 @@ local function local_user(s)
 	return bare;
 end
 
-module:hook("iq-set/host/" .. xmlns .. ":set", function(event)
-	if not authorised(event) then return true; end
-	local stanza = event.stanza;
-	local req = stanza.tags[1];
-	local bare, cond, text = local_user(req.attr.jid);
-	if not bare then event.origin.send(st.error_reply(stanza, "modify", cond, text)); return true; end
+-- Timestamps: ISO-8601 (util.datetime), plus the fraction of a second it ignores, so a
+-- scheduled start can be exact to the millisecond.
+local function parse_time(s)
+	if type(s) ~= "string" then return nil; end
+	local t = datetime.parse(s);
+	if not t then return nil; end
+	local frac = s:match("^%d%d%d%d%-?%d%d%-?%d%dT%d%d:%d%d:%d%d(%.%d+)");
+	return frac and t + (tonumber("0" .. frac) or 0) or t;
+end
+
+local function iso(t)
+	local whole = math.floor(t);
+	local ms = math.floor((t - whole) * 1000 + 0.5);
+	if ms == 0 then return datetime.datetime(whole); end
+	if ms == 1000 then return datetime.datetime(whole + 1); end
+	return (datetime.datetime(whole):gsub("Z$", string.format(".%03dZ", ms)));
+end
+
+-- Reads show/status/transition/from/until of a <set/> or schedule <entry/>.
+-- Returns the entry, or nil, condition, text.
+local function read_entry(req, t)
 	local show, transition = req.attr.show, req.attr.transition;
-	if not valid_show[show] then return bad(event, "show must be available, away, xa, dnd or chat"); end
+	if not valid_show[show] then return nil, "bad-request", "show must be available, away, xa, dnd or chat"; end
 	if not transition or #transition == 0 or length(transition) > MAX_TRANSITION then
-		return bad(event, "transition must be 1.." .. MAX_TRANSITION .. " characters");
+		return nil, "bad-request", "transition must be 1.." .. MAX_TRANSITION .. " characters";
 	end
-	local until_ts = datetime.parse(req.attr["until"]);
-	if not until_ts then return bad(event, "until must be an ISO-8601 UTC timestamp"); end
-	if until_ts <= now() then return bad(event, "until is in the past"); end
+	local until_ts = parse_time(req.attr["until"]);
+	if not until_ts then return nil, "bad-request", "until must be an ISO-8601 UTC timestamp"; end
+	if until_ts <= t then return nil, "bad-request", "until is in the past"; end
+	local from_ts;
+	if req.attr.from ~= nil then
+		from_ts = parse_time(req.attr.from);
+		if not from_ts then return nil, "bad-request", "from must be an ISO-8601 UTC timestamp"; end
+		if from_ts >= until_ts then return nil, "bad-request", "from must be before until"; end
+		if from_ts > t + MAX_HORIZON then
+			return nil, "policy-violation", "from is more than " .. MAX_HORIZON .. " s ahead";
+		end
+	end
 	local status = req:get_child_text("status");
-	if status and length(status) > MAX_STATUS then return bad(event, "status too long"); end
+	if status and length(status) > MAX_STATUS then return nil, "bad-request", "status too long"; end
+	return { show = show, status = status, transition = transition, from = from_ts, ["until"] = until_ts };
+end
 
+-- Each operation returns "ok", "dismissed", or nil, condition, text.
+local function do_set(req)
+	local bare, cond, text = local_user(req.attr.jid);
+	if not bare then return nil, cond, text; end
+	local t = now();
+	local entry;
+	entry, cond, text = read_entry(req, t);
+	if not entry then return nil, cond, text; end
+	if entry.from and entry.from > t then
+		-- Scheduled: replaces a pending entry of the same transition, else adds one.
+		local list = pending[bare] or {};
+		for i, other in ipairs(list) do
+			if other.transition == entry.transition then
+				if other.timer then other.timer:stop(); end
+				table.remove(list, i);
+				break;
+			end
+		end
+		if #list >= MAX_SCHEDULED then
+			return nil, "policy-violation", "at most " .. MAX_SCHEDULED .. " scheduled overlays per user";
+		end
+		add_pending(bare, entry);
+		return "ok";
+	end
 	local old = state[bare];
-	if old and old.dismissed and old.transition == transition then
-		-- The user already overrode this very transition: their choice wins.
-		event.origin.send(st.reply(stanza):tag("dismissed", { xmlns = xmlns }));
-		return true;
+	if old and old.dismissed and old.transition == entry.transition then
+		return "dismissed"; -- the user already overrode this very transition: her choice wins
 	end
-	if old and not old.dismissed and old.transition == transition and old.show == show
-		and old.status == status and old["until"] == until_ts then
-		-- Same overlay again (SAMTEK re-asserting after its restart): contacts already see it.
-		event.origin.send(st.reply(stanza));
-		return true;
+	if old and not old.dismissed and old.transition == entry.transition and old.show == entry.show
+		and old.status == entry.status and old["until"] == entry["until"] then
+		return "ok"; -- same overlay again (SAMTEK re-asserting): contacts already see it
 	end
-	if old then drop(bare, old); end -- replaces the overlay and any dismissal memory
-	local rec = { show = show, status = status, transition = transition, ["until"] = until_ts };
-	rec.timer = module:add_timer(until_ts - now(), function()
-		-- Expiry by the server itself: a crashed SAMTEK never leaves a stale overlay.
-		local was_active = not rec.dismissed;
-		rec.timer = nil;
-		drop(bare, rec);
-		if was_active then rebroadcast(bare); end
-	end);
-	state[bare] = rec;
-	rebroadcast(bare);
-	event.origin.send(st.reply(stanza));
-	return true;
-end);
+	if install(bare, entry) then rebroadcast(bare); end
+	return "ok";
+end
 
-module:hook("iq-set/host/" .. xmlns .. ":clear", function(event)
-	if not authorised(event) then return true; end
-	local bare, cond, text = local_user(event.stanza.tags[1].attr.jid);
-	if not bare then event.origin.send(st.error_reply(event.stanza, "modify", cond, text)); return true; end
+local function do_clear(req)
+	local bare, cond, text = local_user(req.attr.jid);
+	if not bare then return nil, cond, text; end
 	local rec = active(bare);
 	-- A dismissal memory is kept: a later re-send of that transition stays refused.
 	if rec then drop(bare, rec); rebroadcast(bare); end
-	event.origin.send(st.reply(event.stanza));
+	return "ok";
+end
+
+-- <schedule jid><entry show transition from until><status/></entry>...</schedule>: replaces
+-- all of the user's pending entries (none cancels them).  All or nothing.
+local function do_schedule(req)
+	local bare, cond, text = local_user(req.attr.jid);
+	if not bare then return nil, cond, text; end
+	local t, entries = now(), {};
+	for child in req:childtags("entry", xmlns) do
+		if #entries >= MAX_SCHEDULED then
+			return nil, "policy-violation", "at most " .. MAX_SCHEDULED .. " scheduled overlays per user";
+		end
+		local entry;
+		entry, cond, text = read_entry(child, t);
+		if not entry then return nil, cond, text; end
+		if not entry.from then return nil, "bad-request", "a schedule entry needs from"; end
+		entries[#entries + 1] = entry;
+	end
+	cancel_pending(bare);
+	for _, entry in ipairs(entries) do add_pending(bare, entry); end
+	advance(bare); -- an entry whose `from` has just passed applies now
+	return "ok";
+end
+
+local operations = { set = do_set, clear = do_clear, schedule = do_schedule };
+
+local function answer(event, ok, cond, text)
+	if not ok then
+		event.origin.send(st.error_reply(event.stanza, "modify", cond, text));
+	elseif ok == "dismissed" then
+		event.origin.send(st.reply(event.stanza):tag("dismissed", { xmlns = xmlns }));
+	else
+		event.origin.send(st.reply(event.stanza));
+	end
+	return true;
+end
+
+for name, operation in pairs(operations) do
+	module:hook("iq-set/host/" .. xmlns .. ":" .. name, function(event)
+		if not authorised(event) then return true; end
+		return answer(event, operation(event.stanza.tags[1]));
+	end);
+end
+
+-- <batch> of set/clear/schedule items, applied in order; the result has one child per item,
+-- in the same order: <ok/>, <dismissed/> or <refused condition="…">text</refused>.
+module:hook("iq-set/host/" .. xmlns .. ":batch", function(event)
+	if not authorised(event) then return true; end
+	local items = {};
+	for child in event.stanza.tags[1]:childtags(nil, xmlns) do items[#items + 1] = child; end
+	if #items > MAX_BATCH then return bad(event, "at most " .. MAX_BATCH .. " items per batch"); end
+	local reply = st.reply(event.stanza):tag("batch", { xmlns = xmlns });
+	for _, item in ipairs(items) do
+		local operation = operations[item.name];
+		local ok, cond, text;
+		if operation then
+			ok, cond, text = operation(item);
+		else
+			cond, text = "bad-request", "unknown batch item " .. item.name;
+		end
+		if ok then
+			reply:tag(ok):up();
+		else
+			reply:tag("refused", { condition = cond }):text(text or ""):up();
+		end
+	end
+	event.origin.send(reply);
 	return true;
 end);
 
@@ -293,13 +484,21 @@ module:hook("iq-get/host/" .. xmlns .. ":list", function(event)
 	if not authorised(event) then return true; end
 	local reply = st.reply(event.stanza):tag("list", { xmlns = xmlns });
 	for bare, rec in pairs(state) do
-		local attrs = { jid = bare, transition = rec.transition, ["until"] = datetime.datetime(rec["until"]) };
+		local attrs = { jid = bare, transition = rec.transition, ["until"] = iso(rec["until"]) };
 		if rec.dismissed then
 			reply:tag("dismissed", attrs):up();
 		else
 			attrs.show = rec.show;
 			reply:tag("overlay", attrs);
 			if rec.status then reply:text_tag("status", rec.status); end
+			reply:up();
+		end
+	end
+	for bare, list in pairs(pending) do
+		for _, entry in ipairs(list) do
+			reply:tag("scheduled", { jid = bare, show = entry.show, transition = entry.transition,
+				from = iso(entry.from), ["until"] = iso(entry["until"]) });
+			if entry.status then reply:text_tag("status", entry.status); end
 			reply:up();
 		end
 	end

@@ -2,11 +2,14 @@
 
 The server applies an overlay (show + status) to what a user's contacts see, removes it at
 `until` by itself, and tells us when the user changes status by hand (a "dismissal").
+It also keeps a small schedule per user of overlays to apply at their `from` instant by its
+own timers, and takes many sets, clears and schedules in one IQ (a batch).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
@@ -29,13 +32,54 @@ class Overlay:
 
 
 @dataclass(frozen=True, slots=True)
+class Scheduled:
+    """An overlay the server applies by itself at `start` (and removes at its `until`)."""
+
+    start: datetime
+    overlay: Overlay
+
+
+@dataclass(frozen=True, slots=True)
 class ServerOverlays:
     overlays: dict[str, Overlay]
     dismissed: dict[str, tuple[str, datetime]]  # jid -> (transition, until)
+    scheduled: dict[str, tuple[Scheduled, ...]] = field(default_factory=dict)
 
 
 class OverlayRejected(Exception):
     pass
+
+
+class OverlayUnsupported(OverlayRejected):
+    """The server's module predates this request (no schedules or batches)."""
+
+
+UNSUPPORTED = ("service-unavailable", "feature-not-implemented")
+
+
+@dataclass(frozen=True, slots=True)
+class SetOp:
+    jid: str
+    overlay: Overlay
+
+
+@dataclass(frozen=True, slots=True)
+class ClearOp:
+    jid: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleOp:
+    """Replaces all of the user's pending entries (an empty tuple cancels them)."""
+
+    jid: str
+    entries: tuple[Scheduled, ...]
+
+
+Op = SetOp | ClearOp | ScheduleOp
+# Per item: "ok", "dismissed" (a set of a transition she dismissed by hand), or the refusal.
+OpResult = str | OverlayRejected
+MAX_BATCH = 250  # items per IQ; the module's default limit is 500
 
 
 class PresenceOverlays:
@@ -46,38 +90,91 @@ class PresenceOverlays:
 
     async def set(self, jid: str, overlay: Overlay) -> bool:
         """Apply; False when the user already dismissed this transition by hand."""
-        payload = ET.Element(
-            f"{{{NS}}}set",
-            jid=jid,
-            show=overlay.show.value,
-            transition=overlay.transition,
-            until=_utc(to_server_time(self._clock, overlay.until)),
-        )
-        ET.SubElement(payload, f"{{{NS}}}status").text = overlay.status
-        result = await self._send("set", payload, jid)
+        result = await self._send("set", self._element(SetOp(jid, overlay)), jid)
         return result.xml.find(f".//{{{NS}}}dismissed") is None
 
     async def clear(self, jid: str) -> None:
         await self._send("set", ET.Element(f"{{{NS}}}clear", jid=jid), jid)
 
+    async def schedule(self, jid: str, entries: Sequence[Scheduled]) -> None:
+        await self._send("set", self._element(ScheduleOp(jid, tuple(entries))), jid)
+
+    async def batch(self, ops: Sequence[Op]) -> list[OpResult]:
+        """Many operations in as few IQs as possible; one result per op, in order.
+
+        Raises OverlayRejected when a whole IQ fails (e.g. a module without batches)."""
+        results: list[OpResult] = []
+        for first in range(0, len(ops), MAX_BATCH):
+            chunk = ops[first : first + MAX_BATCH]
+            payload = ET.Element(f"{{{NS}}}batch")
+            payload.extend(self._element(op) for op in chunk)
+            reply = await self._send("set", payload, f"{len(chunk)} people")
+            found = reply.xml.find(f"{{{NS}}}batch")
+            items = list(found) if found is not None else []
+            if len(items) != len(chunk):
+                raise OverlayRejected(f"batch of {len(chunk)}: {len(items)} results")
+            for op, item in zip(chunk, items, strict=True):
+                results.append(_result(op, item))
+        return results
+
+    def _element(self, op: Op) -> ET.Element:
+        if isinstance(op, ClearOp):
+            return ET.Element(f"{{{NS}}}clear", jid=op.jid)
+        if isinstance(op, SetOp):
+            return self._overlay_element("set", op.overlay, None, jid=op.jid)
+        element = ET.Element(f"{{{NS}}}schedule", jid=op.jid)
+        element.extend(self._overlay_element("entry", e.overlay, e.start) for e in op.entries)
+        return element
+
+    def _overlay_element(
+        self, tag: str, overlay: Overlay, start: datetime | None, **attrs: str
+    ) -> ET.Element:
+        if start is None:
+            until = _utc(to_server_time(self._clock, overlay.until))
+        else:  # a schedule is exact: its entries meet at the boundaries
+            attrs["from"] = _instant(to_server_time(self._clock, start))
+            until = _instant(to_server_time(self._clock, overlay.until))
+        element = ET.Element(
+            f"{{{NS}}}{tag}",
+            attrs,
+            show=overlay.show.value,
+            transition=overlay.transition,
+            until=until,
+        )
+        ET.SubElement(element, f"{{{NS}}}status").text = overlay.status
+        return element
+
     async def list(self) -> ServerOverlays:
         result = await self._send("get", ET.Element(f"{{{NS}}}list"), "*")
         overlays: dict[str, Overlay] = {}
         dismissed: dict[str, tuple[str, datetime]] = {}
+        scheduled: dict[str, list[Scheduled]] = {}
         for item in result.xml.iterfind(f".//{{{NS}}}overlay"):
-            status = item.find(f"{{{NS}}}status")
-            overlays[item.attrib["jid"]] = Overlay(
-                show=Show(item.attrib["show"]),
-                status=(status.text or "") if status is not None else "",
-                transition=item.attrib["transition"],
-                until=from_server_time(self._clock, _parse(item.attrib["until"])),
-            )
+            overlays[item.attrib["jid"]] = self._overlay_of(item)
         for item in result.xml.iterfind(f".//{{{NS}}}dismissed"):
             dismissed[item.attrib["jid"]] = (
                 item.attrib["transition"],
                 from_server_time(self._clock, _parse(item.attrib["until"])),
             )
-        return ServerOverlays(overlays, dismissed)
+        for item in result.xml.iterfind(f".//{{{NS}}}scheduled"):
+            start = from_server_time(self._clock, _parse(item.attrib["from"]))
+            scheduled.setdefault(item.attrib["jid"], []).append(
+                Scheduled(start, self._overlay_of(item))
+            )
+        return ServerOverlays(
+            overlays,
+            dismissed,
+            {jid: tuple(sorted(e, key=lambda s: s.start)) for jid, e in scheduled.items()},
+        )
+
+    def _overlay_of(self, item: ET.Element) -> Overlay:
+        status = item.find(f"{{{NS}}}status")
+        return Overlay(
+            show=Show(item.attrib["show"]),
+            status=(status.text or "") if status is not None else "",
+            transition=item.attrib["transition"],
+            until=from_server_time(self._clock, _parse(item.attrib["until"])),
+        )
 
     async def _send(self, kind: IqType, payload: ET.Element, jid: str) -> Iq:
         try:
@@ -86,10 +183,20 @@ class PresenceOverlays:
             raise OverlayRejected(f"overlay request for {jid}: no answer in time") from exc
         except IqError as exc:
             condition, text = _error_of(exc.iq)
-            raise OverlayRejected(
+            error = OverlayUnsupported if condition in UNSUPPORTED else OverlayRejected
+            raise error(
                 f"overlay {payload.tag.split('}')[1]} for {jid}: {condition}"
                 f"{' - ' + text if text else ''}"
             ) from exc
+
+
+def _result(op: Op, item: ET.Element) -> OpResult:
+    name = item.tag.split("}")[-1]
+    if name in ("ok", "dismissed"):
+        return name
+    kind = type(op).__name__.removesuffix("Op").lower()
+    text = f" - {item.text}" if item.text else ""
+    return OverlayRejected(f"overlay {kind} for {op.jid}: {item.get('condition')}{text}")
 
 
 def _error_of(iq: Iq) -> tuple[str, str]:
@@ -115,6 +222,10 @@ def _utc(value: datetime) -> str:
     if utc.microsecond:
         utc = utc.replace(microsecond=0) + timedelta(seconds=1)
     return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _instant(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parse(value: str) -> datetime:

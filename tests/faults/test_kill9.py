@@ -4,6 +4,8 @@
   (reconciliation against the server), and bob sees alice's own presence again.
 - The meeting goes on: the restart shows no flicker, and the end still comes on the boundary.
 - A notification claimed just before the kill is not claimed (sent) again after it.
+- SAMTEK dies before a meeting starts: the server applies it (and ends it) on time by itself,
+  from the schedule SAMTEK sent ahead.
 """
 
 from __future__ import annotations
@@ -74,6 +76,42 @@ async def test_sigkill_mid_meeting_restart_keeps_the_meeting_and_ends_it_on_time
         assert back.show == "" and back.at >= end.timestamp() - 0.05
         report("SIGKILL mid-meeting: end boundary -> contact", back.at - end.timestamp())
         assert back.at - end.timestamp() <= 0.5
+    finally:
+        await samtek.stop()
+        await alice.disconnect()
+        await bob.disconnect()
+
+
+async def test_sigkill_before_a_meeting_the_server_still_starts_and_ends_it_on_time(
+    prosody: ProsodyServer, tmp_path: Path
+) -> None:
+    setup_users(prosody)
+    await prosody.start()
+    alice, bob = await online_pair(prosody)
+    first = next_whole_second(2.5)
+    second = first + timedelta(seconds=4)
+    feed = tmp_path / "alice.ics"
+    write_ics(
+        feed,
+        ics_meeting("m1", first, first + timedelta(seconds=2)),
+        ics_meeting("m2", second, second + timedelta(seconds=2)),
+    )
+    samtek = SamtekProcess(write_config(tmp_path, prosody, {"alice": feed}))
+    try:
+        await samtek.start()
+        # Once the first meeting shows, the second is scheduled on the server: SAMTEK sends
+        # the schedule before (or in the same IQ as) anything that makes the first show.
+        await until_seen(bob, prosody, "dnd")
+        samtek.kill()
+        assert samtek.proc is not None
+        await samtek.proc.wait()
+        ended = await until_seen(bob, prosody, "")
+        assert ended >= (first + timedelta(seconds=2)).timestamp() - 0.05
+        started = await until_seen(bob, prosody, "dnd")
+        assert started >= second.timestamp() - 0.05
+        report("SIGKILL before a meeting: start boundary -> contact", started - second.timestamp())
+        ended = await until_seen(bob, prosody, "")
+        assert ended >= (second + timedelta(seconds=2)).timestamp() - 0.05
     finally:
         await samtek.stop()
         await alice.disconnect()

@@ -82,6 +82,32 @@ def until_in(seconds: float) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def instant(at: datetime) -> str:
+    """Millisecond precision, as scheduled entries are sent."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def entry(
+    tag: str,
+    jid: str | None,
+    show: str,
+    transition: str,
+    start: datetime | None,
+    until: datetime,
+    status: str | None = None,
+) -> ET.Element:
+    """A <set/> (tag "set") or schedule <entry/> element; start=None sends no `from`."""
+    attrs = {"show": show, "transition": transition, "until": instant(until)}
+    if jid is not None:
+        attrs["jid"] = jid
+    if start is not None:
+        attrs["from"] = instant(start)
+    element = ET.Element(f"{{{NS}}}{tag}", attrs)
+    if status is not None:
+        ET.SubElement(element, f"{{{NS}}}status").text = status
+    return element
+
+
 class Client:
     """A user's device: plaintext c2s to the test server, records every presence."""
 
@@ -202,6 +228,19 @@ class Component:
 
     async def clear(self, jid: str) -> Iq:
         return await self.iq("set", ET.Element(f"{{{NS}}}clear", jid=jid))
+
+    async def schedule(self, jid: str, entries: list[ET.Element]) -> Iq:
+        payload = ET.Element(f"{{{NS}}}schedule", jid=jid)
+        payload.extend(entries)
+        return await self.iq("set", payload)
+
+    async def batch(self, items: list[ET.Element]) -> list[ET.Element]:
+        """Per-item results, in order: <ok/>, <dismissed/> or <refused condition=…/>."""
+        payload = ET.Element(f"{{{NS}}}batch")
+        payload.extend(items)
+        found = (await self.iq("set", payload)).xml.find(f"{{{NS}}}batch")
+        assert found is not None, "batch result without <batch/>"
+        return list(found)
 
     async def list(self) -> ET.Element:
         result = await self.iq("get", ET.Element(f"{{{NS}}}list"))
