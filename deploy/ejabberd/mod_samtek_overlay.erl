@@ -317,7 +317,10 @@ process_iq(#iq{from = From, to = #jid{lserver = Host}, type = Type, lang = Lang,
             catch throw:{bad_request, Text} ->
                     xmpp:make_error(IQ, xmpp:err_bad_request(Text, Lang));
                   throw:{item_not_found, Text} ->
-                    xmpp:make_error(IQ, xmpp:err_item_not_found(Text, Lang))
+                    xmpp:make_error(IQ, xmpp:err_item_not_found(Text, Lang));
+                  throw:feature_not_implemented ->
+                    xmpp:make_error(IQ, xmpp:err_feature_not_implemented(
+                                          <<"expected set, clear or list">>, Lang))
             end
     end;
 process_iq(#iq{lang = Lang} = IQ) ->
@@ -375,7 +378,8 @@ handle(get, <<"list">>, _El, Host) ->
     {ok, #xmlel{name = <<"list">>, attrs = [{<<"xmlns">>, ?NS}],
                 children = [list_item(Rec) || Rec <- Recs]}};
 handle(_, _, _, _) ->
-    throw({bad_request, <<"expected set, clear or list">>}).
+    %% A request of a newer protocol (schedule, batch): SAMTEK then falls back to set/clear.
+    throw(feature_not_implemented).
 
 list_item(#samtek_overlay{us = {U, S}, transition = T, until = Until} = Rec) ->
     Attrs = [{<<"jid">>, jid:encode(jid:make(U, S))}, {<<"transition">>, T},
