@@ -147,9 +147,12 @@ async def test_person_added_moved_and_removed_while_running(
 
         # Moved to notodden: her calendar address is now that municipality's feed.
         await slapd.ldif("ldapmodify", _move("kongsberg", "notodden"))
+        # Her old meeting may show once more in her new language before the new feed is read.
+        expected = until_texts(second_end, OSLO, "nn", now, clock.now())
         moved = await watcher.next_from(prosody.jid("nina"), timeout=20)
+        while not any(t in moved.status for t in expected):
+            moved = await watcher.next_from(prosody.jid("nina"), timeout=20)
         assert moved.show == "dnd"
-        assert any(t in moved.status for t in until_texts(second_end, OSLO, "nn", now, clock.now()))
 
         # Moved to hjartdal, which reads no calendar: the feed's meeting no longer counts.
         await slapd.ldif("ldapmodify", _move("notodden", "hjartdal"))
