@@ -34,6 +34,9 @@ class Part:
     backoff: Backoff
 
 
+STOP_TIMEOUT = 15.0  # seconds for every part to end after cancellation
+
+
 class Supervisor:
     def __init__(
         self, backoff_initial: float = 1.0, backoff_max: float = 300.0, clock: Clock = SYSTEM_CLOCK
@@ -63,7 +66,14 @@ class Supervisor:
     async def stop(self) -> None:
         for task in self._tasks.values():
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        tasks = list(self._tasks.values())
+        if tasks:
+            # A part stuck in its cleanup must not hold the whole service (and its store)
+            # forever: it is named in the log and left behind.
+            _done, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+            for task in stuck:
+                log.error("part did not stop; abandoned", part=task.get_name(),
+                          seconds=STOP_TIMEOUT)  # fmt: skip
         self._tasks.clear()
         for part in self._parts.values():
             part.health.stopped()
