@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,6 +27,15 @@ from typing import Protocol
 
 import structlog
 
+from bridges.presence.ahead import (
+    EXACT,
+    check_later,
+    dismissed,
+    plan_ahead,
+    same_plan,
+    server_acts_at,
+    shows_same,
+)
 from bridges.presence.phone import phone_claims
 from bridges.presence.planner import desired_overlay
 from bridges.telephony.phonebook import PhoneBook
@@ -42,10 +50,10 @@ from samtek.events import (
     PresenceClaimsUpdate,
 )
 from samtek.health import HealthReporter
-from samtek.model import ClaimSource, OutOfOffice, Person, PresenceClaim
+from samtek.model import OutOfOffice, Person, PresenceClaim
 from samtek.plugin import Directory
 from samtek.presence.claims import calendar_claims, oof_claims
-from samtek.presence.resolver import Resolution, boundaries, next_boundary, resolve
+from samtek.presence.resolver import Resolution, next_boundary, resolve
 from samtek.store import Store
 from samtek.store.phones import PhoneStates
 from samtek.store.store import Dismissal
@@ -67,9 +75,6 @@ from samtek.xmpp.overlay import (
 log = structlog.get_logger("samtek.presence")
 
 MAX_IN_FLIGHT = 256  # single IQs at once, with a module that predates batches
-MAX_SCHEDULED = 8  # entries per person scheduled ahead (the module's default limit is 16)
-EXACT = timedelta(0)  # scheduled entries end exactly at the boundary: no grace needed
-TOLERANCE = timedelta(milliseconds=2)  # instants travel with millisecond precision
 # Several instances: how often the calendars of people served elsewhere are re-read from the
 # shared store (their owner saves every change), for the read side (status, explain).
 OTHERS_REFRESH_SECONDS = 15.0
@@ -402,10 +407,10 @@ class PresenceBridge:
             return
         loop = asyncio.get_running_loop()
         delay = (boundary - self._clock.now()).total_seconds()
-        if _server_acts_at(boundary, planned, shown):
+        if server_acts_at(boundary, planned, shown):
             # The server starts or ends it by itself: check it (and plan on) a little later,
             # spread out, so that at the boundary only the server works.
-            delay += _later(person_id)
+            delay += check_later(person_id)
         self._timers[person_id] = loop.call_at(loop.time() + max(delay, 0), self._mark, person_id)
 
     async def _apply_forever(self) -> None:
@@ -436,16 +441,16 @@ class PresenceBridge:
             return None
         wanted = desired_overlay(person, claims, now, self._grace)
         dismissal = self._dismissed.get(person_id)
-        if _dismissed(wanted, dismissal, now):
+        if dismissed(wanted, dismissal, now):
             wanted = None  # the person's own status wins for this transition
         current = self._server_shows(person_id, now, dismissal)
-        plan, beyond = self._plan(person, claims, now, dismissal)
+        plan, beyond = plan_ahead(person, claims, now, dismissal, self._ahead)
         # A capped overlay (phone) ends before its claim does: wake up to extend it; a
         # transition beyond the horizon: wake up to schedule it.
         refresh = [t for t in (wanted.until - self._grace if wanted else None, beyond) if t]
-        send_now = not _shows_same(wanted, current, self._grace)
+        send_now = not shows_same(wanted, current, self._grace)
         pending = tuple(e for e in self._scheduled.get(person_id, ()) if e.start > now)
-        schedule = None if _same_plan(plan, pending) else plan
+        schedule = None if same_plan(plan, pending) else plan
         shown = wanted if send_now else current
         self._schedule(person_id, now, min(refresh) if refresh else None, plan, shown)
         if not send_now and schedule is None:
@@ -465,39 +470,10 @@ class PresenceBridge:
         if due:
             self._scheduled[person_id] = entries[len(due) :]
             last = due[-1].overlay
-            if last.until > now and not _dismissed(last, dismissal, now):
+            if last.until > now and not dismissed(last, dismissal, now):
                 current = last
         self._applied[person_id] = current
         return current
-
-    def _plan(
-        self,
-        person: Person,
-        claims: list[PresenceClaim],
-        now: datetime,
-        dismissal: Dismissal | None,
-    ) -> tuple[tuple[Scheduled, ...], datetime | None]:
-        """The upcoming transitions within the horizon, and when to plan again for the first
-        one beyond it."""
-        if self._ahead <= EXACT or any(c.source is ClaimSource.PHONE for c in claims):
-            return (), None  # a live call or ringing is not known ahead
-        horizon = now + self._ahead
-        entries: list[Scheduled] = []
-        shown = desired_overlay(person, claims, now, EXACT)
-        for boundary in boundaries(claims):
-            if boundary <= now:
-                continue
-            if boundary > horizon:
-                return tuple(entries), boundary - self._ahead
-            if len(entries) >= MAX_SCHEDULED:
-                break  # planned again at the boundaries to come
-            overlay = desired_overlay(person, claims, boundary, EXACT)
-            if overlay == shown:
-                continue
-            shown = overlay
-            if overlay is not None and not _dismissed(overlay, dismissal, boundary):
-                entries.append(Scheduled(boundary, overlay))
-        return tuple(entries), None
 
     async def _send(self, decisions: list[_Decision]) -> None:
         ops: list[Op] = []
@@ -608,46 +584,3 @@ def _serves(person: Person | None, source: str) -> bool:
     """Whether `source` (a connector name) still reads one of the person's calendars."""
     return person is not None and any(ref.source == source for ref in person.calendars)
 
-
-def _server_acts_at(
-    boundary: datetime, planned: tuple[Scheduled, ...], shown: Overlay | None
-) -> bool:
-    """A scheduled entry starts at `boundary`, or what the server shows expires exactly then."""
-    return any(abs(e.start - boundary) <= TOLERANCE for e in planned) or (
-        shown is not None and abs(shown.until - boundary) <= TOLERANCE
-    )
-
-
-def _later(person_id: str) -> float:
-    """1-6 s, the same for a person each time (spreads SAMTEK's checks after a boundary)."""
-    return 1.0 + (zlib.crc32(person_id.encode()) % 5000) / 1000
-
-
-def _shows_same(wanted: Overlay | None, current: Overlay | None, grace: timedelta) -> bool:
-    """Contacts see what we want; a scheduled entry ends exactly where a late set would end
-    `grace` later, and either is right."""
-    if wanted is None or current is None:
-        return wanted is current
-    return (wanted.show, wanted.status, wanted.transition) == (
-        current.show,
-        current.status,
-        current.transition,
-    ) and (
-        current.until == wanted.until or abs(current.until - (wanted.until - grace)) <= TOLERANCE
-    )
-
-
-def _same_plan(plan: tuple[Scheduled, ...], pending: tuple[Scheduled, ...]) -> bool:
-    return len(plan) == len(pending) and all(
-        abs(a.start - b.start) <= TOLERANCE and _shows_same(a.overlay, b.overlay, EXACT)
-        for a, b in zip(plan, pending, strict=True)
-    )
-
-
-def _dismissed(wanted: Overlay | None, dismissal: Dismissal | None, now: datetime) -> bool:
-    return (
-        wanted is not None
-        and dismissal is not None
-        and dismissal.transition == wanted.transition
-        and dismissal.until > now
-    )
