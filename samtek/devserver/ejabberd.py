@@ -19,7 +19,6 @@ import asyncio
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -31,6 +30,7 @@ from types import TracebackType
 
 import aiohttp
 
+from samtek.devserver.accounts import SeededAccounts
 from samtek.devserver.process import die_with_parent, free_port, port_open, terminate
 
 APT_PACKAGES = ("ejabberd",)  # brings erlang-base (erlc) and the include files
@@ -39,7 +39,6 @@ MODULE_DIR = Path(__file__).resolve().parents[2] / "deploy" / "ejabberd"
 ERL_LIBS = Path("/usr/lib/x86_64-linux-gnu")  # Debian puts ejabberd-<version>/ here
 ERLANG_LIB = Path("/usr/lib/erlang/lib")
 
-_SUBSCRIPTIONS = {"none", "to", "from", "both"}
 API_TIMEOUT = aiohttp.ClientTimeout(total=30)
 API_PARALLEL = 20  # HTTP API calls in flight while registering users
 
@@ -145,12 +144,14 @@ class Cluster:
         self._epmd = None
 
 
-class EjabberdServer:
+class EjabberdServer(SeededAccounts):
     """One ejabberd node with a user host, an XEP-0114 component and a MUC service.
 
     ``add_user``/``add_contact`` only before the first ``start()`` (registered through the
     HTTP API then; later the data is ejabberd's).  ``restart()`` keeps the mnesia directory.
     """
+
+    error = EjabberdError
 
     def __init__(
         self,
@@ -201,43 +202,9 @@ class EjabberdServer:
             self.component_secret = join.component_secret
         self._process: asyncio.subprocess.Process | None = None
         self._beams: Path | None = None
-        self._started_once = False
-        self._passwords: dict[str, str] = {}
-        self._rosters: dict[str, dict[str, tuple[str | None, str]]] = {}
+        self._init_accounts()
 
     # -- data, before start ----------------------------------------------------------------
-
-    def jid(self, user: str) -> str:
-        return f"{user}@{self.domain}"
-
-    def add_user(self, name: str, password: str) -> str:
-        """Register an account at the first start; returns its bare JID."""
-        self._check_writable()
-        if not name or name != name.lower() or re.search(r"[\s@/\"&'<>:]", name):
-            raise EjabberdError(f"user name {name!r} is not a normalised JID localpart")
-        self._passwords[name] = password
-        return self.jid(name)
-
-    def add_contact(
-        self,
-        user: str,
-        contact_jid: str,
-        name: str | None = None,
-        subscription: str = "both",
-    ) -> None:
-        """Put `contact_jid` on `user`'s roster (one direction; call twice for mutual)."""
-        self._check_writable()
-        if user not in self._passwords:
-            raise EjabberdError(f"add_contact: {user!r} is not a user added with add_user()")
-        if subscription not in _SUBSCRIPTIONS:
-            raise EjabberdError(
-                f"add_contact: subscription {subscription!r} not in {sorted(_SUBSCRIPTIONS)}"
-            )
-        self._rosters.setdefault(user, {})[contact_jid] = (name, subscription)
-
-    def _check_writable(self) -> None:
-        if self._started_once:
-            raise EjabberdError("users and contacts can only be added before the first start()")
 
     async def api(
         self, command: str, session: aiohttp.ClientSession | None = None, **args: str

@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from samtek.devserver.accounts import SeededAccounts
 from samtek.devserver.process import die_with_parent, free_port, port_open, terminate
 
 APT_PACKAGE = "prosody"
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 OVERLAY_MODULE_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prosody"
 
-_SUBSCRIPTIONS = {"none", "to", "from", "both"}
 _PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII except '"' and backslash
 
 
@@ -67,12 +67,14 @@ def _write(path: Path, text: str) -> None:
         os.close(fd)
 
 
-class ProsodyServer:
+class ProsodyServer(SeededAccounts):
     """One Prosody process with a user host, an XEP-0114 component and a MUC service.
 
     ``add_user``/``add_contact`` only before the first ``start()`` (the files are written
     then; later Prosody owns them).  ``restart()`` keeps the data directory.
     """
+
+    error = ProsodyError
 
     def __init__(
         self,
@@ -113,43 +115,9 @@ class ProsodyServer:
         self.component_port = 0
         self._fixed_c2s_port = c2s_port  # the demo listens where clients expect it
         self._process: asyncio.subprocess.Process | None = None
-        self._started_once = False
-        self._passwords: dict[str, str] = {}
-        self._rosters: dict[str, dict[str, tuple[str | None, str]]] = {}
+        self._init_accounts()
 
     # -- data, before start ----------------------------------------------------------------
-
-    def jid(self, user: str) -> str:
-        return f"{user}@{self.domain}"
-
-    def add_user(self, name: str, password: str) -> str:
-        """Register an account; returns its bare JID."""
-        self._check_writable()
-        if not name or name != name.lower() or re.search(r"[\s@/\"&'<>:]", name):
-            raise ProsodyError(f"user name {name!r} is not a normalised JID localpart")
-        self._passwords[name] = password
-        return self.jid(name)
-
-    def add_contact(
-        self,
-        user: str,
-        contact_jid: str,
-        name: str | None = None,
-        subscription: str = "both",
-    ) -> None:
-        """Put `contact_jid` on `user`'s roster (one direction; call twice for mutual)."""
-        self._check_writable()
-        if user not in self._passwords:
-            raise ProsodyError(f"add_contact: {user!r} is not a user added with add_user()")
-        if subscription not in _SUBSCRIPTIONS:
-            raise ProsodyError(
-                f"add_contact: subscription {subscription!r} not in {sorted(_SUBSCRIPTIONS)}"
-            )
-        self._rosters.setdefault(user, {})[contact_jid] = (name, subscription)
-
-    def _check_writable(self) -> None:
-        if self._started_once:
-            raise ProsodyError("users and contacts can only be added before the first start()")
 
     def _write_data(self) -> None:
         host_dir = self.data_dir / path_encode(self.domain)
