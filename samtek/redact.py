@@ -10,7 +10,6 @@ address), and the log pipeline applies it once more as a safety net.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
@@ -82,19 +81,6 @@ def structlog_processor(
 ) -> dict[str, Any]:
     """The log pipeline's safety net: runs after exceptions are formatted, before rendering."""
     return {key: redact_value(value) for key, value in event.items()}
-
-
-class RedactingFilter(logging.Filter):
-    """The same net for stdlib logging (slixmpp, aiohttp, asyncio): message and traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact_text(record.getMessage())
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact_text(record.exc_text)
-        return True
 
 
 def _url_in_text(match: re.Match[str]) -> str:
