@@ -207,6 +207,11 @@ class DialogTracker:
             elif tracked.announced:
                 changes.append(_change(dialog, Transition.HUNG_UP))  # unanswered outgoing call
             return changes
+        if tracked.confirmed and dialog.state is not DialogState.CONFIRMED:
+            # RFC 4235 §3.7.1: a confirmed dialog only ever terminates. An "early" after
+            # "confirmed" is a stale publication the PBX delivered late (Kamailio's PUBLISHes
+            # for one call can overtake each other under load); it must not un-answer the call.
+            return changes
         tracked.dialog = dialog
         return changes
 

@@ -70,6 +70,23 @@ def test_answered_then_hung_up_and_vanished_dialog_ends() -> None:
     assert not tracker.busy
 
 
+def test_a_late_early_state_does_not_unanswer_a_call() -> None:
+    # Seen on Kamailio under load: the PUBLISH for "early" reached the presence server after
+    # the one for "confirmed", so a newer NOTIFY says "early" again. RFC 4235 §3.7.1: a
+    # confirmed dialog only terminates; the call stays answered (and transferable).
+    tracker = DialogTracker()
+    transitions(tracker, doc(2, ("d1", "trying", "initiator")))
+    assert transitions(tracker, doc(3, ("d1", "confirmed", "initiator"))) == [
+        ("d1", Transition.ANSWERED)
+    ]
+    assert transitions(tracker, doc(4, ("d1", "early", "initiator"))) == []
+    assert [d.id for d in tracker.answered()] == ["d1"]
+    assert tracker.busy
+    assert transitions(tracker, doc(5, ("d1", "terminated", "initiator"))) == [
+        ("d1", Transition.HUNG_UP)
+    ]
+
+
 def test_partial_state_does_not_end_unlisted_dialogs_and_stale_versions_are_ignored() -> None:
     tracker = DialogTracker()
     transitions(tracker, doc(5, ("d1", "confirmed", "recipient")))
