@@ -132,13 +132,13 @@ class _Stream:
             return
         name, _, value = line.partition(":")
         name = name.split(";", 1)[0].upper()
-        upper_value = value.strip().upper()
-        if upper_value == "VCALENDAR" and name in ("BEGIN", "END"):
+        framing = name in ("BEGIN", "END")  # only their values are read in upper case
+        if framing and value.strip().upper() == "VCALENDAR":
             self._calendar(begin=name == "BEGIN")
         elif self.section is None:  # outside any VCALENDAR: between two objects, or junk
             self.outside.dropped += 1
         elif self.block is None:
-            self._top_level(self.section, name, upper_value, line)
+            self._top_level(self.section, name, value.strip().upper() if framing else "", line)
         else:
             self._in_block(self.block, name, value, line)
 
