@@ -2,10 +2,13 @@
 every field of every event, and every problem (also when the calendar's total is exceeded)."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from samtek.calendar import CalendarError
 from samtek.calendar.ics import parse_events
 from samtek.calendar.report import Problem
 from samtek.model import TimeWindow
@@ -137,3 +140,24 @@ def test_plain_series_across_the_dst_change_keep_their_wall_clock_time() -> None
     daily = [e for e in found if e.uid == "e0"]
     assert {e.start.hour for e in daily} == {12}  # 12:00 in Oslo, before and after
     assert {e.start.utcoffset() for e in daily} == {timedelta(hours=1), timedelta(hours=2)}
+
+
+CORPUS = sorted((Path(__file__).parents[1] / "ics_corpus").glob("*.ics"))
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.name)
+@pytest.mark.parametrize("person", ["ola@example.test", None])
+def test_the_corpus_reads_the_same_both_ways(path: Path, person: str | None) -> None:
+    """Real exporters' files: Outlook's own VTIMEZONEs, Google, DST, damage, bombs."""
+    window = TimeWindow(datetime(2026, 3, 15, tzinfo=UTC), datetime(2026, 4, 30, tzinfo=UTC))
+    results = []
+    for direct in (True, False):
+        problems: list[Problem] = []
+        try:
+            found: object = parse_events(
+                path.read_bytes(), window, "Europe/Oslo", person, problems=problems, direct=direct
+            )
+        except CalendarError as exc:
+            found = str(exc)
+        results.append((found, problems))
+    assert results[0] == results[1]
