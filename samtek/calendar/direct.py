@@ -24,6 +24,8 @@ from typing import Any
 from icalendar import Component
 from recurring_ical_events.util import time_span_contains_event
 
+from samtek.calendar.report import ITEM_ERRORS
+
 _EXCLUDED = ("DURATION", "RDATE", "EXDATE", "EXRULE", "RECURRENCE-ID")
 _STEP = {"DAILY": timedelta(days=1), "WEEKLY": timedelta(weeks=1)}
 _RULE_PARTS = frozenset({"FREQ", "INTERVAL", "COUNT", "UNTIL"})
@@ -52,8 +54,8 @@ def split(
             continue
         try:
             found = _occurrences(component, span_start, span_stop)
-        except OverflowError:  # a step or a date beyond datetime's range: left to the library
-            found = None
+        except ITEM_ERRORS:  # a broken DTEND, a date beyond datetime's range: the library's
+            found = None  # own error is what the feed reports
         if found is not None:
             occurrences += found
             handled.add(id(component))
@@ -70,6 +72,8 @@ def _occurrences(
         return None
     if end < start:
         return None
+    # The library widens the span by the event's length, failing where this overflows.
+    earliest = span_start - (end - start)
     rule = component.get("RRULE")
     if rule is None:
         if time_span_contains_event(span_start, span_stop, start, end):
@@ -81,7 +85,7 @@ def _occurrences(
     if plain is None:
         return None
     step, count, until = plain
-    return _series(component, start, end - start, step, count, until, span_start, span_stop)
+    return _series(component, start, end - start, step, count, until, earliest, span_stop)
 
 
 def _series(
@@ -91,14 +95,16 @@ def _series(
     step: timedelta,
     count: int | None,
     until: datetime | None,
-    span_start: datetime,
+    earliest: datetime,
     span_stop: datetime,
 ) -> list[Occurrence]:
+    """`earliest`: the span's start less the length (an occurrence starting then ends in it)."""
+    span_start = earliest + length
     # Compared as the library compares (floating times read in the span's zone).
     aware = first if first.tzinfo is not None else first.replace(tzinfo=span_start.tzinfo)
     # One period early (the wall clock and the span's clock differ by a DST hour): every
     # candidate is checked below.
-    k = max(0, (span_start - length - aware) // step - 1)
+    k = max(0, (earliest - aware) // step - 1)
     occurrences: list[Occurrence] = []
     while count is None or k < count:
         start = first + k * step  # wall clock, as dateutil steps

@@ -183,7 +183,10 @@ def _bomb_reason(
         freq = str((rule.get("FREQ") or [""])[0]).upper()
         if freq not in _PERIOD_SECONDS:
             return 0.0, f"unknown FREQ {freq!r}"
-        interval = max(1, int((rule.get("INTERVAL") or [1])[0]))
+        interval = int((rule.get("INTERVAL") or [1])[0])
+        if interval == 0 and not rule.get("COUNT"):  # dateutil never gets past the first period
+            return 0.0, "INTERVAL=0 without COUNT never ends"
+        interval = max(1, interval)
         period = _PERIOD_SECONDS[freq] * interval
         expansion = math.prod(len(rule.get(part) or [None]) for part in _BY_PARTS)
         until = (rule.get("UNTIL") or [None])[0]

@@ -161,3 +161,28 @@ def test_the_corpus_reads_the_same_both_ways(path: Path, person: str | None) -> 
             found = str(exc)
         results.append((found, problems))
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "DTEND:garbage",  # the library says "cannot expand"; direct expansion must not crash
+        "DTEND;VALUE=DATE:2026",
+        "DTEND:99991231T235959Z",  # the library's widened span overflows
+        "RRULE:FREQ=WEEKLY;COUNT=x",
+        "RRULE:FREQ=DAILY;UNTIL=garbage",
+        "RRULE:FREQ=WEEKLY;INTERVAL=-1",
+        "RRULE:FREQ=DAILY;INTERVAL=0;COUNT=3",
+        "RRULE:FREQ=WEEKLY;INTERVAL=999999999",
+        "RRULE:FREQ=DAILY;COUNT=999999999",
+    ],
+)
+def test_broken_and_extreme_values_read_the_same_both_ways(line: str) -> None:
+    now = NOWS[2]
+    data = (
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\n"
+        f"DTSTART:{now:%Y%m%dT100000Z}\r\n{line}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+    window = TimeWindow(now - timedelta(hours=24), now + timedelta(days=14))
+    direct, library = _both(data, window, 5_000)
+    assert direct == library
