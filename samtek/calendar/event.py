@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Component
 
+from samtek.calendar.direct import Occurrence
 from samtek.calendar.expand import aware
 from samtek.calendar.repair import INTERNAL_PREFIX
 from samtek.model import (
@@ -63,21 +64,31 @@ _DURATION = re.compile(
 
 
 def to_event(
-    component: Component, tz: ZoneInfo, addresses: frozenset[str], recurring: set[str]
+    occurrence: Component | Occurrence,
+    tz: ZoneInfo,
+    addresses: frozenset[str],
+    recurring: set[str],
 ) -> CalendarEvent | None:
-    """The occurrence as the person lives it, or None when it gives them no presence."""
+    """The occurrence as the person lives it, or None when it gives them no presence: a
+    component from recurring-ical-events, or one from `direct` (its times given apart)."""
+    direct = occurrence if isinstance(occurrence, Occurrence) else None
+    component = direct.component if direct is not None else occurrence
+    assert isinstance(component, Component)
     if str(component.get("STATUS", "")).upper() == "CANCELLED":
         return None
     busy = busy_after_reply(_busy(component), reply(component, addresses))
     if busy is None:
         return None
-    dtstart = component.get("DTSTART").dt
+    dtstart = direct.start if direct is not None else component.get("DTSTART").dt
     all_day = not isinstance(dtstart, datetime)
     start = aware(dtstart, tz)
-    end = _end(component, start, all_day, tz)
+    dtend = direct.end if direct is not None else _end_value(component)
+    end = _end(component, dtend, start, all_day, tz)
     uid = str(component.get("UID", ""))
     # The library stamps every occurrence with a RECURRENCE-ID; only series have one.
-    recurrence_id = component.get("RECURRENCE-ID") if uid in recurring else None
+    recurrence_id: date | None = None
+    if uid in recurring:
+        recurrence_id = direct.recurrence_id if direct is not None else _dt(component)
     return CalendarEvent(
         uid=uid or f"no-uid-{start.isoformat()}",
         start=start,
@@ -90,7 +101,7 @@ def to_event(
         online_meeting_url=next(
             (str(component[p]) for p in _MEETING_URL_PROPS if component.get(p)), None
         ),
-        recurrence_id=aware(recurrence_id.dt, tz) if recurrence_id is not None else None,
+        recurrence_id=aware(recurrence_id, tz) if recurrence_id is not None else None,
     )
 
 
@@ -150,8 +161,9 @@ def _duration(written: str) -> tuple[timedelta, timedelta] | None:
     )
 
 
-def _end(component: Component, start: datetime, all_day: bool, tz: ZoneInfo) -> datetime:
-    value = _end_value(component)
+def _end(
+    component: Component, value: date | None, start: datetime, all_day: bool, tz: ZoneInfo
+) -> datetime:
     library_end = aware(value, tz) if value is not None else None
     written = component.get(WRITTEN_DURATION)
     parts = _duration(str(written)) if written is not None else None
@@ -174,6 +186,11 @@ def _repair_gap(start: datetime, end: datetime) -> datetime:
     if wall > timedelta(0) and end.astimezone(UTC) <= start.astimezone(UTC):
         return (start.astimezone(UTC) + wall).astimezone(start.tzinfo)
     return end
+
+
+def _dt(component: Component) -> Any:
+    recurrence_id = component.get("RECURRENCE-ID")
+    return recurrence_id.dt if recurrence_id is not None else None  # raises when broken
 
 
 def _end_value(component: Component) -> date | None:

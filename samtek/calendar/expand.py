@@ -6,7 +6,8 @@ estimating the rule's iterations before dateutil ever runs it: more than `MAX_SE
 rule iterations up to the window end, or more than `MAX_SERIES_INSTANCES` occurrences in the
 window, or beyond `MAX_CALENDAR_COST` for the whole calendar. Only the window is expanded.
 
-Expansion runs over the whole calendar (cheapest); if recurring-ical-events fails on it, each
+Plain events and plain series are expanded by `direct` (cheapest by far); the others by
+recurring-ical-events over the calendar at once, and if it fails on it, each
 series is expanded on its own so the one that fails is the only one refused. Series that would
 take the calendar past `max_instances` occurrences are refused, later ones first.
 """
@@ -21,6 +22,8 @@ from zoneinfo import ZoneInfo
 import recurring_ical_events
 from icalendar import Calendar, Component
 
+from samtek.calendar.direct import Occurrence
+from samtek.calendar.direct import split as direct_split
 from samtek.calendar.report import ITEM_ERRORS, CpuBudget, Problem, problem
 from samtek.model import TimeWindow
 
@@ -56,19 +59,33 @@ def expand(
     max_instances: int,
     problems: list[Problem] | None,
     budget: CpuBudget,
-) -> list[Component]:
-    """The occurrences that may touch the window (with SLACK), refused series left out."""
+    direct: bool = True,
+) -> list[Component | Occurrence]:
+    """The occurrences that may touch the window (with SLACK), refused series left out.
+    Plain events and series are expanded here (`direct`), the others by the library."""
     drop_unusable(calendar, window, tz, problems)
     budget.check("checking recurrences")
     start, end = window.start - SLACK, window.end + SLACK
+    simple, handled = direct_split(vevents(calendar), start, end) if direct else ([], set())
+    occurrences: list[Component | Occurrence] = list(simple)
+    everything = calendar.subcomponents
+    calendar.subcomponents = [c for c in everything if id(c) not in handled]
     try:
-        # between() is much cheaper than after(): dateutil skips to the window without
-        # building occurrences. The guards above bound what it can return.
-        occurrences: list[Component] = list(recurring_ical_events.of(calendar).between(start, end))
+        if any(c.name == "VEVENT" for c in calendar.subcomponents):
+            # between() is much cheaper than after(): dateutil skips to the window without
+            # building occurrences. The guards above bound what it can return.
+            occurrences += recurring_ical_events.of(calendar).between(start, end)
     except ITEM_ERRORS:
-        occurrences = _series_by_series(calendar, start, end, problems, budget)
+        occurrences += _series_by_series(calendar, start, end, problems, budget)
+    finally:
+        calendar.subcomponents = everything
     budget.check("expanding recurrences")
     return _within_total(calendar, occurrences, max_instances, problems)
+
+
+def uid_of(occurrence: Component | Occurrence) -> str:
+    component = occurrence.component if isinstance(occurrence, Occurrence) else occurrence
+    return str(component.get("UID", ""))
 
 
 def _series_by_series(
@@ -97,11 +114,11 @@ def _series_by_series(
 
 def _within_total(
     calendar: Calendar,
-    occurrences: list[Component],
+    occurrences: list[Component | Occurrence],
     max_instances: int,
     problems: list[Problem] | None,
-) -> list[Component]:
-    per_uid = Counter(str(o.get("UID", "")) for o in occurrences)
+) -> list[Component | Occurrence]:
+    per_uid = Counter(uid_of(o) for o in occurrences)
     if sum(per_uid.values()) <= max_instances:
         return occurrences
     allowed: set[str] = set()
@@ -120,7 +137,7 @@ def _within_total(
             continue
         total += count
         allowed.add(uid)
-    return [o for o in occurrences if str(o.get("UID", "")) in allowed]
+    return [o for o in occurrences if uid_of(o) in allowed]
 
 
 def drop_unusable(
@@ -166,7 +183,10 @@ def _bomb_reason(
         freq = str((rule.get("FREQ") or [""])[0]).upper()
         if freq not in _PERIOD_SECONDS:
             return 0.0, f"unknown FREQ {freq!r}"
-        interval = max(1, int((rule.get("INTERVAL") or [1])[0]))
+        interval = int((rule.get("INTERVAL") or [1])[0])
+        if interval == 0 and not rule.get("COUNT"):  # dateutil never gets past the first period
+            return 0.0, "INTERVAL=0 without COUNT never ends"
+        interval = max(1, interval)
         period = _PERIOD_SECONDS[freq] * interval
         expansion = math.prod(len(rule.get(part) or [None]) for part in _BY_PARTS)
         until = (rule.get("UNTIL") or [None])[0]

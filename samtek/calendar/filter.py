@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from samtek.calendar.repair import Section
+from samtek.calendar.repair import Block, Section
 from samtek.model import TimeWindow
 
 _MARGIN = timedelta(days=1)  # any UTC offset, floating times, all-day dates
@@ -34,21 +34,23 @@ _MAX_COUNT = 100_000  # beyond this the series is left to expand's cost guards
 def filter_sections(sections: list[Section], window: TimeWindow) -> int:
     """Remove provably irrelevant VEVENTs in place; returns how many were removed."""
     overridden = {
-        b.uid
-        for section in sections
-        for b in section.blocks
-        if b.name == "VEVENT" and any(line[:13].upper() == "RECURRENCE-ID" for line in b.lines)
+        b.uid for section in sections for b in section.blocks if b.name == "VEVENT" and b.override
     }
     dropped = 0
     for section in sections:
         kept = [
             b
             for b in section.blocks
-            if b.name != "VEVENT" or not outside(b.lines, window, b.uid not in overridden)
+            if b.name != "VEVENT" or not outside(_dates(b), window, b.uid not in overridden)
         ]
         dropped += len(section.blocks) - len(kept)
         section.blocks = kept
     return dropped
+
+
+def _dates(block: Block) -> list[str]:
+    """The block's top-level lines `outside` decides by (repair noted where they are)."""
+    return [block.lines[n] for n in block.dates]
 
 
 def prefilter(data: bytes, window: TimeWindow) -> tuple[bytes, int]:

@@ -36,6 +36,8 @@ MAX_COMPONENTS_PER_UID = 2_000
 MAX_ZONES = 100
 
 INTERNAL_PREFIX = "X-SAMTEK-INTERNAL-"  # properties SAMTEK adds itself; never taken from a feed
+# The properties `filter` decides by (at the top level of a VEVENT).
+FILTERED = frozenset({"DTSTART", "DTEND", "RRULE", "RDATE", "RECURRENCE-ID", "DURATION"})
 
 # name *(";" param) ":" value, params possibly quoted (RFC 5545 §3.1).
 _PARAM = r'[A-Za-z0-9-]+=(?:"[^"]*"|[^";:,]*)(?:,(?:"[^"]*"|[^";:,]*))*'
@@ -56,6 +58,10 @@ class Block:
     uid: str | None = None
     values: int = 0  # properties plus list values, against MAX_PROPERTIES_PER_COMPONENT
     refused: bool = False
+    # For `filter`, so it need not read every line again: where its top-level lines are
+    # (indexes, as lines are changed in place later), and whether it overrides an occurrence.
+    dates: list[int] = field(default_factory=list)
+    override: bool = False
 
     def label(self) -> str:
         return self.uid or f"({self.name} without UID)"
@@ -126,13 +132,13 @@ class _Stream:
             return
         name, _, value = line.partition(":")
         name = name.split(";", 1)[0].upper()
-        upper_value = value.strip().upper()
-        if upper_value == "VCALENDAR" and name in ("BEGIN", "END"):
+        framing = name in ("BEGIN", "END")  # only their values are read in upper case
+        if framing and value.strip().upper() == "VCALENDAR":
             self._calendar(begin=name == "BEGIN")
         elif self.section is None:  # outside any VCALENDAR: between two objects, or junk
             self.outside.dropped += 1
         elif self.block is None:
-            self._top_level(self.section, name, upper_value, line)
+            self._top_level(self.section, name, value.strip().upper() if framing else "", line)
         else:
             self._in_block(self.block, name, value, line)
 
@@ -200,6 +206,10 @@ class _Stream:
         if block.refused:
             return
         block.lines.append(rewrite_zones(name, line))
+        if top and name in FILTERED:
+            block.dates.append(len(block.lines) - 1)
+        if name.startswith("RECURRENCE-ID"):
+            block.override = True
         if name == "DURATION" and top:  # as written: `event` reads days and hours apart
             block.lines.append(f"{INTERNAL_PREFIX}DURATION:{value.strip()}")
 

@@ -87,3 +87,18 @@ def test_more_zone_definitions_than_any_real_file_are_dropped() -> None:
     assert [(p.uid, p.reason) for p in problems] == [
         (None, "50 VTIMEZONE(s) beyond the first 100 dropped")
     ]
+
+
+@pytest.mark.timeout(60)  # the old code never returned: dateutil does not end on INTERVAL=0
+def test_a_rule_with_interval_zero_and_no_count_is_refused_not_run() -> None:
+    problems: list[Problem] = []
+    data = calendar(
+        event("stuck", NOW - timedelta(days=3), "RRULE:FREQ=WEEKLY;INTERVAL=0"),
+        event("counted", NOW, "RRULE:FREQ=DAILY;INTERVAL=0;COUNT=3"),  # ends: read as before
+        event("normal", NOW + timedelta(hours=2), "DTEND:" + stamp(NOW + timedelta(hours=3))),
+    )
+    events = parse_events(data, WINDOW, "Europe/Oslo", problems=problems)
+    assert [e.uid for e in events] == ["counted", "normal"]
+    assert [(p.uid, p.reason) for p in problems] == [
+        ("stuck", "recurrence refused: INTERVAL=0 without COUNT never ends")
+    ]
