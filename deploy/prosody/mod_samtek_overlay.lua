@@ -480,10 +480,13 @@ module:hook("iq-set/host/" .. xmlns .. ":batch", function(event)
 	return true;
 end);
 
-module:hook("iq-get/host/" .. xmlns .. ":list", function(event)
-	if not authorised(event) then return true; end
-	local reply = st.reply(event.stanza):tag("list", { xmlns = xmlns });
-	for bare, rec in pairs(state) do
+-- A page of `list` holds at most this many users (each with up to MAX_SCHEDULED entries), so
+-- one answer stays bounded with 10,000 users overlaid; the client asks again `after` the last.
+local MAX_LIST = module:get_option_number("samtek_overlay_max_list", 1000);
+
+local function list_user(reply, bare)
+	local rec = state[bare];
+	if rec then
 		local attrs = { jid = bare, transition = rec.transition, ["until"] = iso(rec["until"]) };
 		if rec.dismissed then
 			reply:tag("dismissed", attrs):up();
@@ -494,14 +497,38 @@ module:hook("iq-get/host/" .. xmlns .. ":list", function(event)
 			reply:up();
 		end
 	end
-	for bare, list in pairs(pending) do
-		for _, entry in ipairs(list) do
-			reply:tag("scheduled", { jid = bare, show = entry.show, transition = entry.transition,
-				from = iso(entry.from), ["until"] = iso(entry["until"]) });
-			if entry.status then reply:text_tag("status", entry.status); end
-			reply:up();
+	for _, entry in ipairs(pending[bare] or {}) do
+		reply:tag("scheduled", { jid = bare, show = entry.show, transition = entry.transition,
+			from = iso(entry.from), ["until"] = iso(entry["until"]) });
+		if entry.status then reply:text_tag("status", entry.status); end
+		reply:up();
+	end
+end
+
+-- <list max='N' after='jid'/>: the users after `after` in JID order, at most N (capped by
+-- MAX_LIST); `last` on the answer names the page's last user when more follow.  Without
+-- `max` (a client that predates pages) everything is in one answer.
+module:hook("iq-get/host/" .. xmlns .. ":list", function(event)
+	if not authorised(event) then return true; end
+	local request = event.stanza.tags[1];
+	local max, after = tonumber(request.attr.max), request.attr.after;
+	local users, listed = {}, {};
+	for _, map in ipairs({ state, pending }) do
+		for bare in pairs(map) do
+			if not listed[bare] and (after == nil or bare > after) then
+				listed[bare] = true;
+				users[#users + 1] = bare;
+			end
 		end
 	end
+	local count, last = #users, nil;
+	if max then
+		max = math.max(1, math.min(math.floor(max), MAX_LIST));
+		table.sort(users);
+		if count > max then count, last = max, users[max]; end
+	end
+	local reply = st.reply(event.stanza):tag("list", { xmlns = xmlns, last = last });
+	for i = 1, count do list_user(reply, users[i]); end
 	event.origin.send(reply);
 	return true;
 end);
