@@ -480,9 +480,10 @@ module:hook("iq-set/host/" .. xmlns .. ":batch", function(event)
 	return true;
 end);
 
--- A page of `list` holds at most this many users (each with up to MAX_SCHEDULED entries), so
--- one answer stays bounded with 10,000 users overlaid; the client asks again `after` the last.
-local MAX_LIST = module:get_option_number("samtek_overlay_max_list", 1000);
+-- A page of `list` ends with the user whose items (overlay or dismissal, and scheduled
+-- entries) reach this many, so one answer stays bounded (about 2 MB) however many users are
+-- overlaid; the client asks again `after` the page's last user.  Few pages: each one sorts.
+local MAX_LIST = module:get_option_number("samtek_overlay_max_list", 10000);
 
 local function list_user(reply, bare)
 	local rec = state[bare];
@@ -505,9 +506,9 @@ local function list_user(reply, bare)
 	end
 end
 
--- <list max='N' after='jid'/>: the users after `after` in JID order, at most N (capped by
--- MAX_LIST); `last` on the answer names the page's last user when more follow.  Without
--- `max` (a client that predates pages) everything is in one answer.
+-- <list max='N' after='jid'/>: the users after `after` in JID order, up to the one whose
+-- items reach N (capped by MAX_LIST); `last` on the answer names the page's last user when
+-- more follow.  Without `max` (a client that predates pages) everything is in one answer.
 module:hook("iq-get/host/" .. xmlns .. ":list", function(event)
 	if not authorised(event) then return true; end
 	local request = event.stanza.tags[1];
@@ -525,7 +526,11 @@ module:hook("iq-get/host/" .. xmlns .. ":list", function(event)
 	if max then
 		max = math.max(1, math.min(math.floor(max), MAX_LIST));
 		table.sort(users);
-		if count > max then count, last = max, users[max]; end
+		local items = 0;
+		for i = 1, count - 1 do
+			items = items + (state[users[i]] and 1 or 0) + #(pending[users[i]] or {});
+			if items >= max then count, last = i, users[i]; break; end
+		end
 	end
 	local reply = st.reply(event.stanza):tag("list", { xmlns = xmlns, last = last });
 	for i = 1, count do list_user(reply, users[i]); end

@@ -80,7 +80,7 @@ Op = SetOp | ClearOp | ScheduleOp
 # Per item: "ok", "dismissed" (a set of a transition she dismissed by hand), or the refusal.
 OpResult = str | OverlayRejected
 MAX_BATCH = 250  # items per IQ; the module's default limit is 500
-LIST_PAGE = 1000  # users per `list` answer (the module's default limit)
+LIST_PAGE = 10_000  # items per `list` answer, in whole users (the module's default limit)
 
 
 class PresenceOverlays:
@@ -146,8 +146,8 @@ class PresenceOverlays:
         return element
 
     async def list(self) -> ServerOverlays:
-        """Everything the server holds, in pages of LIST_PAGE users (one answer from a
-        module that predates pages)."""
+        """Everything the server holds, in pages of about LIST_PAGE items (one answer
+        from a module that predates pages)."""
         overlays: dict[str, Overlay] = {}
         dismissed: dict[str, tuple[str, datetime]] = {}
         scheduled: dict[str, list[Scheduled]] = {}

@@ -1,5 +1,5 @@
-"""`list` answers in pages of users (mod_samtek_overlay on a real Prosody 0.12): with 10,000
-users overlaid one answer would be megabytes built in one pass of the server's loop."""
+"""`list` answers in pages of whole users (mod_samtek_overlay on a real Prosody 0.12): with
+10,000 users overlaid one answer would be megabytes built in one pass of the server's loop."""
 
 from __future__ import annotations
 
@@ -36,19 +36,29 @@ def users(listed: ET.Element) -> list[str]:
     return sorted({item.attrib["jid"] for item in listed})
 
 
-async def test_list_pages_users_in_jid_order(prosody: ProsodyServer, component: Component) -> None:
+async def test_list_pages_whole_users_in_jid_order(
+    prosody: ProsodyServer, component: Component
+) -> None:
     alice, bob, carol = (prosody.jid(u) for u in ("alice", "bob", "carol"))
     until = ahead(600).strftime("%Y-%m-%dT%H:%M:%SZ")
     await component.set(carol, "dnd", "c1", until, "I møte")
     await component.set(alice, "away", "a1", until)
+    await component.schedule(
+        alice,
+        [
+            entry("entry", None, "dnd", "a2", ahead(300), ahead(400)),
+            entry("entry", None, "dnd", "a3", ahead(500), ahead(600)),
+        ],
+    )
     await component.schedule(bob, [entry("entry", None, "dnd", "b1", ahead(300), ahead(600))])
 
-    first = await page(component, max="2")
-    assert users(first) == [alice, bob]
-    assert first.get("last") == bob
-    rest = await page(component, max="2", after=bob)
-    assert [(i.tag, i.get("jid")) for i in rest] == [(f"{{{NS}}}overlay", carol)]
-    assert rest.get("last") is None
+    first = await page(component, max="2")  # alice's three items are never split
+    assert users(first) == [alice] and len(first) == 3
+    assert first.get("last") == alice
+    rest = await page(component, max="2", after=alice)
+    assert users(rest) == [bob, carol] and rest.get("last") is None
+    last = await page(component, max="2", after=bob)
+    assert [(i.tag, i.get("jid")) for i in last] == [(f"{{{NS}}}overlay", carol)]
     # A client that predates pages gets everything at once; a page is never empty.
     whole = await page(component)
     assert users(whole) == [alice, bob, carol] and whole.get("last") is None
