@@ -164,6 +164,7 @@ class PresenceBridge:
         # Set by a reconcile until the applier's next pass has sent its differences: the
         # monotonic start of the reconcile, for its "reconcile done" log line.
         self._reconciling: float | None = None
+        self._reading_calendars = False  # run() has asked the store for every calendar
         self._limit = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._listeners: list[Callable[[str], None]] = []
 
@@ -190,6 +191,7 @@ class PresenceBridge:
         started = time.monotonic()
         now = self._clock.now()
         self._dismissed = await self._store.load_dismissals(now)
+        self._reading_calendars = True
         calendars = await self._store.load_calendars()
         self._load_calendars(calendars, lambda _update: True)
         for phone in await self._phones.load():
@@ -271,9 +273,12 @@ class PresenceBridge:
 
         owned = {p for p in self._directory.people() if self._ownership.owns(p)}
         gained, self._owned_people = owned - self._owned_people, owned
-        self._load_calendars(
-            await self._store.load_calendars(), lambda update: update.person_id in gained
-        )
+        # At start the partitions come before run() reads every stored calendar, which is
+        # then at least as recent as reading them here: once is enough (10,000 people).
+        if self._reading_calendars:
+            self._load_calendars(
+                await self._store.load_calendars(), lambda update: update.person_id in gained
+            )
         if self._synced:
             await self.on_xmpp_ready()
 
