@@ -189,7 +189,7 @@ async def server_holds(
                 request.set("after", after)
             page = (await component.iq("get", request)).xml.find(f"{{{NS}}}list")
             pages, after = pages + 1, page.get("last") if page is not None else None
-        print(f"  the bench reads the list in {pages} pages in {time.perf_counter() - t:.2f} s")
+        print(f"  the bench reads the list in {pages} page(s) in {time.perf_counter() - t:.2f} s")
         t = time.perf_counter()
         reply = await component.iq("get", ET.Element(f"{{{NS}}}list"))
         print(f"  the bench reads it in one answer in {time.perf_counter() - t:.2f} s")
