@@ -357,7 +357,13 @@ async def _collect(
     return p50, p99
 
 
-def _write_config(workdir: Path, prosody: ProsodyServer, names: list[str], feeds: Path) -> Path:
+def _write_config(
+    workdir: Path,
+    prosody: ProsodyServer,
+    names: list[str],
+    feeds: Path,
+    log_level: str = "warning",
+) -> Path:
     secret = workdir / "component.secret"
     secret.write_text(prosody.component_secret)
     people = "".join(
@@ -367,7 +373,7 @@ def _write_config(workdir: Path, prosody: ProsodyServer, names: list[str], feeds
     )
     path = workdir / "samtek.toml"
     path.write_text(
-        f'[service]\nlog_level = "warning"\n[xmpp]\ndomain = "{prosody.domain}"\n'
+        f'[service]\nlog_level = "{log_level}"\n[xmpp]\ndomain = "{prosody.domain}"\n'
         f'component_jid = "{prosody.component_jid}"\ncomponent_secret = "file:{secret}"\n'
         f'port = {prosody.component_port}\n[store]\nurl = "sqlite:///{workdir}/state.db"\n'
         "[http]\nport = 0\n"

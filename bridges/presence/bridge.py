@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -160,6 +161,10 @@ class PresenceBridge:
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._synced = False  # the server's overlays were listed since the last connect
+        # Set by a reconcile until the applier's next pass has sent its differences: the
+        # monotonic start of the reconcile, for its "reconcile done" log line.
+        self._reconciling: float | None = None
+        self._reading_calendars = False  # run() has asked the store for every calendar
         self._limit = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._listeners: list[Callable[[str], None]] = []
 
@@ -183,15 +188,24 @@ class PresenceBridge:
 
     # -- lifecycle ----------------------------------------------------------------------
     async def run(self) -> None:
+        started = time.monotonic()
         now = self._clock.now()
         self._dismissed = await self._store.load_dismissals(now)
-        self._load_calendars(await self._store.load_calendars(), lambda _update: True)
+        self._reading_calendars = True
+        calendars = await self._store.load_calendars()
+        self._load_calendars(calendars, lambda _update: True)
         for phone in await self._phones.load():
             person = self._phonebook.person_for(phone.extension)
             if person is not None:
                 self._set_phone(person, phone)
         for person_id in self._claims:
             self._mark(person_id)
+        log.info(
+            "presence state loaded",
+            calendars=len(calendars),
+            people=len(self._claims),
+            seconds=round(time.monotonic() - started, 3),
+        )
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._consume_calendars())
@@ -207,8 +221,19 @@ class PresenceBridge:
             self._timers.clear()
 
     async def on_xmpp_ready(self) -> None:
-        """Reconcile with the server after every (re)connect (also after its restart)."""
+        """Reconcile with the server after every (re)connect (also after its restart).
+
+        Done (logged as "reconcile done") when the applier's next pass has compared every
+        person's plan with what the server listed and the server answered what differed."""
+        started = time.monotonic()
         state = await self._overlays.list()
+        log.info(
+            "overlays listed",
+            overlays=len(state.overlays),
+            scheduled=len(state.scheduled),
+            dismissed=len(state.dismissed),
+            seconds=round(time.monotonic() - started, 3),
+        )
         now = self._clock.now()
         self._applied, self._scheduled, self._shown_at = {}, {}, {}
         stale: list[Op] = []
@@ -235,6 +260,7 @@ class PresenceBridge:
             if person is not None and until > now:
                 await self._remember_dismissal(Dismissal(person.id, transition, until))
         self._synced = True
+        self._reconciling = started
         for person_id in set(self._directory.people()) | set(self._applied):
             self._dirty.add(person_id)
         self._wake.set()
@@ -247,9 +273,12 @@ class PresenceBridge:
 
         owned = {p for p in self._directory.people() if self._ownership.owns(p)}
         gained, self._owned_people = owned - self._owned_people, owned
-        self._load_calendars(
-            await self._store.load_calendars(), lambda update: update.person_id in gained
-        )
+        # At start the partitions come before run() reads every stored calendar, which is
+        # then at least as recent as reading them here: once is enough (10,000 people).
+        if self._reading_calendars:
+            self._load_calendars(
+                await self._store.load_calendars(), lambda update: update.person_id in gained
+            )
         if self._synced:
             await self.on_xmpp_ready()
 
@@ -418,6 +447,7 @@ class PresenceBridge:
             await self._wake.wait()
             self._wake.clear()
             batch, self._dirty = self._dirty, set()
+            reconciling, self._reconciling = self._reconciling, None
             for person_id in batch:
                 shown_at = self._shown_at.get(person_id)
                 person = self._directory.person(person_id)
@@ -427,6 +457,14 @@ class PresenceBridge:
             decisions = [d for person_id in batch if (d := self._decide(person_id, now))]
             if decisions:
                 await self._send(decisions)
+            if reconciling is not None and self._synced:
+                log.info(
+                    "reconcile done",
+                    people=len(batch),
+                    verified=len(batch) - len(decisions),
+                    sent=len(decisions),
+                    seconds=round(time.monotonic() - reconciling, 3),
+                )
 
     def _decide(self, person_id: str, now: datetime) -> _Decision | None:
         """What to send for this person now (None: the server already shows and schedules
@@ -583,4 +621,3 @@ class PresenceBridge:
 def _serves(person: Person | None, source: str) -> bool:
     """Whether `source` (a connector name) still reads one of the person's calendars."""
     return person is not None and any(ref.source == source for ref in person.calendars)
-

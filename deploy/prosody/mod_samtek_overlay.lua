@@ -480,10 +480,14 @@ module:hook("iq-set/host/" .. xmlns .. ":batch", function(event)
 	return true;
 end);
 
-module:hook("iq-get/host/" .. xmlns .. ":list", function(event)
-	if not authorised(event) then return true; end
-	local reply = st.reply(event.stanza):tag("list", { xmlns = xmlns });
-	for bare, rec in pairs(state) do
+-- A page of `list` ends with the user whose items (overlay or dismissal, and scheduled
+-- entries) reach this many, so one answer stays bounded (about 2 MB) however many users are
+-- overlaid; the client asks again `after` the page's last user.  Few pages: each one sorts.
+local MAX_LIST = module:get_option_number("samtek_overlay_max_list", 10000);
+
+local function list_user(reply, bare)
+	local rec = state[bare];
+	if rec then
 		local attrs = { jid = bare, transition = rec.transition, ["until"] = iso(rec["until"]) };
 		if rec.dismissed then
 			reply:tag("dismissed", attrs):up();
@@ -494,14 +498,42 @@ module:hook("iq-get/host/" .. xmlns .. ":list", function(event)
 			reply:up();
 		end
 	end
-	for bare, list in pairs(pending) do
-		for _, entry in ipairs(list) do
-			reply:tag("scheduled", { jid = bare, show = entry.show, transition = entry.transition,
-				from = iso(entry.from), ["until"] = iso(entry["until"]) });
-			if entry.status then reply:text_tag("status", entry.status); end
-			reply:up();
+	for _, entry in ipairs(pending[bare] or {}) do
+		reply:tag("scheduled", { jid = bare, show = entry.show, transition = entry.transition,
+			from = iso(entry.from), ["until"] = iso(entry["until"]) });
+		if entry.status then reply:text_tag("status", entry.status); end
+		reply:up();
+	end
+end
+
+-- <list max='N' after='jid'/>: the users after `after` in JID order, up to the one whose
+-- items reach N (capped by MAX_LIST); `last` on the answer names the page's last user when
+-- more follow.  Without `max` (a client that predates pages) everything is in one answer.
+module:hook("iq-get/host/" .. xmlns .. ":list", function(event)
+	if not authorised(event) then return true; end
+	local request = event.stanza.tags[1];
+	local max, after = tonumber(request.attr.max), request.attr.after;
+	local users, listed = {}, {};
+	for _, map in ipairs({ state, pending }) do
+		for bare in pairs(map) do
+			if not listed[bare] and (after == nil or bare > after) then
+				listed[bare] = true;
+				users[#users + 1] = bare;
+			end
 		end
 	end
+	local count, last = #users, nil;
+	if max then
+		max = math.max(1, math.min(math.floor(max), MAX_LIST));
+		table.sort(users);
+		local items = 0;
+		for i = 1, count - 1 do
+			items = items + (state[users[i]] and 1 or 0) + #(pending[users[i]] or {});
+			if items >= max then count, last = i, users[i]; break; end
+		end
+	end
+	local reply = st.reply(event.stanza):tag("list", { xmlns = xmlns, last = last });
+	for i = 1, count do list_user(reply, users[i]); end
 	event.origin.send(reply);
 	return true;
 end);

@@ -80,6 +80,7 @@ Op = SetOp | ClearOp | ScheduleOp
 # Per item: "ok", "dismissed" (a set of a transition she dismissed by hand), or the refusal.
 OpResult = str | OverlayRejected
 MAX_BATCH = 250  # items per IQ; the module's default limit is 500
+LIST_PAGE = 10_000  # items per `list` answer, in whole users (the module's default limit)
 
 
 class PresenceOverlays:
@@ -145,22 +146,38 @@ class PresenceOverlays:
         return element
 
     async def list(self) -> ServerOverlays:
-        result = await self._send("get", ET.Element(f"{{{NS}}}list"), "*")
+        """Everything the server holds, in pages of about LIST_PAGE items (one answer
+        from a module that predates pages)."""
         overlays: dict[str, Overlay] = {}
         dismissed: dict[str, tuple[str, datetime]] = {}
         scheduled: dict[str, list[Scheduled]] = {}
-        for item in result.xml.iterfind(f".//{{{NS}}}overlay"):
-            overlays[item.attrib["jid"]] = self._overlay_of(item)
-        for item in result.xml.iterfind(f".//{{{NS}}}dismissed"):
-            dismissed[item.attrib["jid"]] = (
-                item.attrib["transition"],
-                from_server_time(self._clock, _parse(item.attrib["until"])),
-            )
-        for item in result.xml.iterfind(f".//{{{NS}}}scheduled"):
-            start = from_server_time(self._clock, _parse(item.attrib["from"]))
-            scheduled.setdefault(item.attrib["jid"], []).append(
-                Scheduled(start, self._overlay_of(item))
-            )
+        after: str | None = None
+        while True:
+            request = ET.Element(f"{{{NS}}}list", max=str(LIST_PAGE))
+            if after is not None:
+                request.set("after", after)
+            result = await self._send("get", request, "*")
+            page = result.xml.find(f"{{{NS}}}list")
+            if page is None:
+                break
+            for item in page.iterfind(f"{{{NS}}}overlay"):
+                overlays[item.attrib["jid"]] = self._overlay_of(item)
+            for item in page.iterfind(f"{{{NS}}}dismissed"):
+                dismissed[item.attrib["jid"]] = (
+                    item.attrib["transition"],
+                    from_server_time(self._clock, _parse(item.attrib["until"])),
+                )
+            for item in page.iterfind(f"{{{NS}}}scheduled"):
+                start = from_server_time(self._clock, _parse(item.attrib["from"]))
+                scheduled.setdefault(item.attrib["jid"], []).append(
+                    Scheduled(start, self._overlay_of(item))
+                )
+            last = page.get("last")
+            if last is None:
+                break
+            if after is not None and last <= after:  # would never end
+                raise OverlayRejected(f"overlay list: page after {after!r} ends at {last!r}")
+            after = last
         return ServerOverlays(
             overlays,
             dismissed,
