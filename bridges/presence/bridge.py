@@ -39,6 +39,7 @@ from bridges.presence.ahead import (
 )
 from bridges.presence.phone import phone_claims
 from bridges.presence.planner import desired_overlay
+from bridges.presence.sender import OverlaySender
 from bridges.telephony.phonebook import PhoneBook
 from samtek.bus import Bus
 from samtek.clock import SYSTEM_CLOCK, Clock
@@ -63,10 +64,8 @@ from samtek.xmpp.link import NotConnected
 from samtek.xmpp.overlay import (
     ClearOp,
     Op,
-    OpResult,
     Overlay,
     OverlayRejected,
-    OverlayUnsupported,
     PresenceOverlays,
     Scheduled,
     ScheduleOp,
@@ -75,7 +74,6 @@ from samtek.xmpp.overlay import (
 
 log = structlog.get_logger("samtek.presence")
 
-MAX_IN_FLIGHT = 256  # single IQs at once, with a module that predates batches
 # Several instances: how often the calendars of people served elsewhere are re-read from the
 # shared store (their owner saves every change), for the read side (status, explain).
 OTHERS_REFRESH_SECONDS = 15.0
@@ -156,7 +154,7 @@ class PresenceBridge:
         self._shown_at: dict[str, str] = {}  # person -> JID their overlay was set on
         self._scheduled: dict[str, tuple[Scheduled, ...]] = {}  # the server's pending entries
         self._ahead = timedelta(hours=settings.schedule_ahead_hours)
-        self._batches = True  # until the server's module turns out to predate them
+        self._sender = OverlaySender(overlays, schedules=self._ahead > EXACT)
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
@@ -165,7 +163,6 @@ class PresenceBridge:
         # monotonic start of the reconcile, for its "reconcile done" log line.
         self._reconciling: float | None = None
         self._reading_calendars = False  # run() has asked the store for every calendar
-        self._limit = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._listeners: list[Callable[[str], None]] = []
 
     # -- read side (chat assistant, admin API, CLI) ----------------------------------------
@@ -252,7 +249,7 @@ class PresenceBridge:
             self._scheduled[person.id] = state.scheduled.get(jid, ())
             self._shown_at[person.id] = person.jid
         if stale:
-            for result in await self._send_ops(stale):
+            for result in await self._sender.send(stale):
                 if isinstance(result, OverlayRejected):
                     log.warning("stale overlay not cleared", error=str(result))
         for jid, (transition, until) in state.dismissed.items():
@@ -482,7 +479,7 @@ class PresenceBridge:
         if dismissed(wanted, dismissal, now):
             wanted = None  # the person's own status wins for this transition
         current = self._server_shows(person_id, now, dismissal)
-        plan, beyond = plan_ahead(person, claims, now, dismissal, self._ahead)
+        plan, beyond = plan_ahead(person, claims, now, dismissal, self._horizon())
         # A capped overlay (phone) ends before its claim does: wake up to extend it; a
         # transition beyond the horizon: wake up to schedule it.
         refresh = [t for t in (wanted.until - self._grace if wanted else None, beyond) if t]
@@ -521,7 +518,7 @@ class PresenceBridge:
             if d.schedule is not None:
                 ops.append(ScheduleOp(d.jid, d.schedule))
         try:
-            results = iter(await self._send_ops(ops))
+            results = iter(await self._sender.send(ops))
         except NotConnected:
             self._synced = False  # reconcile on the next connect
             return
@@ -560,32 +557,9 @@ class PresenceBridge:
             else:
                 self.health.item_ok(d.person_id)
 
-    async def _send_ops(self, ops: list[Op]) -> list[OpResult]:
-        if self._batches:
-            try:
-                return await self._overlays.batch(ops)
-            except OverlayUnsupported:
-                log.warning("the overlay module predates batches: one IQ per change")
-                self._batches = False
-        return list(await asyncio.gather(*(self._send_one(op) for op in ops)))
-
-    async def _send_one(self, op: Op) -> OpResult:
-        async with self._limit:
-            try:
-                if isinstance(op, ClearOp):
-                    await self._overlays.clear(op.jid)
-                elif isinstance(op, SetOp):
-                    return "ok" if await self._overlays.set(op.jid, op.overlay) else "dismissed"
-                elif self._ahead > EXACT:
-                    await self._overlays.schedule(op.jid, op.entries)
-                return "ok"
-            except OverlayUnsupported as exc:
-                if isinstance(op, ScheduleOp):
-                    log.warning("the overlay module predates schedules: sent at the boundaries")
-                    self._ahead = EXACT
-                return exc
-            except OverlayRejected as exc:
-                return exc
+    def _horizon(self) -> timedelta:
+        """How far ahead to schedule: EXACT (nothing) once the server turned out not to."""
+        return self._ahead if self._sender.schedules else EXACT
 
     async def _clear_departed(self, person_id: str, jid: str) -> None:
         """Clear the overlay (and any schedule) we set on `jid` for someone who left the
@@ -597,7 +571,7 @@ class PresenceBridge:
         if self._scheduled.get(person_id):
             ops.append(ScheduleOp(jid, ()))
         try:
-            results = await self._send_ops(ops)
+            results = await self._sender.send(ops)
         except NotConnected:
             self._synced = False  # the reconcile after the next connect clears it
             return
