@@ -164,8 +164,12 @@ def _print_server_cpu(phase: str, label: str, cpu0: float, cpu1: float, people: 
     )
 
 
-async def main(people: int, fanout: int, lead: float, length: float, workdir: Path) -> None:
-    prosody = ProsodyServer()
+async def main(
+    people: int, fanout: int, lead: float, length: float, workdir: Path, blocklist_cache: int
+) -> None:
+    # As deploy/prosody/prosody.cfg.lua recommends; 0: Prosody's default (64 blocklists).
+    cache = f"blocklist_cache_size = {blocklist_cache}\n" if blocklist_cache else ""
+    prosody = ProsodyServer(extra_host_config=cache)
     names = [f"p{i:05d}" for i in range(people)]
     for name in names:
         prosody.add_user(name, "pw")
@@ -180,7 +184,8 @@ async def main(people: int, fanout: int, lead: float, length: float, workdir: Pa
     t = time.perf_counter()
     await prosody.start()
     print(
-        f"prosody with {people} users (fan-out {fanout}) started in {time.perf_counter() - t:.2f} s"
+        f"prosody with {people} users (fan-out {fanout}, blocklist_cache_size "
+        f"{blocklist_cache or 'default'}) started in {time.perf_counter() - t:.2f} s"
     )
 
     clients = [RawClient(prosody.jid(n), "pw", prosody.c2s_port) for n in names]
@@ -435,6 +440,22 @@ if __name__ == "__main__":
     parser.add_argument("--lead", type=float, default=25.0, help="seconds until the meetings start")
     parser.add_argument("--length", type=float, default=15.0, help="meeting length in seconds")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/samtek-bench-presence"))
+    parser.add_argument(
+        "--blocklist-cache-size",
+        type=int,
+        default=10000,
+        help="Prosody's blocklist_cache_size, as deploy/prosody/prosody.cfg.lua sets it "
+        "(0: Prosody's default, 64)",
+    )
     args = parser.parse_args()
     AHEAD_HOURS = args.ahead
-    asyncio.run(main(args.people, args.fanout, args.lead, args.length, args.workdir))
+    asyncio.run(
+        main(
+            args.people,
+            args.fanout,
+            args.lead,
+            args.length,
+            args.workdir,
+            args.blocklist_cache_size,
+        )
+    )
