@@ -14,6 +14,9 @@ the machine is:
   (one batch IQ), which fires them by itself;
 - (b) own presence: every person's client changes its own presence at the same instant.
 
+Each phase also prints Prosody's CPU (utime + stime from /proc) for each boundary's pass:
+unlike the delays, that figure does not depend on what else loads the machine.
+
     .venv/bin/python bench/presence_boundary.py --people 2000
     .venv/bin/python bench/presence_boundary.py --people 500 --fanout 20
 """
@@ -142,9 +145,31 @@ def cpu_seconds(pid: int) -> float:
 
 Figures = dict[str, tuple[float, float]]  # "start"/"end" -> (p50, p99) seconds
 
+# Prosody's CPU for one boundary is read from 0.5 s before it to this long after it (the
+# whole pass, also on a loaded machine; the SAMTEK phase stops at +1 s, where SAMTEK's own
+# checks begin). Unlike the wall-clock delays this does not depend on the machine's load.
+SERVER_CPU_AFTER = 2.0
 
-async def main(people: int, fanout: int, lead: float, length: float, workdir: Path) -> None:
-    prosody = ProsodyServer()
+
+def _pid(prosody: ProsodyServer) -> int:
+    assert prosody.pid is not None, "prosody is not running"
+    return prosody.pid
+
+
+def _print_server_cpu(phase: str, label: str, cpu0: float, cpu1: float, people: int) -> None:
+    spent = cpu1 - cpu0
+    print(
+        f"  {phase} {label}: Prosody CPU {spent * 1000:.0f} ms, "
+        f"{spent / people * 1e6:.0f} µs per transition"
+    )
+
+
+async def main(
+    people: int, fanout: int, lead: float, length: float, workdir: Path, blocklist_cache: int
+) -> None:
+    # As deploy/prosody/prosody.cfg.lua recommends; 0: Prosody's default (64 blocklists).
+    cache = f"blocklist_cache_size = {blocklist_cache}\n" if blocklist_cache else ""
+    prosody = ProsodyServer(extra_host_config=cache)
     names = [f"p{i:05d}" for i in range(people)]
     for name in names:
         prosody.add_user(name, "pw")
@@ -159,7 +184,8 @@ async def main(people: int, fanout: int, lead: float, length: float, workdir: Pa
     t = time.perf_counter()
     await prosody.start()
     print(
-        f"prosody with {people} users (fan-out {fanout}) started in {time.perf_counter() - t:.2f} s"
+        f"prosody with {people} users (fan-out {fanout}, blocklist_cache_size "
+        f"{blocklist_cache or 'default'}) started in {time.perf_counter() - t:.2f} s"
     )
 
     clients = [RawClient(prosody.jid(n), "pw", prosody.c2s_port) for n in names]
@@ -183,7 +209,9 @@ async def main(people: int, fanout: int, lead: float, length: float, workdir: Pa
         results["(a) server alone"] = await _server_phase(
             prosody, names, seen, expected, lead, length
         )
-        results["(b) own presence"] = await _own_phase(clients, seen, expected, lead, length)
+        results["(b) own presence"] = await _own_phase(
+            prosody, clients, seen, expected, lead, length
+        )
     finally:
         await observer.close()
         await asyncio.gather(*(c.close() for c in clients))
@@ -240,11 +268,13 @@ async def _samtek_phase(
             # 1-6 s after it, spread out: measured apart, [+1 s, +7 s).
             await _sleep_until(boundary.timestamp() - 0.5)
             mark, cpu0 = len(seen), cpu_seconds(samtek.pid)
+            server0 = cpu_seconds(_pid(prosody))
             collecting = asyncio.create_task(
                 _collect("samtek", label, seen, mark, expected, boundary, want)
             )
             await _sleep_until(boundary.timestamp() + 1)
             cpu1 = cpu_seconds(samtek.pid)
+            _print_server_cpu("samtek", label, server0, cpu_seconds(_pid(prosody)), len(names))
             await _sleep_until(boundary.timestamp() + 7)
             cpu2 = cpu_seconds(samtek.pid)
             figures[label] = await collecting
@@ -291,15 +321,26 @@ async def _server_phase(
     await component.close()  # nothing from a component at the boundary
     figures: Figures = {}
     for label, boundary, want in (("start", start, "dnd"), ("end", end, "")):
-        await _sleep_until(boundary.timestamp() - 1)
-        figures[label] = await _collect(
-            "(a) server alone", label, seen, len(seen), expected, boundary, want
+        await _sleep_until(boundary.timestamp() - 0.5)
+        server0 = cpu_seconds(_pid(prosody))
+        collecting = asyncio.create_task(
+            _collect("(a) server alone", label, seen, len(seen), expected, boundary, want)
         )
+        await _sleep_until(boundary.timestamp() + SERVER_CPU_AFTER)
+        _print_server_cpu(
+            "(a) server alone", label, server0, cpu_seconds(_pid(prosody)), len(names)
+        )
+        figures[label] = await collecting
     return figures
 
 
 async def _own_phase(
-    clients: list[RawClient], seen: list[Seen], expected: int, lead: float, length: float
+    prosody: ProsodyServer,
+    clients: list[RawClient],
+    seen: list[Seen],
+    expected: int,
+    lead: float,
+    length: float,
 ) -> Figures:
     """Every client changes its own presence at the boundary (no overlay involved)."""
     start = (datetime.now(UTC) + timedelta(seconds=min(lead, 5))).replace(microsecond=0)
@@ -314,13 +355,20 @@ async def _own_phase(
         ),
         ("end", end, "", b"<presence><status>Ledig</status></presence>"),
     ):
+        await _sleep_until(boundary.timestamp() - 0.5)
+        server0 = cpu_seconds(_pid(prosody))
         await _sleep_until(boundary.timestamp())
         mark = len(seen)
         for c in clients:
             c.send(stanza)
-        figures[label] = await _collect(
-            "(b) own presence", label, seen, mark, expected, boundary, want
+        collecting = asyncio.create_task(
+            _collect("(b) own presence", label, seen, mark, expected, boundary, want)
         )
+        await _sleep_until(boundary.timestamp() + SERVER_CPU_AFTER)
+        _print_server_cpu(
+            "(b) own presence", label, server0, cpu_seconds(_pid(prosody)), len(clients)
+        )
+        figures[label] = await collecting
     return figures
 
 
@@ -398,6 +446,22 @@ if __name__ == "__main__":
     parser.add_argument("--lead", type=float, default=25.0, help="seconds until the meetings start")
     parser.add_argument("--length", type=float, default=15.0, help="meeting length in seconds")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/samtek-bench-presence"))
+    parser.add_argument(
+        "--blocklist-cache-size",
+        type=int,
+        default=10000,
+        help="Prosody's blocklist_cache_size, as deploy/prosody/prosody.cfg.lua sets it "
+        "(0: Prosody's default, 64)",
+    )
     args = parser.parse_args()
     AHEAD_HOURS = args.ahead
-    asyncio.run(main(args.people, args.fanout, args.lead, args.length, args.workdir))
+    asyncio.run(
+        main(
+            args.people,
+            args.fanout,
+            args.lead,
+            args.length,
+            args.workdir,
+            args.blocklist_cache_size,
+        )
+    )

@@ -35,7 +35,7 @@ local xmlns_muc = "http://jabber.org/protocol/muc";
 -- Length in characters (the XML parser guarantees valid UTF-8); bytes on Lua 5.1.
 local function length(s) return utf8 and utf8.len(s) or #s; end
 
--- bare JID -> { show, status, transition, until (epoch s), timer, dismissed (bool) }.
+-- bare JID -> { show, status, transition, until (epoch s), dismissed (bool) }.
 -- One record per user: an active overlay, or (dismissed = true) the memory that the user
 -- dropped this transition by hand, so that a SAMTEK re-send of it is refused until `until`.
 local state = {};
@@ -114,13 +114,31 @@ local function is_contact(origin, bare_to)
 	return item ~= nil and (item.subscription == "both" or item.subscription == "from");
 end
 
+local function build_copy(presence, rec)
+	local p = rec and overlaid(presence, rec) or st.clone(presence);
+	if rec then ours[p] = true; end
+	return p;
+end
+
+-- session -> { presence, show, status, copy }: a copy built a few seconds before a boundary
+-- (see prepare below), so that the boundary pass only routes stanzas.  Valid while
+-- session.presence is still the same object (mod_presence stores a new stanza on every
+-- change, it never edits the stored one) and the overlay values are the same.
+local prepared = setmetatable({}, { __mode = "k" });
+
 -- One copy per resource, re-addressed for each recipient as mod_presence does with its own
 -- broadcast.  With an active overlay it is overlaid here and marked ours, so that it passes
 -- our filter once instead of being cloned and posted a second time per recipient.
 local function copy_for(session, rec)
-	local p = rec and overlaid(session.presence, rec) or st.clone(session.presence);
-	if rec then ours[p] = true; end
-	return p;
+	local ready = prepared[session];
+	if ready then
+		prepared[session] = nil; -- used once: contacts' deliveries re-address it
+		local show, status = rec and rec.show, rec and rec.status;
+		if ready.presence == session.presence and ready.show == show and ready.status == status then
+			return ready.copy;
+		end
+	end
+	return build_copy(session.presence, rec);
 end
 
 local function resend(session, p, to)
@@ -157,30 +175,70 @@ local function rebroadcast(bare, except)
 	end
 end
 
-local function drop(bare, rec)
-	if rec.timer then rec.timer:stop(); end
-	if state[bare] == rec then state[bare] = nil; end
-end
-
 -- Scheduled overlays ----------------------------------------------------------------------
--- bare JID -> array of entries { show, status, transition, from, until, timer }, sorted by
--- `from`.  Each entry has its own timer and becomes the active overlay at `from`, so a
--- boundary needs nothing from SAMTEK (which may be busy, restarting or dead at that instant).
+-- bare JID -> array of entries { show, status, transition, from, until }, sorted by `from`.
+-- Each entry becomes the active overlay at `from` by the server's own timer, so a boundary
+-- needs nothing from SAMTEK (which may be busy, restarting or dead at that instant).
 local pending = {};
 local MAX_SCHEDULED = module:get_option_number("samtek_overlay_max_scheduled", 16); -- per user
 local MAX_HORIZON = module:get_option_number("samtek_overlay_max_horizon", 24 * 3600); -- seconds
 local MAX_BATCH = module:get_option_number("samtek_overlay_max_batch", 500); -- items per IQ
+-- Seconds before a boundary at which the stanza copies it will send are built.
+local PREPARE_LEAD = 5;
 
--- A timer that runs fn at the absolute instant `when`; timers may fire a little early.
+-- A timer that runs fn(t) at the absolute instant `when`, t >= when; timers may fire a
+-- little early.
 local function at(when, fn)
 	return module:add_timer(math.max(when - now(), 0), function()
-		local left = when - now();
-		if left > 0.001 then return left; end
-		fn();
+		local t = now();
+		if when - t > 0.001 then return when - t; end
+		fn(math.max(t, when));
 	end);
 end
 
-local advance;
+-- Instants: one timer per distinct instant, not one per entry and record.  At 09:00
+-- thousands of users are due in the same second; the pass then walks one table.
+-- instant (epoch s) -> { timer, prepare (timer), ready (bool), users = { [bare] = count } }:
+-- count = records and entries of that user due then (an end and a start can coincide).
+local instants = {};
+local advance, prepare;
+
+local function wake(when, bare)
+	local slot = instants[when];
+	if not slot then
+		slot = { users = {} };
+		instants[when] = slot;
+		slot.timer = at(when, function(t)
+			if slot.prepare then slot.prepare:stop(); end
+			instants[when] = nil; -- what advance() consumes now is not looked up here again
+			for user in pairs(slot.users) do advance(user, t); end
+		end);
+		slot.prepare = module:add_timer(math.max(when - PREPARE_LEAD - now(), 0), function()
+			slot.prepare, slot.ready = nil, true;
+			for user in pairs(slot.users) do prepare(user, when); end
+		end);
+	end
+	slot.users[bare] = (slot.users[bare] or 0) + 1;
+	return slot;
+end
+
+local function unwake(when, bare)
+	local slot = instants[when];
+	local count = slot and slot.users[bare];
+	if not count then return; end -- already fired
+	if count > 1 then slot.users[bare] = count - 1; return; end
+	slot.users[bare] = nil;
+	if next(slot.users) == nil then
+		slot.timer:stop();
+		if slot.prepare then slot.prepare:stop(); end
+		instants[when] = nil;
+	end
+end
+
+local function drop(bare, rec)
+	unwake(rec["until"], bare);
+	if state[bare] == rec then state[bare] = nil; end
+end
 
 -- Make `entry` the active overlay (its values and `until`); returns whether contacts must
 -- get the presence again (not when only `until` changes, e.g. a late set re-scheduled).
@@ -191,21 +249,44 @@ local function install(bare, entry)
 	if old then drop(bare, old); end
 	local rec = { show = entry.show, status = entry.status, transition = entry.transition,
 		["until"] = entry["until"] };
-	-- Expiry by the server itself: a crashed SAMTEK never leaves a stale overlay.
-	rec.timer = at(rec["until"], function() rec.timer = nil; advance(bare); end);
 	state[bare] = rec;
+	wake(rec["until"], bare); -- expiry by the server itself: a dead SAMTEK leaves no stale overlay
 	return not same;
 end
 
--- Bring `bare` to what is due now: expire the active record at its `until`, and apply the
--- latest scheduled entry whose `from` has come (unless she dismissed that very transition).
--- One re-broadcast at most, also when an expiry and the next start fall on the same instant.
-advance = function(bare)
-	local t = now();
+-- Build, ahead of instant `when`, the copies that advance() will send then for each of the
+-- user's available resources (what contacts will see after it: the entry due then, the
+-- active overlay, or the real presence); copy_for() uses them if nothing changed meanwhile.
+prepare = function(bare, when)
+	local user = bare_sessions[bare];
+	if not user then return; end
+	local due;
+	for _, entry in ipairs(pending[bare] or {}) do
+		if entry.from > when then break; end
+		if entry["until"] > when then due = entry; end
+	end
+	local rec = state[bare];
+	if rec and rec["until"] <= when then rec = nil; end -- expired by then
+	if due and not (rec and rec.dismissed and rec.transition == due.transition) then rec = due; end
+	if rec and rec.dismissed then rec = nil; end
+	for _, session in pairs(user.sessions) do
+		if session.presence then
+			prepared[session] = { presence = session.presence, show = rec and rec.show,
+				status = rec and rec.status, copy = build_copy(session.presence, rec) };
+		end
+	end
+end
+
+-- Bring `bare` to what is due at t (default now): expire the active record at its `until`,
+-- and apply the latest scheduled entry whose `from` has come (unless she dismissed that
+-- very transition).  One re-broadcast at most, also when an expiry and the next start
+-- fall on the same instant.
+advance = function(bare, t)
+	t = t or now();
 	local list, due = pending[bare], nil;
 	while list and list[1] and list[1].from <= t do
 		local entry = table.remove(list, 1);
-		if entry.timer then entry.timer:stop(); entry.timer = nil; end
+		unwake(entry.from, bare);
 		if entry["until"] > t then due = entry; end
 	end
 	if list and #list == 0 then pending[bare] = nil; end
@@ -226,9 +307,7 @@ advance = function(bare)
 end
 
 local function cancel_pending(bare)
-	for _, entry in ipairs(pending[bare] or {}) do
-		if entry.timer then entry.timer:stop(); end
-	end
+	for _, entry in ipairs(pending[bare] or {}) do unwake(entry.from, bare); end
 	pending[bare] = nil;
 end
 
@@ -238,7 +317,7 @@ local function add_pending(bare, entry)
 	local i = #list + 1;
 	while i > 1 and list[i - 1].from > entry.from do i = i - 1; end
 	table.insert(list, i, entry);
-	entry.timer = at(entry.from, function() entry.timer = nil; advance(bare); end);
+	if wake(entry.from, bare).ready then prepare(bare, entry.from); end -- after its prepare pass
 end
 
 -- Tell every trusted component that the user overrode the overlay by hand.
@@ -263,7 +342,7 @@ local function check_manual_change(origin, stanza, bare)
 		and prev:get_child_text("status") == stanza:get_child_text("status") then
 		return;
 	end
-	rec.dismissed = true; -- keep the record (and its timer) as the dismissal memory
+	rec.dismissed = true; -- keep the record (and its expiry) as the dismissal memory
 	log_dismissed(bare, "%s dismissed overlay %s by hand", bare, rec.transition);
 	notify_dismissed(bare, rec, stanza);
 	-- This resource's new presence now flows unmodified through mod_presence; the other
@@ -380,7 +459,7 @@ local function do_set(req)
 		local list = pending[bare] or {};
 		for i, other in ipairs(list) do
 			if other.transition == entry.transition then
-				if other.timer then other.timer:stop(); end
+				unwake(other.from, bare);
 				table.remove(list, i);
 				break;
 			end

@@ -161,6 +161,29 @@ async def test_dismissal_wins_for_the_active_transition_not_the_next(
     assert statuses(bob, laptop.jid, mark) == ["lunsj", "møte 2"]
 
 
+async def test_presence_changed_after_the_boundary_was_prepared_is_the_one_overlaid(
+    prosody: ProsodyServer, component: Component, client: NewClient
+) -> None:
+    # The module builds a boundary's stanzas 5 s ahead; what the clients send after that
+    # must still be what contacts see overlaid at the boundary.
+    bob = await client("bob", "desk")
+    laptop = await client("alice", "laptop", status="free", priority=1)
+    await bob.presence_from(laptop.jid, 0, "available", "free")
+    start = ahead(4.5)  # within the 5 s: prepared at once
+    await component.schedule(
+        prosody.jid("alice"), [entry("entry", None, "dnd", "t1", start, ahead(30), "I møte")]
+    )
+    await component.list()  # a round trip: the prepare pass has run
+    mark = bob.presences.mark()
+    await laptop.send_presence(status="ute", priority=5)  # no overlay yet: no dismissal
+    phone = await client("alice", "phone", status="mobil")
+    await bob.presence_from(laptop.jid, mark, "available", "ute")
+    overlaid = await bob.presence_from(laptop.jid, mark, "dnd", "I møte")
+    assert time.time() >= start.timestamp()
+    assert overlaid["priority"] == 5
+    await bob.presence_from(phone.jid, mark, "dnd", "I møte")
+
+
 async def test_scheduled_start_happens_with_the_component_disconnected(
     prosody: ProsodyServer, client: NewClient
 ) -> None:
