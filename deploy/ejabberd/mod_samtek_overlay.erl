@@ -74,10 +74,11 @@ depends(_Host, _Opts) -> [{mod_roster, hard}].
 mod_opt_type(trusted) -> econf:list(econf:jid());
 mod_opt_type(max_rooms) -> econf:pos_int();
 mod_opt_type(log_interval) -> econf:pos_int();
-mod_opt_type(log_burst) -> econf:pos_int().
+mod_opt_type(log_burst) -> econf:pos_int();
+mod_opt_type(max_batch) -> econf:pos_int().
 
 mod_options(_Host) ->
-    [{trusted, []}, {max_rooms, 100}, {log_interval, 60}, {log_burst, 10}].
+    [{trusted, []}, {max_rooms, 100}, {log_interval, 60}, {log_burst, 10}, {max_batch, 500}].
 
 mod_doc() ->
     #{desc => [<<"Presence overlay for SAMTEK: a trusted component sets what a user's "
@@ -89,7 +90,9 @@ mod_doc() ->
                                        "the overlay changes (default 100).">>}},
                {log_interval, #{value => "seconds", desc => <<"Log rate window (default 60).">>}},
                {log_burst, #{value => "pos_integer()",
-                             desc => <<"Log lines per window and event kind (default 10).">>}}]}.
+                             desc => <<"Log lines per window and event kind (default 10).">>}},
+               {max_batch, #{value => "pos_integer()",
+                             desc => <<"Items per <batch/> (default 500).">>}}]}.
 
 opt(Host, Name) -> gen_mod:get_module_opt(Host, ?MODULE, Name).
 
@@ -318,6 +321,8 @@ process_iq(#iq{from = From, to = #jid{lserver = Host}, type = Type, lang = Lang,
                     xmpp:make_error(IQ, xmpp:err_bad_request(Text, Lang));
                   throw:{item_not_found, Text} ->
                     xmpp:make_error(IQ, xmpp:err_item_not_found(Text, Lang));
+                  throw:{policy_violation, Text} ->
+                    xmpp:make_error(IQ, xmpp:err_policy_violation(Text, Lang));
                   throw:feature_not_implemented ->
                     xmpp:make_error(IQ, xmpp:err_feature_not_implemented(
                                           <<"expected set, clear or list">>, Lang))
@@ -326,7 +331,42 @@ process_iq(#iq{from = From, to = #jid{lserver = Host}, type = Type, lang = Lang,
 process_iq(#iq{lang = Lang} = IQ) ->
     xmpp:make_error(IQ, xmpp:err_bad_request(<<"one request element expected">>, Lang)).
 
-handle(set, <<"set">>, El, Host) ->
+handle(set, <<"batch">>, El, Host) ->
+    %% Items applied in order, each on its own (as if sent alone); one result per item.
+    Items = [C || #xmlel{} = C <- El#xmlel.children,
+                  lists:member(fxml:get_tag_attr_s(<<"xmlns">>, C), [<<>>, ?NS])],
+    Max = opt(Host, max_batch),
+    length(Items) =< Max orelse
+        throw({bad_request, <<"at most ", (integer_to_binary(Max))/binary, " items per batch">>}),
+    {ok, #xmlel{name = <<"batch">>, attrs = [{<<"xmlns">>, ?NS}],
+                children = [batch_item(C, Host) || C <- Items]}};
+handle(set, Name, El, Host) when Name == <<"set">>; Name == <<"clear">> ->
+    case operation(Name, El, Host) of
+        ok -> ok;
+        dismissed -> {ok, #xmlel{name = <<"dismissed">>, attrs = [{<<"xmlns">>, ?NS}]}}
+    end;
+handle(get, <<"list">>, _El, Host) ->
+    Recs = mnesia:dirty_select(?TABLE, [{#samtek_overlay{us = {'_', Host}, _ = '_'}, [], ['$_']}]),
+    {ok, #xmlel{name = <<"list">>, attrs = [{<<"xmlns">>, ?NS}],
+                children = [list_item(Rec) || Rec <- Recs]}};
+handle(_, _, _, _) ->
+    %% A request of a newer protocol (schedule): SAMTEK then falls back to set/clear.
+    throw(feature_not_implemented).
+
+batch_item(#xmlel{name = Name} = C, Host) ->
+    try operation(Name, C, Host) of
+        Result -> #xmlel{name = atom_to_binary(Result)}  % ok | dismissed
+    catch throw:{Condition, Text} ->
+            #xmlel{name = <<"refused">>, attrs = [{<<"condition">>, condition(Condition)}],
+                   children = [{xmlcdata, Text}]}
+    end.
+
+condition(bad_request) -> <<"bad-request">>;
+condition(item_not_found) -> <<"item-not-found">>;
+condition(policy_violation) -> <<"policy-violation">>.
+
+%% set and clear, alone or as a batch item: ok | dismissed, or throws {Condition, Text}.
+operation(<<"set">>, El, Host) ->
     {U, S} = local_user(fxml:get_tag_attr_s(<<"jid">>, El), Host),
     Show = show(fxml:get_tag_attr_s(<<"show">>, El)),
     Transition = fxml:get_tag_attr_s(<<"transition">>, El),
@@ -355,12 +395,11 @@ handle(set, <<"set">>, El, Host) ->
                 end
         end,
     case mnesia:transaction(F) of
-        {atomic, dismissed} ->
-            {ok, #xmlel{name = <<"dismissed">>, attrs = [{<<"xmlns">>, ?NS}]}};
+        {atomic, dismissed} -> dismissed;
         {atomic, same} -> ok;
         {atomic, ok} -> rebroadcast(U, S, none), ok
     end;
-handle(set, <<"clear">>, El, Host) ->
+operation(<<"clear">>, El, Host) ->
     {U, S} = local_user(fxml:get_tag_attr_s(<<"jid">>, El), Host),
     %% A dismissal memory is kept: a later re-send of that transition stays refused.
     F = fun() ->
@@ -373,13 +412,8 @@ handle(set, <<"clear">>, El, Host) ->
         {atomic, ok} -> rebroadcast(U, S, none), ok;
         {atomic, none} -> ok
     end;
-handle(get, <<"list">>, _El, Host) ->
-    Recs = mnesia:dirty_select(?TABLE, [{#samtek_overlay{us = {'_', Host}, _ = '_'}, [], ['$_']}]),
-    {ok, #xmlel{name = <<"list">>, attrs = [{<<"xmlns">>, ?NS}],
-                children = [list_item(Rec) || Rec <- Recs]}};
-handle(_, _, _, _) ->
-    %% A request of a newer protocol (schedule, batch): SAMTEK then falls back to set/clear.
-    throw(feature_not_implemented).
+operation(Name, _El, _Host) ->
+    throw({bad_request, <<"unknown batch item ", Name/binary>>}).
 
 list_item(#samtek_overlay{us = {U, S}, transition = T, until = Until} = Rec) ->
     Attrs = [{<<"jid">>, jid:encode(jid:make(U, S))}, {<<"transition">>, T},
