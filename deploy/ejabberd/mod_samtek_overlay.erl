@@ -93,11 +93,12 @@ mod_opt_type(log_interval) -> econf:pos_int();
 mod_opt_type(log_burst) -> econf:pos_int();
 mod_opt_type(max_batch) -> econf:pos_int();
 mod_opt_type(max_scheduled) -> econf:pos_int();
-mod_opt_type(max_horizon) -> econf:pos_int().
+mod_opt_type(max_horizon) -> econf:pos_int();
+mod_opt_type(max_list) -> econf:pos_int().
 
 mod_options(_Host) ->
     [{trusted, []}, {max_rooms, 100}, {log_interval, 60}, {log_burst, 10}, {max_batch, 500},
-     {max_scheduled, 16}, {max_horizon, 86400}].
+     {max_scheduled, 16}, {max_horizon, 86400}, {max_list, 10000}].
 
 mod_doc() ->
     #{desc => [<<"Presence overlay for SAMTEK: a trusted component sets what a user's "
@@ -116,7 +117,10 @@ mod_doc() ->
                                  desc => <<"Pending scheduled overlays per user (default 16).">>}},
                {max_horizon, #{value => "seconds",
                                desc => <<"How far ahead a scheduled `from` may be "
-                                         "(default 86400).">>}}]}.
+                                         "(default 86400).">>}},
+               {max_list, #{value => "pos_integer()",
+                            desc => <<"Items per page of a <list max/> answer (whole users; "
+                                      "default 10000).">>}}]}.
 
 opt(Host, Name) -> gen_mod:get_module_opt(Host, ?MODULE, Name).
 
@@ -370,23 +374,56 @@ handle(set, Name, El, Host) when Name == <<"set">>; Name == <<"clear">>;
         ok -> ok;
         dismissed -> {ok, #xmlel{name = <<"dismissed">>, attrs = [{<<"xmlns">>, ?NS}]}}
     end;
-handle(get, <<"list">>, _El, Host) ->
+handle(get, <<"list">>, El, Host) ->
     Recs = mnesia:dirty_select(?TABLE, [{#samtek_overlay{us = {'_', Host}, _ = '_'}, [], ['$_']}]),
     Pending = mnesia:dirty_select(?PENDING, [{#samtek_overlay_pending{us = {'_', Host}, _ = '_'},
                                               [], ['$_']}]),
-    Users = lists:usort([U || #samtek_overlay{us = U} <- Recs] ++
-                            [U || #samtek_overlay_pending{us = U} <- Pending]),
     Active = maps:from_list([{U, R} || #samtek_overlay{us = U} = R <- Recs]),
     Later = maps:from_list([{U, Es} || #samtek_overlay_pending{us = U, entries = Es} <- Pending]),
+    %% In bare-JID order (bytes, as the client compares `last` and `after`).
+    After = fxml:get_tag_attr_s(<<"after">>, El),
+    Keys = maps:keys(maps:merge(Active, Later)),
+    Users = [User || {Bare, _} = User <- lists:usort([{bare(US), US} || US <- Keys]),
+                     After == <<>> orelse Bare > After],
+    {Page, Last} = page(Users, page_max(fxml:get_tag_attr_s(<<"max">>, El), Host), Active, Later),
     %% Per user: the overlay (or dismissal), then the pending entries in `from` order.
     Items = lists:flatmap(
-              fun(US) ->
+              fun({_, US}) ->
                       [list_item(R) || R <- [maps:get(US, Active, none)], R /= none] ++
                           [scheduled_item(US, E) || E <- maps:get(US, Later, [])]
-              end, Users),
-    {ok, #xmlel{name = <<"list">>, attrs = [{<<"xmlns">>, ?NS}], children = Items}};
+              end, Page),
+    LastAttr = case Last of none -> []; _ -> [{<<"last">>, Last}] end,
+    {ok, #xmlel{name = <<"list">>, attrs = [{<<"xmlns">>, ?NS} | LastAttr], children = Items}};
 handle(_, _, _, _) ->
     throw(feature_not_implemented).
+
+bare({U, S}) -> jid:encode(jid:make(U, S)).
+
+%% <list max='N'/>: capped by max_list; without `max` (a client that predates pages), or
+%% with one that is not a number, everything in one answer.
+page_max(<<>>, _Host) -> all;
+page_max(Bin, Host) ->
+    try binary_to_integer(Bin) of
+        N -> max(1, min(N, opt(Host, max_list)))
+    catch error:badarg -> all
+    end.
+
+%% {users of the page, the bare JID of its last user when more follow, else none}: whole
+%% users, up to the one whose items (overlay or dismissal, scheduled entries) reach Max.
+page(Users, all, _Active, _Later) -> {Users, none};
+page(Users, Max, Active, Later) -> page(Users, Max, Active, Later, 0, []).
+
+page([], _Max, _Active, _Later, _Items, Acc) -> {lists:reverse(Acc), none};
+page([_] = Final, _Max, _Active, _Later, _Items, Acc) -> {lists:reverse(Acc, Final), none};
+page([{Bare, US} = User | More], Max, Active, Later, Items, Acc) ->
+    N = Items + length(maps:get(US, Later, [])) + case maps:is_key(US, Active) of
+                                                      true -> 1;
+                                                      false -> 0
+                                                  end,
+    case N >= Max of
+        true -> {lists:reverse(Acc, [User]), Bare};
+        false -> page(More, Max, Active, Later, N, [User | Acc])
+    end.
 
 batch_item(#xmlel{name = Name} = C, Host) ->
     try operation(Name, C, Host) of
