@@ -13,6 +13,10 @@
 %%% component's node applies to sessions on every node.  Every node arms the expiry timers of
 %%% every record (mnesia table events); a transaction makes exactly one of them act.  A restart
 %%% of the whole cluster forgets every overlay: SAMTEK re-sends them after it reconnects.
+%%%
+%%% Scheduled overlays (entries with a future `from`) are a second table, one record per
+%%% user; every node arms a timer at each user's earliest `from`, and the same kind of
+%%% transaction makes one node apply the entry at that instant, without SAMTEK.
 -module(mod_samtek_overlay).
 -behaviour(gen_mod).
 -behaviour(gen_server).
@@ -28,6 +32,7 @@
 
 -define(NS, <<"urn:samtek:presence-overlay:0">>).
 -define(TABLE, samtek_overlay).
+-define(PENDING, samtek_overlay_pending).
 -define(MAX_TRANSITION, 256).  % characters
 -define(MAX_STATUS, 1024).     % characters
 -define(MAX_LOG_KEYS, 1000).   % senders remembered per log interval
@@ -40,8 +45,19 @@
                          show :: available | away | xa | dnd | chat,
                          status :: binary() | undefined,
                          transition :: binary(),
-                         until :: integer(),  % Unix seconds
+                         until :: integer(),  % Unix milliseconds
                          dismissed = false :: boolean()}).
+
+%% A scheduled overlay: becomes the user's overlay at `from` (Unix milliseconds, as `until`).
+-record(sched, {from :: integer() | undefined,
+                until :: integer(),
+                show :: available | away | xa | dnd | chat,
+                status :: binary() | undefined,
+                transition :: binary()}).
+
+%% One record per user with pending entries, sorted by `from`.
+-record(samtek_overlay_pending, {us :: {binary(), binary()},
+                                 entries = [] :: [#sched{}]}).
 
 %%%===================================================================
 %%% gen_mod
@@ -74,10 +90,15 @@ depends(_Host, _Opts) -> [{mod_roster, hard}].
 mod_opt_type(trusted) -> econf:list(econf:jid());
 mod_opt_type(max_rooms) -> econf:pos_int();
 mod_opt_type(log_interval) -> econf:pos_int();
-mod_opt_type(log_burst) -> econf:pos_int().
+mod_opt_type(log_burst) -> econf:pos_int();
+mod_opt_type(max_batch) -> econf:pos_int();
+mod_opt_type(max_scheduled) -> econf:pos_int();
+mod_opt_type(max_horizon) -> econf:pos_int();
+mod_opt_type(max_list) -> econf:pos_int().
 
 mod_options(_Host) ->
-    [{trusted, []}, {max_rooms, 100}, {log_interval, 60}, {log_burst, 10}].
+    [{trusted, []}, {max_rooms, 100}, {log_interval, 60}, {log_burst, 10}, {max_batch, 500},
+     {max_scheduled, 16}, {max_horizon, 86400}, {max_list, 10000}].
 
 mod_doc() ->
     #{desc => [<<"Presence overlay for SAMTEK: a trusted component sets what a user's "
@@ -89,7 +110,17 @@ mod_doc() ->
                                        "the overlay changes (default 100).">>}},
                {log_interval, #{value => "seconds", desc => <<"Log rate window (default 60).">>}},
                {log_burst, #{value => "pos_integer()",
-                             desc => <<"Log lines per window and event kind (default 10).">>}}]}.
+                             desc => <<"Log lines per window and event kind (default 10).">>}},
+               {max_batch, #{value => "pos_integer()",
+                             desc => <<"Items per <batch/> (default 500).">>}},
+               {max_scheduled, #{value => "pos_integer()",
+                                 desc => <<"Pending scheduled overlays per user (default 16).">>}},
+               {max_horizon, #{value => "seconds",
+                               desc => <<"How far ahead a scheduled `from` may be "
+                                         "(default 86400).">>}},
+               {max_list, #{value => "pos_integer()",
+                            desc => <<"Items per page of a <list max/> answer (whole users; "
+                                      "default 10000).">>}}]}.
 
 opt(Host, Name) -> gen_mod:get_module_opt(Host, ?MODULE, Name).
 
@@ -318,30 +349,140 @@ process_iq(#iq{from = From, to = #jid{lserver = Host}, type = Type, lang = Lang,
                     xmpp:make_error(IQ, xmpp:err_bad_request(Text, Lang));
                   throw:{item_not_found, Text} ->
                     xmpp:make_error(IQ, xmpp:err_item_not_found(Text, Lang));
+                  throw:{policy_violation, Text} ->
+                    xmpp:make_error(IQ, xmpp:err_policy_violation(Text, Lang));
                   throw:feature_not_implemented ->
                     xmpp:make_error(IQ, xmpp:err_feature_not_implemented(
-                                          <<"expected set, clear or list">>, Lang))
+                                          <<"expected set, clear, schedule, batch or list">>,
+                                          Lang))
             end
     end;
 process_iq(#iq{lang = Lang} = IQ) ->
     xmpp:make_error(IQ, xmpp:err_bad_request(<<"one request element expected">>, Lang)).
 
-handle(set, <<"set">>, El, Host) ->
+handle(set, <<"batch">>, El, Host) ->
+    %% Items applied in order, each on its own (as if sent alone); one result per item.
+    Items = [C || #xmlel{} = C <- El#xmlel.children, in_ns(C)],
+    Max = opt(Host, max_batch),
+    length(Items) =< Max orelse
+        throw({bad_request, <<"at most ", (integer_to_binary(Max))/binary, " items per batch">>}),
+    {ok, #xmlel{name = <<"batch">>, attrs = [{<<"xmlns">>, ?NS}],
+                children = [batch_item(C, Host) || C <- Items]}};
+handle(set, Name, El, Host) when Name == <<"set">>; Name == <<"clear">>;
+                                 Name == <<"schedule">> ->
+    case operation(Name, El, Host) of
+        ok -> ok;
+        dismissed -> {ok, #xmlel{name = <<"dismissed">>, attrs = [{<<"xmlns">>, ?NS}]}}
+    end;
+handle(get, <<"list">>, El, Host) ->
+    Recs = mnesia:dirty_select(?TABLE, [{#samtek_overlay{us = {'_', Host}, _ = '_'}, [], ['$_']}]),
+    Pending = mnesia:dirty_select(?PENDING, [{#samtek_overlay_pending{us = {'_', Host}, _ = '_'},
+                                              [], ['$_']}]),
+    Active = maps:from_list([{U, R} || #samtek_overlay{us = U} = R <- Recs]),
+    Later = maps:from_list([{U, Es} || #samtek_overlay_pending{us = U, entries = Es} <- Pending]),
+    %% In bare-JID order (bytes, as the client compares `last` and `after`).
+    After = fxml:get_tag_attr_s(<<"after">>, El),
+    Keys = maps:keys(maps:merge(Active, Later)),
+    Users = [User || {Bare, _} = User <- lists:usort([{bare(US), US} || US <- Keys]),
+                     After == <<>> orelse Bare > After],
+    {Page, Last} = page(Users, page_max(fxml:get_tag_attr_s(<<"max">>, El), Host), Active, Later),
+    %% Per user: the overlay (or dismissal), then the pending entries in `from` order.
+    Items = lists:flatmap(
+              fun({_, US}) ->
+                      [list_item(R) || R <- [maps:get(US, Active, none)], R /= none] ++
+                          [scheduled_item(US, E) || E <- maps:get(US, Later, [])]
+              end, Page),
+    LastAttr = case Last of none -> []; _ -> [{<<"last">>, Last}] end,
+    {ok, #xmlel{name = <<"list">>, attrs = [{<<"xmlns">>, ?NS} | LastAttr], children = Items}};
+handle(_, _, _, _) ->
+    throw(feature_not_implemented).
+
+bare({U, S}) -> jid:encode(jid:make(U, S)).
+
+%% <list max='N'/>: capped by max_list; without `max` (a client that predates pages), or
+%% with one that is not a number, everything in one answer.
+page_max(<<>>, _Host) -> all;
+page_max(Bin, Host) ->
+    try binary_to_integer(Bin) of
+        N -> max(1, min(N, opt(Host, max_list)))
+    catch error:badarg -> all
+    end.
+
+%% {users of the page, the bare JID of its last user when more follow, else none}: whole
+%% users, up to the one whose items (overlay or dismissal, scheduled entries) reach Max.
+page(Users, all, _Active, _Later) -> {Users, none};
+page(Users, Max, Active, Later) -> page(Users, Max, Active, Later, 0, []).
+
+page([], _Max, _Active, _Later, _Items, Acc) -> {lists:reverse(Acc), none};
+page([_] = Final, _Max, _Active, _Later, _Items, Acc) -> {lists:reverse(Acc, Final), none};
+page([{Bare, US} = User | More], Max, Active, Later, Items, Acc) ->
+    N = Items + length(maps:get(US, Later, [])) + case maps:is_key(US, Active) of
+                                                      true -> 1;
+                                                      false -> 0
+                                                  end,
+    case N >= Max of
+        true -> {lists:reverse(Acc, [User]), Bare};
+        false -> page(More, Max, Active, Later, N, [User | Acc])
+    end.
+
+batch_item(#xmlel{name = Name} = C, Host) ->
+    try operation(Name, C, Host) of
+        Result -> #xmlel{name = atom_to_binary(Result)}  % ok | dismissed
+    catch throw:{Condition, Text} ->
+            #xmlel{name = <<"refused">>, attrs = [{<<"condition">>, condition(Condition)}],
+                   children = [{xmlcdata, Text}]}
+    end.
+
+condition(bad_request) -> <<"bad-request">>;
+condition(item_not_found) -> <<"item-not-found">>;
+condition(policy_violation) -> <<"policy-violation">>.
+
+%% set and clear, alone or as a batch item: ok | dismissed, or throws {Condition, Text}.
+operation(<<"set">>, El, Host) ->
     {U, S} = local_user(fxml:get_tag_attr_s(<<"jid">>, El), Host),
-    Show = show(fxml:get_tag_attr_s(<<"show">>, El)),
-    Transition = fxml:get_tag_attr_s(<<"transition">>, El),
-    case chars(Transition) of
-        N when N >= 1, N =< ?MAX_TRANSITION -> ok;
-        _ -> throw({bad_request, <<"transition must be 1..256 characters">>})
-    end,
-    Until = parse_until(fxml:get_tag_attr_s(<<"until">>, El)),
-    Until > erlang:system_time(second) orelse throw({bad_request, <<"until is in the past">>}),
-    Status = case fxml:get_subtag(El, <<"status">>) of
-                 false -> undefined;
-                 StatusEl -> fxml:get_tag_cdata(StatusEl)
-             end,
-    Status /= undefined andalso chars(Status) > ?MAX_STATUS
-        andalso throw({bad_request, <<"status too long">>}),
+    Now = now_ms(),
+    case read_entry(El, Now, S) of
+        #sched{from = From} = E when is_integer(From), From > Now -> schedule_one(U, S, E);
+        E -> set_now(U, S, E)  % no `from`, or one already past (sent late): applies at once
+    end;
+operation(<<"clear">>, El, Host) ->
+    {U, S} = local_user(fxml:get_tag_attr_s(<<"jid">>, El), Host),
+    %% A dismissal memory is kept: a later re-send of that transition stays refused.
+    F = fun() ->
+                case mnesia:read(?TABLE, {U, S}, write) of
+                    [#samtek_overlay{dismissed = false}] -> mnesia:delete({?TABLE, {U, S}});
+                    _ -> none
+                end
+        end,
+    case mnesia:transaction(F) of
+        {atomic, ok} -> rebroadcast(U, S, none), ok;
+        {atomic, none} -> ok
+    end;
+operation(<<"schedule">>, El, Host) ->
+    %% Replaces all of the user's pending entries (none cancels them).  All or nothing:
+    %% every entry is checked before anything changes.
+    {U, S} = local_user(fxml:get_tag_attr_s(<<"jid">>, El), Host),
+    Now = now_ms(),
+    Max = opt(S, max_scheduled),
+    Children = [C || #xmlel{name = <<"entry">>} = C <- El#xmlel.children, in_ns(C)],
+    Entries = lists:foldl(
+                fun(_, Acc) when length(Acc) >= Max -> throw(too_many(Max));
+                   (C, Acc) ->
+                        case read_entry(C, Now, S) of
+                            #sched{from = undefined} ->
+                                throw({bad_request, <<"a schedule entry needs from">>});
+                            E -> [E | Acc]
+                        end
+                end, [], Children),
+    Sorted = lists:keysort(#sched.from, lists:reverse(Entries)),
+    {atomic, ok} = mnesia:transaction(fun() -> write_pending({U, S}, Sorted) end),
+    advance({U, S}),  % an entry whose `from` has just passed applies now
+    ok;
+operation(Name, _El, _Host) ->
+    throw({bad_request, <<"unknown batch item ", Name/binary>>}).
+
+%% An overlay from now on: replaces the active one, unless she dismissed this transition.
+set_now(U, S, #sched{show = Show, status = Status, transition = Transition, until = Until}) ->
     New = #samtek_overlay{us = {U, S}, show = Show, status = Status, transition = Transition,
                           until = Until},
     F = fun() ->
@@ -355,47 +496,96 @@ handle(set, <<"set">>, El, Host) ->
                 end
         end,
     case mnesia:transaction(F) of
-        {atomic, dismissed} ->
-            {ok, #xmlel{name = <<"dismissed">>, attrs = [{<<"xmlns">>, ?NS}]}};
+        {atomic, dismissed} -> dismissed;
         {atomic, same} -> ok;
         {atomic, ok} -> rebroadcast(U, S, none), ok
-    end;
-handle(set, <<"clear">>, El, Host) ->
-    {U, S} = local_user(fxml:get_tag_attr_s(<<"jid">>, El), Host),
-    %% A dismissal memory is kept: a later re-send of that transition stays refused.
+    end.
+
+%% A set with a future `from`: replaces a pending entry of the same transition, else is added.
+schedule_one(U, S, #sched{transition = Transition} = E) ->
+    Max = opt(S, max_scheduled),
     F = fun() ->
-                case mnesia:read(?TABLE, {U, S}, write) of
-                    [#samtek_overlay{dismissed = false}] -> mnesia:delete({?TABLE, {U, S}});
-                    _ -> none
+                Rest = [X || #sched{transition = T} = X <- pending_of({U, S}), T /= Transition],
+                case length(Rest) >= Max of
+                    true -> full;
+                    false -> write_pending({U, S}, lists:keysort(#sched.from, [E | Rest]))
                 end
         end,
     case mnesia:transaction(F) of
-        {atomic, ok} -> rebroadcast(U, S, none), ok;
-        {atomic, none} -> ok
-    end;
-handle(get, <<"list">>, _El, Host) ->
-    Recs = mnesia:dirty_select(?TABLE, [{#samtek_overlay{us = {'_', Host}, _ = '_'}, [], ['$_']}]),
-    {ok, #xmlel{name = <<"list">>, attrs = [{<<"xmlns">>, ?NS}],
-                children = [list_item(Rec) || Rec <- Recs]}};
-handle(_, _, _, _) ->
-    %% A request of a newer protocol (schedule, batch): SAMTEK then falls back to set/clear.
-    throw(feature_not_implemented).
+        {atomic, ok} -> ok;
+        {atomic, full} -> throw(too_many(Max))
+    end.
+
+too_many(Max) ->
+    {policy_violation, <<"at most ", (integer_to_binary(Max))/binary,
+                         " scheduled overlays per user">>}.
+
+%% In a transaction.
+pending_of(Key) ->
+    case mnesia:read(?PENDING, Key, write) of
+        [#samtek_overlay_pending{entries = Entries}] -> Entries;
+        [] -> []
+    end.
+
+write_pending(Key, []) -> mnesia:delete({?PENDING, Key});
+write_pending(Key, Entries) -> mnesia:write(#samtek_overlay_pending{us = Key, entries = Entries}).
+
+%% show/status/transition/from/until of a <set/> or schedule <entry/>; throws on errors.
+read_entry(El, Now, Host) ->
+    Show = show(fxml:get_tag_attr_s(<<"show">>, El)),
+    Transition = fxml:get_tag_attr_s(<<"transition">>, El),
+    case chars(Transition) of
+        N when N >= 1, N =< ?MAX_TRANSITION -> ok;
+        _ -> throw({bad_request, <<"transition must be 1..256 characters">>})
+    end,
+    Until = parse_time(fxml:get_tag_attr_s(<<"until">>, El), <<"until">>),
+    Until > Now orelse throw({bad_request, <<"until is in the past">>}),
+    From = case fxml:get_tag_attr(<<"from">>, El) of
+               false -> undefined;
+               {value, Bin} ->
+                   F = parse_time(Bin, <<"from">>),
+                   F < Until orelse throw({bad_request, <<"from must be before until">>}),
+                   Horizon = opt(Host, max_horizon),
+                   F =< Now + Horizon * 1000 orelse
+                       throw({policy_violation, <<"from is more than ",
+                                                  (integer_to_binary(Horizon))/binary,
+                                                  " s ahead">>}),
+                   F
+           end,
+    Status = case fxml:get_subtag(El, <<"status">>) of
+                 false -> undefined;
+                 StatusEl -> fxml:get_tag_cdata(StatusEl)
+             end,
+    Status /= undefined andalso chars(Status) > ?MAX_STATUS
+        andalso throw({bad_request, <<"status too long">>}),
+    #sched{from = From, until = Until, show = Show, status = Status, transition = Transition}.
+
+in_ns(C) -> lists:member(fxml:get_tag_attr_s(<<"xmlns">>, C), [<<>>, ?NS]).
+
+now_ms() -> erlang:system_time(millisecond).
 
 list_item(#samtek_overlay{us = {U, S}, transition = T, until = Until} = Rec) ->
     Attrs = [{<<"jid">>, jid:encode(jid:make(U, S))}, {<<"transition">>, T},
-             {<<"until">>, format_until(Until)}],
+             {<<"until">>, format_time(Until)}],
     case Rec of
         #samtek_overlay{dismissed = true} ->
             #xmlel{name = <<"dismissed">>, attrs = Attrs};
         #samtek_overlay{show = Show, status = Status} ->
             #xmlel{name = <<"overlay">>,
                    attrs = [{<<"show">>, atom_to_binary(Show)} | Attrs],
-                   children = case Status of
-                                  undefined -> [];
-                                  _ -> [#xmlel{name = <<"status">>,
-                                               children = [{xmlcdata, Status}]}]
-                              end}
+                   children = status_el(Status)}
     end.
+
+scheduled_item({U, S}, #sched{show = Show, status = Status, transition = T, from = From,
+                             until = Until}) ->
+    #xmlel{name = <<"scheduled">>,
+           attrs = [{<<"jid">>, jid:encode(jid:make(U, S))}, {<<"show">>, atom_to_binary(Show)},
+                    {<<"transition">>, T}, {<<"from">>, format_time(From)},
+                    {<<"until">>, format_time(Until)}],
+           children = status_el(Status)}.
+
+status_el(undefined) -> [];
+status_el(Status) -> [#xmlel{name = <<"status">>, children = [{xmlcdata, Status}]}].
 
 %% The bare JID of a local user.  Only offline users cost an authentication back-end read.
 local_user(<<>>, _Host) ->
@@ -426,30 +616,42 @@ chars(Bin) ->
         _ -> throw({bad_request, <<"invalid UTF-8">>})
     end.
 
-parse_until(Bin) ->
-    try calendar:rfc3339_to_system_time(binary_to_list(Bin), [{unit, second}])
-    catch _:_ -> throw({bad_request, <<"until must be an ISO-8601 UTC timestamp">>})
+%% Milliseconds are kept: scheduled overlays meet exactly at their boundaries.
+parse_time(Bin, Name) ->
+    try calendar:rfc3339_to_system_time(binary_to_list(Bin), [{unit, millisecond}])
+    catch _:_ -> throw({bad_request, <<Name/binary, " must be an ISO-8601 UTC timestamp">>})
     end.
 
-format_until(Seconds) ->
-    list_to_binary(calendar:system_time_to_rfc3339(Seconds, [{offset, "Z"}])).
+%% With milliseconds only when there are any, as on Prosody.
+format_time(Ms) when Ms rem 1000 == 0 ->
+    list_to_binary(calendar:system_time_to_rfc3339(Ms div 1000, [{offset, "Z"}]));
+format_time(Ms) ->
+    list_to_binary(calendar:system_time_to_rfc3339(Ms, [{unit, millisecond}, {offset, "Z"}])).
 
 %%%===================================================================
 %%% Per-host process: expiry timers and the rate-limited log
 %%%===================================================================
 -record(state, {host :: binary(), interval :: pos_integer(), burst :: pos_integer(),
-                limiters = #{} :: #{atom() => map()}}).
+                limiters = #{} :: #{atom() => map()},
+                %% user -> the timer at her earliest pending `from`
+                starts = #{} :: #{{binary(), binary()} => reference()}}).
 
 init([Host, Opts]) ->
     process_flag(trap_exit, true),  % terminate/2 logs the counts still pending
     ejabberd_mnesia:create(?MODULE, ?TABLE,
                            [{ram_copies, [node()]},
                             {attributes, record_info(fields, samtek_overlay)}]),
+    ejabberd_mnesia:create(?MODULE, ?PENDING,
+                           [{ram_copies, [node()]},
+                            {attributes, record_info(fields, samtek_overlay_pending)}]),
     {ok, _} = mnesia:subscribe({table, ?TABLE, simple}),
+    {ok, _} = mnesia:subscribe({table, ?PENDING, simple}),
     %% Records written before this process started (another node, a module restart).
     lists:foreach(fun(Rec) -> arm(Host, Rec) end,
                   mnesia:dirty_match_object(#samtek_overlay{_ = '_'})),
-    {ok, configure(#state{host = Host}, Opts)}.
+    State = lists:foldl(fun arm_start/2, configure(#state{host = Host}, Opts),
+                        mnesia:dirty_match_object(#samtek_overlay_pending{_ = '_'})),
+    {ok, State}.
 
 configure(State, Opts) ->
     State#state{interval = gen_mod:get_opt(log_interval, Opts),
@@ -468,8 +670,13 @@ handle_cast(_Msg, State) ->
 handle_info({mnesia_table_event, {write, #samtek_overlay{} = Rec, _}}, #state{host = H} = State) ->
     arm(H, Rec),
     {noreply, State};
-handle_info({expire, Rec}, State) ->
-    expire(Rec),
+handle_info({mnesia_table_event, {write, #samtek_overlay_pending{} = Rec, _}}, State) ->
+    {noreply, arm_start(Rec, State)};
+handle_info({mnesia_table_event, {delete, {?PENDING, Key}, _}}, #state{starts = T} = State) ->
+    cancel(maps:get(Key, T, none)),
+    {noreply, State#state{starts = maps:remove(Key, T)}};
+handle_info({advance, Key}, State) ->
+    advance(Key),
     {noreply, State};
 handle_info({flush, Kind}, State) ->
     {noreply, flush(Kind, State)};
@@ -478,32 +685,84 @@ handle_info(_Info, State) ->
 
 terminate(_Reason, #state{limiters = Limiters} = State) ->
     _ = mnesia:unsubscribe({table, ?TABLE, simple}),
+    _ = mnesia:unsubscribe({table, ?PENDING, simple}),
     lists:foldl(fun(Kind, Acc) -> flush(Kind, Acc) end, State, maps:keys(Limiters)),
     ok.
 
 code_change(_OldVsn, State, _Extra) ->
     {ok, State}.
 
-arm(Host, #samtek_overlay{us = {_, Host}, until = Until} = Rec) ->
-    Delay = max(0, Until * 1000 - erlang:system_time(millisecond)),
-    erlang:send_after(Delay, self(), {expire, Rec}),
+arm(Host, #samtek_overlay{us = {_, Host} = Key, until = Until}) ->
+    erlang:send_after(max(0, Until - now_ms()), self(), {advance, Key}),
     ok;
 arm(_OtherHost, _Rec) ->
     ok.
 
-%% Expiry by the server itself: a crashed SAMTEK never leaves a stale overlay.  Every node
-%% gets here; only the transaction that still finds this very record removes it.
-expire(#samtek_overlay{us = {U, S} = Key, dismissed = Dismissed} = Rec) ->
+%% One timer per user, at her earliest pending `from`; a rewrite of her entries replaces it.
+arm_start(#samtek_overlay_pending{us = {_, Host} = Key, entries = [#sched{from = From} | _]},
+          #state{host = Host, starts = T} = State) ->
+    cancel(maps:get(Key, T, none)),
+    Ref = erlang:send_after(max(0, From - now_ms()), self(), {advance, Key}),
+    State#state{starts = T#{Key => Ref}};
+arm_start(_OtherHostOrEmpty, State) ->
+    State.
+
+%% Bring a user to what is due now, by the server itself (a crashed SAMTEK never leaves a
+%% stale overlay, and a boundary needs nothing from it): expire the overlay at its `until`,
+%% and apply the latest pending entry whose `from` has come, unless she dismissed that very
+%% transition.  One re-broadcast at most, also when an expiry and the next start fall on the
+%% same instant.  Every node gets here; the transaction makes only one of them act.
+advance({U, S} = Key) ->
     F = fun() ->
-                case mnesia:read(?TABLE, Key, write) of
-                    [Rec] -> mnesia:delete({?TABLE, Key});
-                    _ -> replaced
+                Now = now_ms(),
+                {Started, Rest} = lists:splitwith(fun(#sched{from = From}) -> From =< Now end,
+                                                  pending_of(Key)),
+                case Started of
+                    [] -> ok;
+                    _ -> write_pending(Key, Rest)
+                end,
+                {Rec, Ended} = case mnesia:read(?TABLE, Key, write) of
+                                   [#samtek_overlay{until = Until, dismissed = D}]
+                                     when Until =< Now ->
+                                       mnesia:delete({?TABLE, Key}),
+                                       {none, not D};
+                                   [R] -> {R, false};
+                                   [] -> {none, false}
+                               end,
+                case [E || #sched{until = Until} = E <- Started, Until > Now] of
+                    [] ->
+                        {Ended, none};
+                    Due ->
+                        install(Key, Rec, lists:last(Due), Ended)
                 end
         end,
     case mnesia:transaction(F) of
-        {atomic, ok} when not Dismissed -> rebroadcast(U, S, none);
-        _ -> ok
+        {atomic, {Changed, Skipped}} ->
+            Bare = jid:encode(jid:make(U, S)),
+            Skipped == none orelse
+                log(S, dismissed, Bare,
+                    "scheduled overlay ~ts of ~ts not applied: dismissed by hand",
+                    [Skipped, Bare]),
+            Changed andalso rebroadcast(U, S, none),
+            ok;
+        {aborted, Reason} ->
+            ?ERROR_MSG("scheduled overlays of ~ts not advanced: ~p",
+                       [jid:encode(jid:make(U, S)), Reason])
     end.
+
+%% In advance's transaction: {contacts must get her presence again, skipped transition}.
+install(_Key, #samtek_overlay{dismissed = true, transition = T}, #sched{transition = T}, Ended) ->
+    {Ended, T};
+install(Key, Rec, #sched{show = Show, status = Status, transition = T, until = Until}, Ended) ->
+    mnesia:write(#samtek_overlay{us = Key, show = Show, status = Status, transition = T,
+                                 until = Until}),
+    %% The same overlay with only a new `until` (a late set re-scheduled): nothing to send.
+    Same = case Rec of
+               #samtek_overlay{dismissed = false, transition = T, show = Show,
+                               status = Status} -> true;
+               _ -> false
+           end,
+    {Ended orelse not Same, none}.
 
 %% Refusals are logged rate-limited: any account can send thousands of them.  Per interval:
 %% the first event of each key (sender), at most `burst` lines, and one summary line with

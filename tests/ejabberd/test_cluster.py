@@ -1,13 +1,13 @@
 """Two ejabberd nodes in one cluster on this machine: the overlay is one state for the whole
 cluster.  SAMTEK's component on node A sets an overlay for alice, whose devices and contact
 are on node B; node A stops; node B still knows the overlay, expires it by itself, and the
-component, reconnected to B, carries on."""
+component, reconnected to B, carries on.  Scheduled overlays likewise fire on B."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,7 +16,7 @@ import pytest
 from samtek.devserver.ejabberd import Cluster, EjabberdServer
 from tests.conftest import RunningService
 from tests.e2e.regions import ics_meeting, next_whole_second, write_config, write_ics
-from tests.overlay.helpers import PASSWORD, Client, Component, until_in
+from tests.overlay.helpers import PASSWORD, Client, Component, entry, until_in
 from tests.xmpp_clients import SeenPresence, TestClient
 
 EXPIRY = 8  # seconds: long enough that node A is stopped before the overlay ends
@@ -77,6 +77,35 @@ async def test_overlay_set_on_node_a_reaches_node_b_and_survives_a(
         for c in (bob, laptop):
             await c.close()
         await via_b.close()
+
+
+async def test_entry_scheduled_through_node_a_fires_on_node_b_after_a_stops(
+    nodes: tuple[EjabberdServer, EjabberdServer],
+) -> None:
+    """A scheduled overlay is cluster state too: scheduled through A, which then stops, it is
+    applied at its `from` and expired at its `until` by B's own timers."""
+    a, b = nodes
+    bob = Client(b, "bob", "desk")  # type: ignore[arg-type]
+    laptop = Client(b, "alice", "laptop")  # type: ignore[arg-type]
+    via_a = Component(a)  # type: ignore[arg-type]
+    try:
+        await bob.connect()
+        await laptop.connect(status="free")
+        await via_a.connect()
+        # The server's real clock: its timers are what is tested; A stops well before.
+        now = datetime.now(UTC)
+        start, end = now + timedelta(seconds=EXPIRY), now + timedelta(seconds=EXPIRY + 2)
+        await via_a.schedule(
+            a.jid("alice"), [entry("entry", None, "dnd", "t1", start, end, "meeting")]
+        )
+        mark = bob.presences.mark()
+        await via_a.close()
+        await a.stop()
+        await bob.presence_from(laptop.jid, mark, "dnd", "meeting")  # B applies it
+        await bob.presence_from(laptop.jid, mark, "available", "free")  # and expires it
+    finally:
+        for c in (bob, laptop):
+            await c.close()
 
 
 async def test_a_restarted_node_gets_the_overlays_back_from_the_cluster(
