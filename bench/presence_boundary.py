@@ -37,6 +37,7 @@ from xml.etree import ElementTree as ET
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from samtek.devserver.ejabberd import EjabberdServer
 from samtek.devserver.prosody import ProsodyServer
 from tests.e2e.regions import ics_meeting, write_ics
 from tests.overlay.helpers import NS, Component
@@ -419,7 +420,7 @@ async def _collect(
 
 def _write_config(
     workdir: Path,
-    prosody: ProsodyServer,
+    prosody: ProsodyServer | EjabberdServer,
     names: list[str],
     feeds: Path,
     log_level: str = "warning",
