@@ -6,7 +6,6 @@ ejabberd, see conftest.py); entries fire by the server's own timers, a second or
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -14,7 +13,7 @@ from slixmpp.exceptions import IqError
 
 from samtek.devserver.ejabberd import EjabberdServer
 from tests.ejabberd.conftest import server_with_users
-from tests.overlay.helpers import NS, Client, Component, entry, error_condition, show_of
+from tests.overlay.helpers import NS, Client, Component, ahead, entry, error_condition, show_of
 from tests.overlay.test_overlay_schedule import (
     test_batch_has_one_result_per_item_in_order,
     test_dismissal_wins_for_the_active_transition_not_the_next,
@@ -34,11 +33,6 @@ __all__ = [
 ]
 
 NewClient = Callable[..., Awaitable[Client]]
-
-
-def ahead(seconds: float) -> datetime:
-    # The server's real clock: its timers are what is tested here.
-    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 async def test_batch_of_sets_and_clears_has_one_result_per_item_in_order(

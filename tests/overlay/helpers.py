@@ -78,6 +78,12 @@ def show_of(p: Presence) -> str:
     return p["show"] or "available"
 
 
+def ahead(seconds: float) -> datetime:
+    """An instant `seconds` from now on the real clock: the server under test expires
+    overlays and fires scheduled entries by its own timers, which run on it."""
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
 def until_in(seconds: float) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 

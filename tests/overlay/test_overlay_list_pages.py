@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -15,13 +14,8 @@ from samtek.devserver.prosody import ProsodyServer
 from samtek.model import Show
 from samtek.xmpp import overlay as overlay_module
 from samtek.xmpp.overlay import Overlay, PresenceOverlays, Scheduled
-from tests.overlay.helpers import NS, Component, entry
+from tests.overlay.helpers import NS, Component, ahead, entry
 from tests.rooms.helpers import connected_link, xmpp_section
-
-
-def ahead(seconds: float) -> datetime:
-    # The server's real clock: it expires overlays and fires entries by its own timers.
-    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 async def page(component: Component, **attrs: str) -> ET.Element:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from slixmpp.exceptions import IqError
@@ -20,17 +19,13 @@ from tests.overlay.helpers import (
     PASSWORD,
     Client,
     Component,
+    ahead,
     entry,
     error_condition,
     show_of,
 )
 
 NewClient = Callable[..., Awaitable[Client]]
-
-
-def ahead(seconds: float) -> datetime:
-    # The server's real clock: its timers are what is tested here.
-    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def statuses(client: Client, full_jid: str, mark: int) -> list[str]:
