@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import secrets
 import signal
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,12 +22,13 @@ from samtek.app import Service
 from samtek.clock import SYSTEM_CLOCK, Clock
 from samtek.config import load_config
 from samtek.devserver.ejabberd import EjabberdServer
-from samtek.devserver.process import free_port
+from samtek.devserver.process import free_port, port_open
 from samtek.devserver.prosody import ProsodyServer
 from samtek.logging import configure_logging
 from samtek.plugin import discover_connectors
 
 PASSWORD = "demo"
+C2S_PORT = 5222  # the XMPP client port, so that any client finds the demo by default
 XmppServer = ProsodyServer | EjabberdServer
 # (id, name, municipality, language, meetings as (minutes from now, length, subject, private))
 PEOPLE: list[tuple[str, str, str, str, list[tuple[int, int, str, bool]]]] = [
@@ -45,6 +47,14 @@ PEOPLE: list[tuple[str, str, str, str, list[tuple[int, int, str, bool]]]] = [
 
 
 def run_demo(directory: Path, server: str = "prosody") -> int:
+    if port_open(C2S_PORT):
+        # Another XMPP server (often a system Prosody) would answer the demo's logins.
+        print(
+            f"samtek demo: port {C2S_PORT} on 127.0.0.1 is in use (another XMPP server?): "
+            "stop it first, e.g. `systemctl stop prosody`",
+            file=sys.stderr,
+        )
+        return 2
     configure_logging("info")
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the demo ends
         asyncio.run(_demo(directory.resolve(), server))
@@ -54,9 +64,9 @@ def run_demo(directory: Path, server: str = "prosody") -> int:
 async def _demo(directory: Path, server: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     prosody: XmppServer = (
-        EjabberdServer(c2s_port=5222, oof=True)
+        EjabberdServer(c2s_port=C2S_PORT, oof=True)
         if server == "ejabberd"
-        else ProsodyServer(c2s_port=5222, oof=True)
+        else ProsodyServer(c2s_port=C2S_PORT, oof=True)
     )
     for pid, _name, *_ in PEOPLE:
         prosody.add_user(pid, PASSWORD)
