@@ -90,6 +90,10 @@ class RoomSpecs(Protocol):
     async def archive(self, room_id: str) -> RoomSpecRecord | None: ...
 
 
+# The parts without which /admin/health answers 503 (not ready).
+CORE_PARTS: tuple[str, ...] = ("xmpp", "presence", "http", "directory")
+
+
 @dataclass
 class AdminContext:
     settings: AdminSection
@@ -100,7 +104,7 @@ class AdminContext:
     presence: PresenceView | None = None
     rooms: RoomSpecs | None = None  # None: no [rooms] section in the config
     room_requests: RoomRequests | None = None
-    core_parts: Sequence[str] = ("xmpp", "presence", "http", "directory")
+    core_parts: Sequence[str] = CORE_PARTS
     resyncs: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # running, by name
     history: StatusHistory | None = None  # the status page's charts
     clock: Clock = SYSTEM_CLOCK

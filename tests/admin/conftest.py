@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 
 from connectors.ldap import LdapConnector
+from samtek.admin.context import CORE_PARTS
 from samtek.app import Service
 from samtek.config import load_config
 from samtek.devserver.process import free_port
@@ -129,6 +130,10 @@ async def admin_region(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[
         await asyncio.wait_for(service.web.wait_started(), 10)
         region = AdminRegion(service, service.web.admin_url, admin_token, read_token, tmp_path)
         await wait_for_state(service, "connector:staff", HealthState.FAILING)
+        # Ready as /admin/health sees it: the presence part turns ok only after its first
+        # reconcile with Prosody, a moment after the listeners are up.
+        for part in CORE_PARTS:
+            await wait_for_state(service, part, HealthState.OK)
         yield region
     finally:
         task.cancel()
