@@ -160,4 +160,3 @@ class RoomRequests:
 
     async def _save(self, request: Request) -> None:
         await self._store.put_state(NAMESPACE, request.id, json.dumps(asdict(request)))
-

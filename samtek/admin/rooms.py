@@ -135,9 +135,7 @@ async def reject_request(request: web.Request) -> web.Response:
 
 async def _one_request(request: web.Request, request_id: str) -> web.Response:
     found = next(r for r in await _requests(request).list() if r.id == request_id)
-    return web.Response(
-        text=_request_out(found).model_dump_json(), content_type="application/json"
-    )
+    return web.Response(text=_request_out(found).model_dump_json(), content_type="application/json")
 
 
 async def get_room(request: web.Request) -> web.Response:

@@ -114,9 +114,7 @@ class Outbox:
         `wait_seconds` (it stays queued: it goes out when it can)."""
         if message_id not in self._queue:
             return True
-        waiter = self._waiters.setdefault(
-            message_id, asyncio.get_running_loop().create_future()
-        )
+        waiter = self._waiters.setdefault(message_id, asyncio.get_running_loop().create_future())
         try:
             await asyncio.wait_for(asyncio.shield(waiter), wait_seconds)
         except TimeoutError:

@@ -162,9 +162,7 @@ class MucClient:
             self.link.send_now(room, body, mfrom=sender, mtype="groupchat")
             self.leave(room)
 
-        return self.link.outbox.send(
-            room, body, sender, "groupchat", nick=self.nick, plain=plainly
-        )
+        return self.link.outbox.send(room, body, sender, "groupchat", nick=self.nick, plain=plainly)
 
     def clear_subject(self, room: str) -> None:
         """Enter, send an empty <subject/> (XEP-0045 §8.1: clears it), leave."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from samtek.admin.advice import advise, plain
 
 RAW_OOF = (
-    "cannot set the OOF list: <iq xmlns=\"jabber:component:accept\" type=\"error\""
-    " from=\"region.test\" to=\"samtek.region.test\" id=\"a1\"><error type=\"cancel\">"
-    "<feature-not-implemented xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\" /></error></iq>"
+    'cannot set the OOF list: <iq xmlns="jabber:component:accept" type="error"'
+    ' from="region.test" to="samtek.region.test" id="a1"><error type="cancel">'
+    '<feature-not-implemented xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" /></error></iq>'
 )
 
 

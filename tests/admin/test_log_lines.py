@@ -32,9 +32,7 @@ def write_lines(index: int, start: threading.Barrier) -> None:
 def test_threads_and_libraries_never_split_a_line(capfd: pytest.CaptureFixture[str]) -> None:
     start = threading.Barrier(THREADS)
     with json_logs_at_debug():
-        threads = [
-            threading.Thread(target=write_lines, args=(i, start)) for i in range(THREADS)
-        ]
+        threads = [threading.Thread(target=write_lines, args=(i, start)) for i in range(THREADS)]
         for thread in threads:
             thread.start()
         for thread in threads:

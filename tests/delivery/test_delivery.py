@@ -96,9 +96,7 @@ async def test_burst_survives_a_dead_stream(deliver: bool, tmp_path: Path) -> No
                 await until(lambda: link.outbox.waiting == 0, "every message sent")
                 await asyncio.sleep(0.5)
                 assert set(inbox.bodies.values()) <= {1}
-                assert "mod_samtek_deliver is not loaded" in str(
-                    link.health.snapshot().item_errors
-                )
+                assert "mod_samtek_deliver is not loaded" in str(link.health.snapshot().item_errors)
         await kari.disconnect()
     finally:
         await prosody.stop()

@@ -115,9 +115,7 @@ tokens = [
             status, body = await call("POST", "/rooms", spec)
             assert status == 201, body
             assert body["owner"] == "api" and body["spec"]["language"] == "nn"
-            await until(
-                lambda: _affiliation(kari, room, prosody.jid("ola"), "member"), "room made"
-            )
+            await until(lambda: _affiliation(kari, room, prosody.jid("ola"), "member"), "room made")
             status, body = await call("POST", "/rooms", spec)
             assert status == 409
 
@@ -143,9 +141,7 @@ tokens = [
             # deleted: archived by the daemon (closed to members, history kept)
             status, body = await call("DELETE", "/rooms/skole")
             assert status == 200 and "end" in body["spec"]
-            await until(
-                lambda: _affiliation(kari, room, prosody.jid("ola"), None), "ola removed"
-            )
+            await until(lambda: _affiliation(kari, room, prosody.jid("ola"), None), "ola removed")
             assert (await kari.room_config(room))["muc#roomconfig_moderatedroom"] in ("1", "true")
             status, _ = await call("DELETE", "/rooms/finnes-ikke")
             assert status == 404

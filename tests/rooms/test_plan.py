@@ -78,8 +78,11 @@ def test_unmanaged_room_drift_is_only_noted() -> None:
 def test_archive_posts_notice_moderates_and_removes_members() -> None:
     r = room(end="2026-03-31")
     items = plan_room(r, existing(r, Phase.ACTIVE), Phase.ARCHIVED, COMPONENT)
-    assert items[0] == ArchiveNotice(r.jid, "Prosjektet er avsluttet. Rommet er arkivert: bare"
-                                     " eierne har tilgang videre, historikken er bevart.")
+    assert items[0] == ArchiveNotice(
+        r.jid,
+        "Prosjektet er avsluttet. Rommet er arkivert: bare"
+        " eierne har tilgang videre, historikken er bevart.",
+    )
     nynorsk = room(end="2026-03-31", language="nn")
     [notice, *_] = plan_room(nynorsk, existing(nynorsk, Phase.ACTIVE), Phase.ARCHIVED, COMPONENT)
     assert isinstance(notice, ArchiveNotice) and notice.text.startswith("Prosjektet er avslutta.")
