@@ -9,6 +9,7 @@ from typing import Literal, cast
 from xml.etree import ElementTree as ET
 
 from slixmpp import ClientXMPP
+from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.stanza import Iq, Message, Presence
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
@@ -17,6 +18,7 @@ from samtek.config import XmppSection
 from samtek.devserver.prosody import ProsodyServer
 from samtek.health import HealthReporter
 from samtek.xmpp.link import XmppLink
+from samtek.xmpp.muc import NS_DISCO_INFO
 
 WAIT = 10.0
 PASSWORD = "pw"
@@ -191,11 +193,28 @@ class Person:
             got = "\n".join(str(m) for m in self.messages) or "(nothing)"
             raise AssertionError(f"{self.jid}: no {what} within {WAIT}s; got:\n{got}") from None
 
-    async def iq(self, to: str, kind: Literal["get", "set"], payload: ET.Element) -> Iq:
+    async def iq(
+        self, to: str, kind: Literal["get", "set"], payload: ET.Element, timeout: float = WAIT
+    ) -> Iq:
         assert self.xmpp is not None
         iq = self.xmpp.make_iq(ito=to, itype=kind)
         iq.append(payload)
-        return cast(Iq, await iq.send(timeout=WAIT))  # type: ignore[no-untyped-call]
+        return cast(Iq, await iq.send(timeout=timeout))  # type: ignore[no-untyped-call]
+
+    async def gone_condition(self, room: str, attempts: int = 20) -> str:
+        """The error a destroyed room's JID answers to disco#info (not the owner form: that
+        query would create the room on ejabberd). ejabberd answers the destroy before the
+        room's process has stopped, and drops a query that reaches the stopping room: a
+        query that gets no answer is asked again; one that gets a result fails."""
+        for _ in range(attempts):
+            try:
+                await self.iq(room, "get", ET.Element(f"{{{NS_DISCO_INFO}}}query"), timeout=1)
+            except IqTimeout:
+                continue
+            except IqError as error:
+                return str(error.condition)
+            raise AssertionError(f"{room} still answers disco#info after it was destroyed")
+        raise AssertionError(f"{room} never answered disco#info after it was destroyed")
 
     async def room_config(self, room: str) -> dict[str, str]:
         reply = await self.iq(room, "get", ET.Element(f"{{{NS_OWNER}}}query"))
