@@ -20,7 +20,16 @@ from slixmpp.exceptions import IqError
 from bridges.assistant.online import MAX_USERS
 from samtek.devserver.ejabberd import EjabberdServer
 from tests.ejabberd.conftest import server_with_users
-from tests.overlay.helpers import Client, Component, IqKind, error_condition, send_iq, until_in
+from tests.ejabberd.test_readme import yaml_blocks
+from tests.overlay.helpers import (
+    PASSWORD,
+    Client,
+    Component,
+    IqKind,
+    error_condition,
+    send_iq,
+    until_in,
+)
 
 NS = "urn:samtek:presence-info:0"
 FLOOD = 200
@@ -168,3 +177,23 @@ async def test_malformed_request_gets_bad_request(
     with pytest.raises(IqError) as err:
         await component.iq(kind, payload)
     assert error_condition(err.value.iq) == "bad-request"
+
+
+async def test_readme_configuration_answers_the_component() -> None:
+    """The module as deploy/ejabberd/README.md configures it (the harness's own entry off)."""
+    modules = dict(yaml_blocks()[0]["modules"])
+    info = modules["mod_samtek_presence_info"]
+    server = EjabberdServer(overlay=False, extra_modules={"mod_samtek_presence_info": info})
+    assert info["trusted"] == [server.component_jid]  # the same region.test names
+    server.add_user("alice", PASSWORD)
+    async with server:
+        component = Component(server)  # type: ignore[arg-type]
+        alice = Client(server, "alice", "laptop")  # type: ignore[arg-type]
+        await component.connect()
+        await alice.connect(show="away", status="Lunsj")
+        try:
+            [user] = await ask(component, server.jid("alice"))
+            assert (user.get("online"), user.get("show"), user.text) == ("true", "away", "Lunsj")
+        finally:
+            await alice.close()
+            await component.close()
