@@ -24,6 +24,8 @@
 -define(MAX_USERS, 20).         % users answered per request, as the Prosody module
 -define(MAX_LOG_KEYS, 1000).    % senders remembered per log interval
 -define(QUERY_TIMEOUT, 5000).   % ms: the sessions asked for one request (1 s each at most)
+-define(MAX_STATUS, 1024).      % characters of a status quoted (the stanza size is the only
+                                % other bound, and the answer holds ?MAX_USERS of them)
 
 start(Host, Opts) ->
     ejabberd_hooks:add(c2s_self_presence, Host, ?MODULE, c2s_self_presence, 50),
@@ -148,7 +150,7 @@ state_of(U, S) ->
                       Sh = case Show of undefined -> <<"available">>; _ -> atom_to_binary(Show) end,
                       case Best of
                           {BestPrio, _, _} when BestPrio >= Prio -> Best;
-                          _ -> {Prio, Sh, xmpp:get_text(Status)}
+                          _ -> {Prio, Sh, string:slice(xmpp:get_text(Status), 0, ?MAX_STATUS)}
                       end;
                   _ -> Best
               end
@@ -158,7 +160,9 @@ session_presence(U, S, R) ->
     case ejabberd_sm:get_session_pid(U, S, R) of
         Pid when is_pid(Pid) ->
             try ejabberd_c2s:get_presence(Pid)
-            catch _:_ -> none  % the session ended meanwhile, or did not answer in time
+            catch Class:Reason ->  % it ended meanwhile, or did not answer within 1 s
+                    ?DEBUG("presence info: no presence from ~p: ~p:~p", [Pid, Class, Reason]),
+                    none
             end;
         _ -> none
     end.
