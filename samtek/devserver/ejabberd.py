@@ -276,6 +276,8 @@ class EjabberdServer(SeededAccounts):
                 "trusted": [self.component_jid],
                 **self.overlay_options,
             }
+            # who is online, for the assistant's `status` (next to the overlay, as on Prosody)
+            modules["mod_samtek_presence_info"] = {"trusted": [self.component_jid]}
         if self.oof:
             modules["mod_samtek_oof"] = {"trusted": [self.component_jid]}
         if self.rooms:
