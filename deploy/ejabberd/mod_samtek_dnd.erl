@@ -146,9 +146,11 @@ user_send_packet({#presence{type = available, to = To, show = Show},
     end,
     Acc;
 %% A logout of the resource (not a change by hand): it no longer counts.
-user_send_packet({#presence{type = unavailable, to = undefined},
+user_send_packet({#presence{type = unavailable, to = To},
                   #{jid := #jid{luser = U, lserver = S, lresource = R},
-                    pres_last := #presence{show = dnd}}} = Acc) ->
+                    pres_last := #presence{show = dnd}}} = Acc)
+  when To == undefined;
+       To#jid.luser == U, To#jid.lserver == S, To#jid.lresource == <<>> ->
     ejabberd_sm:set_user_info(U, S, R, ?INFO_KEY, false),
     Acc;
 user_send_packet(Acc) ->

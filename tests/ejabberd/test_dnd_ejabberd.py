@@ -5,17 +5,21 @@ trusted), plus the ejabberd-only checks: the rate-limited refusal log."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from xml.etree import ElementTree as ET
 
 import pytest
 from slixmpp.exceptions import IqError
 
+from samtek.devserver.ejabberd import EjabberdServer
 from tests.ejabberd.conftest import server_with_users
-from tests.overlay.helpers import Client, error_condition, send_iq
+from tests.overlay.helpers import Client, Component, error_condition, send_iq, until_in
 from tests.overlay.test_dnd_module import (
     NS,
+    reported,
     test_only_a_trusted_component_sets_the_watch_list,
     test_only_watched_users_and_only_changes_by_hand_are_reported,
+    watch_list,
 )
 
 __all__ = [
@@ -24,6 +28,7 @@ __all__ = [
 ]
 
 FLOOD = 1000
+MakeClient = Callable[..., Awaitable[Client]]
 
 
 async def refused(client: Client) -> str:
@@ -61,3 +66,89 @@ async def test_untrusted_watch_flood_is_logged_once_per_sender_with_a_count() ->
     finally:
         await server.stop()
         server.cleanup()
+
+
+def settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def test_a_resumed_stream_still_counts_as_in_dnd() -> None:
+    """XEP-0198: her laptop's connection drops while it is in dnd and the stream is resumed
+    (a new session on ejabberd).  Her phone picking dnd and the laptop leaving it change
+    nothing (she stays in dnd); only the phone leaving it too is reported."""
+    async with server_with_users(extra_modules={"mod_stream_mgmt": {}}) as server:
+        component = Component(server)  # type: ignore[arg-type]
+        laptop = Client(server, "alice", "laptop")  # type: ignore[arg-type]
+        laptop.xmpp.register_plugin("xep_0198")
+        phone = Client(server, "alice", "phone")  # type: ignore[arg-type]
+        loop = asyncio.get_running_loop()
+        enabled: asyncio.Future[None] = loop.create_future()
+        resumed: asyncio.Future[None] = loop.create_future()
+        laptop.xmpp.add_event_handler("sm_enabled", lambda _: settle(enabled))
+        laptop.xmpp.add_event_handler("session_resumed", lambda _: settle(resumed))
+        await component.connect()
+        try:
+            await component.iq("set", watch_list(server.jid("alice")))
+            mark = component.messages.mark()
+            await laptop.connect()
+            await asyncio.wait_for(enabled, 10)
+            await phone.connect()
+            await laptop.send_presence("dnd", "Fokus")
+            assert await reported(component, mark, 1) == [(server.jid("alice"), "true")]
+
+            disconnected: asyncio.Future[None] = loop.create_future()
+            laptop.xmpp.add_event_handler("disconnected", lambda _: settle(disconnected))
+            laptop.xmpp.end_session_on_disconnect = False  # keep the session: resume it
+            laptop.xmpp.abort()
+            await asyncio.wait_for(disconnected, 10)
+            laptop.xmpp.connect("127.0.0.1", server.c2s_port)
+            await asyncio.wait_for(resumed, 10)
+
+            await phone.send_presence("dnd")
+            await laptop.send_presence(None, "Tilbake")
+            await phone.send_presence("away")
+            assert await reported(component, mark, 2) == [
+                (server.jid("alice"), "true"),
+                (server.jid("alice"), "false"),
+            ]
+        finally:
+            for c in (laptop, phone):
+                await c.close()
+            await component.close()
+
+
+async def test_a_resource_that_went_offline_in_dnd_no_longer_counts(
+    prosody: EjabberdServer, component: Component, client: MakeClient
+) -> None:
+    """Her laptop, in dnd, sends unavailable and then available on the same connection (a
+    client going offline and online without reconnecting): it is no longer in dnd, so her
+    phone picking dnd and leaving it are both reported."""
+    alice = prosody.jid("alice")
+    await component.iq("set", watch_list(alice))
+    mark = component.messages.mark()
+    laptop = await client("alice", "laptop", show="dnd")
+    phone = await client("alice", "phone")
+    laptop.xmpp.send_presence(ptype="unavailable")
+    await laptop.send_presence(None, "Tilbake")  # her initial presence again: not by hand
+    await phone.send_presence("dnd")
+    await phone.send_presence("away")
+    assert await reported(component, mark, 2) == [(alice, "true"), (alice, "false")]
+
+
+async def test_an_overlay_to_dnd_is_not_a_change_by_hand(
+    prosody: EjabberdServer, component: Component, client: MakeClient
+) -> None:
+    """SAMTEK's own overlay of dnd (and its end) is not reported; her picking dnd is."""
+    alice = prosody.jid("alice")
+    await component.iq("set", watch_list(alice))
+    mark = component.messages.mark()
+    laptop = await client("alice", "laptop")
+    bob = await client("bob", "desk")
+    seen = bob.presences.mark()
+    await component.set(alice, "dnd", "t1", until_in(600), "I møte")
+    await bob.presence_from(laptop.jid, seen, "dnd", "I møte")
+    await component.clear(alice)
+    await bob.presence_from(laptop.jid, seen, "available")
+    await laptop.send_presence("dnd", "Fokus")
+    assert await reported(component, mark, 1) == [(alice, "true")]
