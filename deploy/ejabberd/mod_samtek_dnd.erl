@@ -27,7 +27,6 @@
 
 -define(NS, <<"urn:samtek:dnd:0">>).
 -define(TABLE, samtek_dnd).
--define(MAX_USERS, 100000).
 -define(MAX_LOG_KEYS, 1000).
 -define(INFO_KEY, samtek_dnd).  % in the ejabberd_sm session info: this resource is in dnd
 
@@ -51,15 +50,18 @@ reload(_Host, _NewOpts, _OldOpts) -> ok.
 depends(_Host, _Opts) -> [].
 
 mod_opt_type(trusted) -> econf:list(econf:jid());
+mod_opt_type(max_users) -> econf:pos_int();
 mod_opt_type(log_interval) -> econf:pos_int();
 mod_opt_type(log_burst) -> econf:pos_int().
 
-mod_options(_Host) -> [{trusted, []}, {log_interval, 60}, {log_burst, 10}].
+mod_options(_Host) -> [{trusted, []}, {max_users, 100000}, {log_interval, 60}, {log_burst, 10}].
 
 mod_doc() ->
     #{desc => [<<"Manual dnd changes for SAMTEK's phone DND: \"dnd on/off\" of the users "
                  "SAMTEK watches (never the status text).  See deploy/ejabberd/README.md.">>],
       opts => [{trusted, #{value => "[JID]", desc => <<"Component JIDs told about changes.">>}},
+               {max_users, #{value => "pos_integer()",
+                             desc => <<"Watched users per host (default 100000).">>}},
                {log_interval, #{value => "seconds", desc => <<"Log rate window (default 60).">>}},
                {log_burst, #{value => "pos_integer()", desc => <<"Lines per window (10).">>}}]}.
 
@@ -79,8 +81,9 @@ process_iq(#iq{from = From, to = #jid{lserver = Host}, type = set, lang = Lang,
             refuse(IQ, Host, From, Lang);
         true ->
             Add = fxml:get_tag_attr_s(<<"add">>, El) == <<"true">>,
-            Listed = lists:usort([U || #xmlel{name = <<"user">>} = User <- El#xmlel.children,
-                                       U <- [parse_user(User, Host)], U /= skip]),
+            Listed = [U || #xmlel{name = <<"user">>} = User <- El#xmlel.children,
+                           U <- [parse_user(User, Host)], U /= skip],
+            Max = gen_mod:get_module_opt(Host, ?MODULE, max_users),
             F = fun() ->
                         Old = mnesia:match_object(#samtek_dnd{us = {'_', Host}, _ = '_'}),
                         Kept = case Add of
@@ -88,8 +91,7 @@ process_iq(#iq{from = From, to = #jid{lserver = Host}, type = set, lang = Lang,
                                    false -> lists:foreach(fun mnesia:delete_object/1, Old), []
                                end,
                         Known = sets:from_list(Kept, [{version, 2}]),
-                        New = lists:sublist([R || R <- Listed, not sets:is_element(R, Known)],
-                                            max(0, ?MAX_USERS - length(Kept))),
+                        New = first_new(Listed, Known, Max - length(Kept), []),
                         lists:foreach(fun mnesia:write/1, New),
                         length(Kept) + length(New)
                 end,
@@ -106,6 +108,15 @@ process_iq(#iq{from = From, to = #jid{lserver = Host}, lang = Lang} = IQ) ->
 refuse(IQ, Host, From, Lang) ->
     log_refused(Host, From),
     xmpp:make_error(IQ, xmpp:err_forbidden(<<"Not a trusted DND controller">>, Lang)).
+
+%% The first N users of the request not yet listed, in the request's order (as on Prosody).
+first_new(Users, _Known, N, Acc) when Users == []; N =< 0 ->
+    lists:reverse(Acc);
+first_new([User | Rest], Known, N, Acc) ->
+    case sets:is_element(User, Known) of
+        true -> first_new(Rest, Known, N, Acc);
+        false -> first_new(Rest, sets:add_element(User, Known), N - 1, [User | Acc])
+    end.
 
 %% A bare JID of a user of this host, else ignored (as the Prosody module does).
 parse_user(User, Host) ->

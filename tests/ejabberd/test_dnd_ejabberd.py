@@ -152,3 +152,31 @@ async def test_an_overlay_to_dnd_is_not_a_change_by_hand(
     await bob.presence_from(laptop.jid, seen, "available")
     await laptop.send_presence("dnd", "Fokus")
     assert await reported(component, mark, 1) == [(alice, "true")]
+
+
+async def test_the_watch_list_is_bounded_by_max_users() -> None:
+    """With max_users = 2 the first two users of the list are watched, in the list's order;
+    a second part with add="true" adds nobody to a full list."""
+    server = server_with_users(dnd=False)
+    server.extra_modules = {"mod_samtek_dnd": {"trusted": [server.component_jid], "max_users": 2}}
+    async with server:
+        component = Component(server)  # type: ignore[arg-type]
+        await component.connect()
+        opened: list[Client] = []
+        try:
+            alice, bob, carol = (server.jid(u) for u in ("alice", "bob", "carol"))
+            await component.iq("set", watch_list(carol, alice, alice, bob))
+            part = watch_list(bob)
+            part.set("add", "true")
+            await component.iq("set", part)
+            mark = component.messages.mark()
+            for user in ("bob", "alice", "carol"):  # bob first: unwatched, so never reported
+                device = Client(server, user, "desk")  # type: ignore[arg-type]
+                opened.append(device)
+                await device.connect()
+                await device.send_presence("dnd")
+            assert await reported(component, mark, 2) == [(alice, "true"), (carol, "true")]
+        finally:
+            for c in opened:
+                await c.close()
+            await component.close()
