@@ -45,7 +45,7 @@ mod_opt_type(nick) -> econf:non_empty(econf:binary()).
 mod_options(_Host) -> [component, {nick, <<"SAMTEK">>}].
 
 mod_doc() ->
-    #{desc => [<<"Forwards the groupchat messages addressed to SAMTEK (\"SAMTEK: møter\") "
+    #{desc => [<<"Forwards the groupchat messages addressed to SAMTEK (\"SAMTEK: next meeting\") "
                  "to its component, with the sender's real JID.  "
                  "See deploy/ejabberd/README.md.">>],
       opts => [{component, #{value => "JID", desc => <<"SAMTEK's component (required).">>}},

@@ -1,6 +1,7 @@
 """mod_samtek_mention.erl: a groupchat message addressed to SAMTEK ("SAMTEK: møter") reaches
 SAMTEK's component as <addressed jid="sender's real bare JID"/> from the room, also in a
-semi-anonymous room; other messages do not; the room gets every message unchanged."""
+semi-anonymous room; other messages, and a non-occupant's, do not; the room gets every
+message unchanged."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ NS_MUC_USER = "http://jabber.org/protocol/muc#user"
 @pytest.fixture
 async def server() -> AsyncIterator[EjabberdServer]:
     ejabberd = EjabberdServer(rooms=True)  # the harness loads mod_samtek_mention with rooms
-    for user in ("kari", "ola", "lise"):
+    for user in ("kari", "ola", "lise", "per"):
         ejabberd.add_user(user, PASSWORD)
     async with ejabberd:
         yield ejabberd
@@ -56,12 +57,12 @@ async def test_addressed_messages_reach_the_component_with_the_real_jid(
         await component.connect()
         stack.push_async_callback(component.close)
         people = {}
-        for user in ("kari", "ola", "lise"):
+        for user in ("kari", "ola", "lise", "per"):
             person = Person(server.jid(user), server.c2s_port)
             await person.connect()
             stack.push_async_callback(person.disconnect)
             people[user] = person
-        kari, ola, lise = people["kari"], people["ola"], people["lise"]
+        kari, ola, lise, per = people["kari"], people["ola"], people["lise"], people["per"]
         assert (await kari.enter(room, "kari"))["type"] != "error"  # creates it; kari owns it
         # Semi-anonymous: only moderators see real JIDs; ola and lise are participants.
         await kari.set_room_config(room, {"muc#roomconfig_whois": "moderators"})
@@ -73,6 +74,11 @@ async def test_addressed_messages_reach_the_component_with_the_real_jid(
         assert seen and all(
             item.get("jid") is None for p in seen for item in p.xml.iter(f"{{{NS_MUC_USER}}}item")
         )
+
+        # per is no occupant: the room refuses his message, and nothing is forwarded
+        assert per.xmpp is not None
+        per.xmpp.send_message(mto=room, mbody="SAMTEK: møter", mtype="groupchat")  # type: ignore[arg-type]
+        await per.wait_message(lambda m: m["type"] == "error", "the room's refusal")
 
         bodies = [
             "møter i dag, nokon?",  # not addressed
