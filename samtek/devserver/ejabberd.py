@@ -288,6 +288,8 @@ class EjabberdServer(SeededAccounts):
             modules["mod_caps"] = {}
             modules["mod_pubsub"] = {"plugins": ["flat", "pep"]}
             modules["mod_samtek_rooms"] = {"trusted": [self.component_jid]}
+            # room commands ("SAMTEK: møter") forwarded to the component; nick as [rooms] nick
+            modules["mod_samtek_mention"] = {"component": self.component_jid, "nick": "SAMTEK"}
         modules.update(self.extra_modules)
         config = {
             "hosts": [self.domain, *self.extra_hosts],
