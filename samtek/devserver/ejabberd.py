@@ -162,6 +162,7 @@ class EjabberdServer(SeededAccounts):
         overlay_options: dict[str, object] | None = None,
         oof: bool = False,
         rooms: bool = False,
+        deliver: bool = False,
         extra_hosts: Sequence[str] = (),
         extra_modules: dict[str, object] | None = None,
         debug_log: bool = bool(os.environ.get("SAMTEK_EJABBERD_DEBUG")),
@@ -179,6 +180,7 @@ class EjabberdServer(SeededAccounts):
         self.overlay_options = overlay_options or {}
         self.oof = oof  # mod_samtek_oof: out-of-office auto-replies by the assistant
         self.rooms = rooms  # mod_samtek_rooms: XEP-0402 bookmarks for project-room members
+        self.deliver = deliver  # mod_samtek_deliver: chat messages confirmed, shown once
         self.extra_hosts = list(extra_hosts)  # more virtual hosts, each with its own MUC
         self.extra_modules = extra_modules or {}
         self.debug_log = debug_log
@@ -278,6 +280,9 @@ class EjabberdServer(SeededAccounts):
             }
         if self.oof:
             modules["mod_samtek_oof"] = {"trusted": [self.component_jid]}
+        if self.deliver:
+            modules["mod_offline"] = {}  # a message to a user who is away waits for her
+            modules["mod_samtek_deliver"] = {"trusted": [self.component_jid]}
         if self.rooms:
             modules["mod_caps"] = {}
             modules["mod_pubsub"] = {"plugins": ["flat", "pep"]}
