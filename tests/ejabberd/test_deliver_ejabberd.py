@@ -226,3 +226,19 @@ async def test_groupchat_is_refused_and_posted_by_entering_the_room(tmp_path: Pa
             await kari.disconnect()
         finally:
             await carol.close()
+
+
+async def test_the_component_cannot_speak_for_a_user(tmp_path: Path) -> None:
+    """A <message from/> outside the component's own JIDs is replaced by the component's
+    JID (as on Prosody): a trusted component still cannot forge a message from a user."""
+    async with delivering(tmp_path) as (server, link):
+        senders: list[tuple[str, str]] = []
+        kari = TestClient(server.jid("kari"), PASSWORD, server.c2s_port)
+        await kari.connect(on_message=lambda m: senders.append((m["body"], str(m["from"]))))
+        for message_id, mfrom in [("f1", server.jid("carol")), ("f2", f"{link.jid}/rooms")]:
+            request = payload(message_id, server.jid("kari"), message_id)
+            request[0].set("from", mfrom)
+            await link.send_iq(server.domain, "set", request)
+        await until(lambda: len(senders) == 2, "both messages")
+        assert sorted(senders) == [("f1", link.jid), ("f2", f"{link.jid}/rooms")]
+        await kari.disconnect()
