@@ -163,6 +163,7 @@ class EjabberdServer(SeededAccounts):
         oof: bool = False,
         rooms: bool = False,
         dnd: bool = True,
+        deliver: bool = True,
         extra_hosts: Sequence[str] = (),
         extra_modules: dict[str, object] | None = None,
         debug_log: bool = bool(os.environ.get("SAMTEK_EJABBERD_DEBUG")),
@@ -181,6 +182,7 @@ class EjabberdServer(SeededAccounts):
         self.oof = oof  # mod_samtek_oof: out-of-office auto-replies by the assistant
         self.rooms = rooms  # mod_samtek_rooms: XEP-0402 bookmarks for project-room members
         self.dnd = dnd  # mod_samtek_dnd: manual dnd changes, for phone DND from chat
+        self.deliver = deliver  # mod_samtek_deliver: chat messages confirmed, shown once
         self.extra_hosts = list(extra_hosts)  # more virtual hosts, each with its own MUC
         self.extra_modules = extra_modules or {}
         self.debug_log = debug_log
@@ -284,6 +286,9 @@ class EjabberdServer(SeededAccounts):
             modules["mod_samtek_oof"] = {"trusted": [self.component_jid]}
         if self.dnd:
             modules["mod_samtek_dnd"] = {"trusted": [self.component_jid]}
+        if self.deliver:
+            modules["mod_offline"] = {}  # a message to a user who is away waits for her
+            modules["mod_samtek_deliver"] = {"trusted": [self.component_jid]}
         if self.rooms:
             modules["mod_caps"] = {}
             modules["mod_pubsub"] = {"plugins": ["flat", "pep"]}

@@ -7,7 +7,8 @@ wrapped in an IQ to `deploy/prosody/mod_samtek_deliver.lua`, which answers after
 messages are re-sent after a reconnect, or after a timeout with backoff, in their order.
 
 Without the module (the IQ is refused as unknown) the outbox falls back to plain messages,
-delivered at most once, and says so in health.
+delivered at most once, and says so in health. A module that cannot post in rooms (ejabberd's)
+refuses a groupchat message with <groupchat-unsupported/>: that one is sent plainly.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ CLIENT_NS = "jabber:client"
 MAX_QUEUED = 10_000  # beyond this the oldest message is dropped (and logged)
 WINDOW = 32  # confirmations awaited at once
 NOT_LOADED = {"feature-not-implemented", "service-unavailable"}
+# The application condition of a module that delivers chat but cannot post in rooms
+# (deploy/ejabberd/mod_samtek_deliver.erl): only that message is sent plainly.
+UNSUPPORTED_GROUPCHAT = f".//{{{NS}}}groupchat-unsupported"
 
 MessageType = Literal["chat", "normal", "headline", "groupchat"]
 
@@ -158,13 +162,7 @@ class Outbox:
             batch = list(self._queue.values())[:WINDOW]
             if not self._reliable:
                 for message in batch:
-                    if message.plain is not None:
-                        message.plain()
-                    else:
-                        self._transport.send_now(
-                            message.to, message.body, message.mfrom, message.mtype
-                        )
-                    self._done(message.id)
+                    self._send_plainly(message)
                 continue
             results = await asyncio.gather(*(self._deliver(m) for m in batch))
             if not self._reliable:
@@ -179,6 +177,11 @@ class Outbox:
         except IqError as exc:
             condition = exc.iq["error"]["condition"] if exc.iq is not None else ""
             raw = ET.tostring(exc.iq.xml, encoding="unicode") if exc.iq is not None else ""
+            if exc.iq is not None and exc.iq.xml.find(UNSUPPORTED_GROUPCHAT) is not None:
+                # The module is there but cannot post in a room (ejabberd's): this message
+                # goes out plainly (enter, post, leave), the others stay confirmed.
+                self._send_plainly(message)
+                return True
             if any(name in raw for name in NOT_LOADED) or condition in NOT_LOADED:
                 self._fall_back()
                 return False
@@ -191,6 +194,13 @@ class Outbox:
         self._done(message.id)
         self.confirmed += 1
         return True
+
+    def _send_plainly(self, message: Outgoing) -> None:
+        if message.plain is not None:
+            message.plain()
+        else:
+            self._transport.send_now(message.to, message.body, message.mfrom, message.mtype)
+        self._done(message.id)
 
     def _fall_back(self) -> None:
         if self._reliable:

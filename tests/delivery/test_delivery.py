@@ -22,6 +22,14 @@ from tests.xmpp_clients import TestClient
 
 WAIT = 20.0
 PASSWORD = "pw"
+ServerFactory = Callable[..., ProsodyServer]
+
+
+@pytest.fixture
+def make_server() -> ServerFactory:
+    """`make_server(deliver=...)`: the XMPP server under test (tests/ejabberd/ runs these
+    tests unchanged against ejabberd by overriding this fixture)."""
+    return ProsodyServer
 
 
 class Inbox:
@@ -68,8 +76,10 @@ async def until(predicate: Callable[[], bool], what: str) -> None:
 
 
 @pytest.mark.parametrize("deliver", [True, False], ids=["module", "no-module"])
-async def test_burst_survives_a_dead_stream(deliver: bool, tmp_path: Path) -> None:
-    prosody = ProsodyServer(deliver=deliver)
+async def test_burst_survives_a_dead_stream(
+    deliver: bool, tmp_path: Path, make_server: ServerFactory
+) -> None:
+    prosody = make_server(deliver=deliver)
     prosody.add_user("kari", PASSWORD)
     await prosody.start()
     try:
@@ -103,8 +113,10 @@ async def test_burst_survives_a_dead_stream(deliver: bool, tmp_path: Path) -> No
         prosody.cleanup()
 
 
-async def test_the_module_shows_a_repeated_id_once(tmp_path: Path) -> None:
-    prosody = ProsodyServer()
+async def test_the_module_shows_a_repeated_id_once(
+    tmp_path: Path, make_server: ServerFactory
+) -> None:
+    prosody = make_server(deliver=True)
     prosody.add_user("kari", PASSWORD)
     await prosody.start()
     try:
