@@ -42,6 +42,10 @@ async def test_squatted_room_is_taken_over_whole(tmp_path: Path) -> None:
         subject = mallory.xmpp.make_message(mto=room, mtype="groupchat")
         subject["subject"] = "Prosjektet er flyttet: xmpp:e134@evil.test?join"
         subject.send()
+        # planted before SAMTEK looks: the room echoes it to her
+        await mallory.wait_message(
+            lambda m: m["subject"] == subject["subject"], "the room's echo of her subject"
+        )
 
         health = HealthReporter("rooms")
         async with reconciler(server, tmp_path, health) as rec:  # type: ignore[arg-type]
