@@ -13,7 +13,16 @@ from slixmpp.exceptions import IqError
 
 from samtek.devserver.ejabberd import EjabberdServer
 from tests.ejabberd.conftest import server_with_users
-from tests.overlay.helpers import NS, Client, Component, ahead, entry, error_condition, show_of
+from tests.overlay.helpers import (
+    NS,
+    Client,
+    Component,
+    ahead,
+    alice_dismisses_t1,
+    entry,
+    error_condition,
+    show_of,
+)
 from tests.overlay.test_overlay_schedule import (
     test_batch_has_one_result_per_item_in_order,
     test_dismissal_wins_for_the_active_transition_not_the_next,
@@ -38,17 +47,8 @@ NewClient = Callable[..., Awaitable[Client]]
 async def test_batch_of_sets_and_clears_has_one_result_per_item_in_order(
     prosody: EjabberdServer, component: Component, client: NewClient
 ) -> None:
-    bob = await client("bob", "desk")
-    laptop = await client("alice", "laptop", status="free")
-    await bob.presence_from(laptop.jid, 0, "available", "free")
+    bob, laptop, mark = await alice_dismisses_t1(prosody, component, client)
     alice, bob_jid = prosody.jid("alice"), prosody.jid("bob")
-    mark = bob.presences.mark()
-    await component.iq("set", entry("set", alice, "dnd", "t1", None, ahead(30), "møte"))
-    await bob.presence_from(laptop.jid, mark, "dnd", "møte")
-    await laptop.send_presence(show="away", status="lunsj")  # dismisses t1
-    await component.messages.wait_for(
-        lambda m: m.xml.find(f"{{{NS}}}dismissed") is not None, 0, "dismissal notice"
-    )
     results = await component.batch(
         [
             entry("set", alice, "dnd", "t1", None, ahead(30), "møte"),  # dismissed

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Generic, Literal, TypeVar, cast
+from typing import Generic, Literal, NamedTuple, TypeVar, cast
 from xml.etree import ElementTree as ET
 
 import slixmpp
@@ -14,6 +14,7 @@ from slixmpp.xmlstream import StanzaBase
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
+from samtek.devserver.accounts import SeededAccounts
 from samtek.devserver.prosody import ProsodyServer
 
 NS = "urn:samtek:presence-overlay:0"
@@ -260,6 +261,32 @@ class Component:
 
 def dismissed_in(result: Iq) -> bool:
     return result.xml.find(f"{{{NS}}}dismissed") is not None
+
+
+class Dismissed(NamedTuple):
+    """Alice's overlay t1, dismissed by hand; bob (a contact) watches her laptop."""
+
+    bob: Client
+    laptop: Client
+    mark: int  # bob's presences before the overlay
+
+
+async def alice_dismisses_t1(
+    server: SeededAccounts, component: Component, client: Callable[..., Awaitable[Client]]
+) -> Dismissed:
+    """Set-up shared by the batch tests on Prosody and on ejabberd."""
+    bob = await client("bob", "desk")
+    laptop = await client("alice", "laptop", status="free")
+    await bob.presence_from(laptop.jid, 0, "available", "free")
+    mark = bob.presences.mark()
+    overlay = entry("set", server.jid("alice"), "dnd", "t1", None, ahead(30), "møte")
+    await component.iq("set", overlay)
+    await bob.presence_from(laptop.jid, mark, "dnd", "møte")
+    await laptop.send_presence(show="away", status="lunsj")  # dismisses t1
+    await component.messages.wait_for(
+        lambda m: m.xml.find(f"{{{NS}}}dismissed") is not None, 0, "dismissal notice"
+    )
+    return Dismissed(bob, laptop, mark)
 
 
 STANZA_ERRORS = "urn:ietf:params:xml:ns:xmpp-stanzas"

@@ -20,6 +20,7 @@ from tests.overlay.helpers import (
     Client,
     Component,
     ahead,
+    alice_dismisses_t1,
     entry,
     error_condition,
     show_of,
@@ -249,17 +250,8 @@ async def test_limits_per_user_horizon_and_batch(small_limits: ProsodyServer) ->
 async def test_batch_has_one_result_per_item_in_order(
     prosody: ProsodyServer, component: Component, client: NewClient
 ) -> None:
-    bob = await client("bob", "desk")
-    laptop = await client("alice", "laptop", status="free")
-    await bob.presence_from(laptop.jid, 0, "available", "free")
+    bob, laptop, mark = await alice_dismisses_t1(prosody, component, client)
     alice, bob_jid = prosody.jid("alice"), prosody.jid("bob")
-    mark = bob.presences.mark()
-    await component.iq("set", entry("set", alice, "dnd", "t1", None, ahead(30), "møte"))
-    await bob.presence_from(laptop.jid, mark, "dnd", "møte")
-    await laptop.send_presence(show="away", status="lunsj")  # dismisses t1
-    await component.messages.wait_for(
-        lambda m: m.xml.find(f"{{{NS}}}dismissed") is not None, 0, "dismissal notice"
-    )
     schedule = entry("schedule", alice, "dnd", "x", None, ahead(1))
     schedule.attrib = {"jid": alice}
     schedule.append(entry("entry", None, "xa", "t3", ahead(600), ahead(900), "senere"))
