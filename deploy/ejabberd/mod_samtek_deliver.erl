@@ -30,7 +30,6 @@
 -define(NS, <<"urn:samtek:deliver:0">>).
 -define(MAX_ID, 128).       % characters
 -define(MAX_BODY, 16384).   % bytes
--define(MAX_LOG_KEYS, 1000).
 
 start(Host, Opts) ->
     gen_iq_handler:add_iq_handler(ejabberd_local, Host, ?NS, ?MODULE, process_iq),
@@ -151,16 +150,13 @@ log_refused(Host, From) ->
 -record(state, {host :: binary(), remember :: pos_integer(), max_ids :: pos_integer(),
                 %% component -> {queue of {Id, Millis}, oldest first; #{Id => Millis}}
                 seen = #{} :: map(),
-                interval :: pos_integer(), burst :: pos_integer(),
-                lines = 0 :: non_neg_integer(), keys = #{} :: map(),
-                suppressed = 0 :: non_neg_integer(), timer = none :: none | reference()}).
+                log :: samtek_log:limiter()}).
 
 init([Host, Opts]) ->
     process_flag(trap_exit, true),
     {ok, #state{host = Host, remember = gen_mod:get_opt(remember, Opts),
                 max_ids = gen_mod:get_opt(max_ids, Opts),
-                interval = gen_mod:get_opt(log_interval, Opts),
-                burst = gen_mod:get_opt(log_burst, Opts)}}.
+                log = samtek_log:new("delivery request", "delivery requests", Opts)}}.
 
 handle_call({claim, Component, Id}, _From, #state{seen = Seen} = State) ->
     Now = erlang:monotonic_time(millisecond),
@@ -183,38 +179,14 @@ forget_old({Queue, Ids}, Now, #state{remember = Remember, max_ids = Max} = State
             {Queue, Ids}
     end.
 
-handle_cast({refused, Key, Sender}, #state{keys = Keys, lines = Lines} = State) ->
-    Seen = maps:is_key(Key, Keys),
-    Keys1 = case Seen orelse maps:size(Keys) >= ?MAX_LOG_KEYS of
-                true -> Keys;
-                false -> Keys#{Key => true}
-            end,
-    State1 = case State#state.timer of
-                 none -> State#state{timer = erlang:send_after(State#state.interval * 1000,
-                                                               self(), flush)};
-                 _ -> State
-             end,
-    case not Seen andalso Lines < State#state.burst of
-        true ->
-            ?WARNING_MSG("delivery request from untrusted ~ts refused", [Sender]),
-            {noreply, State1#state{lines = Lines + 1, keys = Keys1}};
-        false ->
-            {noreply, State1#state{suppressed = State1#state.suppressed + 1, keys = Keys1}}
-    end;
+handle_cast({refused, Key, Sender}, #state{log = Log} = State) ->
+    {noreply, State#state{log = samtek_log:refused(Key, Sender, Log)}};
 handle_cast(_Msg, State) -> {noreply, State}.
 
-handle_info(flush, State) -> {noreply, flush(State#state{timer = none})};
+handle_info(samtek_log_flush, #state{log = Log} = State) ->
+    {noreply, State#state{log = samtek_log:flush(Log)}};
 handle_info(_Info, State) -> {noreply, State}.
 
-terminate(_Reason, State) -> flush(State), ok.
+terminate(_Reason, #state{log = Log}) -> samtek_log:flush(Log), ok.
 
 code_change(_OldVsn, State, _Extra) -> {ok, State}.
-
-flush(#state{suppressed = N, keys = Keys, timer = Timer, interval = Interval} = State) ->
-    case Timer of none -> ok; _ -> erlang:cancel_timer(Timer) end,
-    N > 0 andalso
-        ?WARNING_MSG("~B more refused delivery requests not logged (interval ~Bs, ~B~ts "
-                     "sender(s))",
-                     [N, Interval, maps:size(Keys),
-                      case maps:size(Keys) >= ?MAX_LOG_KEYS of true -> "+"; false -> "" end]),
-    State#state{lines = 0, keys = #{}, suppressed = 0, timer = none}.

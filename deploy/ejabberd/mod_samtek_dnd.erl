@@ -27,7 +27,6 @@
 
 -define(NS, <<"urn:samtek:dnd:0">>).
 -define(TABLE, samtek_dnd).
--define(MAX_LOG_KEYS, 1000).
 -define(INFO_KEY, samtek_dnd).  % in the ejabberd_sm session info: this resource is in dnd
 
 %% mnesia wants a value next to the key.
@@ -198,9 +197,7 @@ notify(U, S, On) ->
 
 %%% Per-host process: the table, and the rate-limited refusal log (any account can send
 %%% thousands of refused requests; one line per sender and interval, then a count).
--record(state, {host :: binary(), interval :: pos_integer(), burst :: pos_integer(),
-                lines = 0 :: non_neg_integer(), keys = #{} :: map(),
-                suppressed = 0 :: non_neg_integer(), timer = none :: none | reference()}).
+-record(state, {host :: binary(), log :: samtek_log:limiter()}).
 
 log_refused(Host, From) ->
     gen_server:cast(gen_mod:get_module_proc(Host, ?MODULE),
@@ -211,42 +208,18 @@ init([Host, Opts]) ->
     ejabberd_mnesia:create(?MODULE, ?TABLE,
                            [{ram_copies, [node()]},
                             {attributes, record_info(fields, samtek_dnd)}]),
-    {ok, #state{host = Host, interval = gen_mod:get_opt(log_interval, Opts),
-                burst = gen_mod:get_opt(log_burst, Opts)}}.
+    {ok, #state{host = Host, log = samtek_log:new("dnd request", "DND requests", Opts)}}.
 
 handle_call(_Request, _From, State) -> {reply, {error, badarg}, State}.
 
-handle_cast({refused, Key, Sender}, #state{keys = Keys, lines = Lines} = State) ->
-    Seen = maps:is_key(Key, Keys),
-    Keys1 = case Seen orelse maps:size(Keys) >= ?MAX_LOG_KEYS of
-                true -> Keys;
-                false -> Keys#{Key => true}
-            end,
-    State1 = case State#state.timer of
-                 none -> State#state{timer = erlang:send_after(State#state.interval * 1000,
-                                                               self(), flush)};
-                 _ -> State
-             end,
-    case not Seen andalso Lines < State#state.burst of
-        true ->
-            ?WARNING_MSG("dnd request from untrusted ~ts refused", [Sender]),
-            {noreply, State1#state{lines = Lines + 1, keys = Keys1}};
-        false ->
-            {noreply, State1#state{suppressed = State1#state.suppressed + 1, keys = Keys1}}
-    end;
+handle_cast({refused, Key, Sender}, #state{log = Log} = State) ->
+    {noreply, State#state{log = samtek_log:refused(Key, Sender, Log)}};
 handle_cast(_Msg, State) -> {noreply, State}.
 
-handle_info(flush, State) -> {noreply, flush(State#state{timer = none})};
+handle_info(samtek_log_flush, #state{log = Log} = State) ->
+    {noreply, State#state{log = samtek_log:flush(Log)}};
 handle_info(_Info, State) -> {noreply, State}.
 
-terminate(_Reason, State) -> flush(State), ok.
+terminate(_Reason, #state{log = Log}) -> samtek_log:flush(Log), ok.
 
 code_change(_OldVsn, State, _Extra) -> {ok, State}.
-
-flush(#state{suppressed = N, keys = Keys, timer = Timer, interval = Interval} = State) ->
-    case Timer of none -> ok; _ -> erlang:cancel_timer(Timer) end,
-    N > 0 andalso
-        ?WARNING_MSG("~B more refused DND requests not logged (interval ~Bs, ~B~ts sender(s))",
-                     [N, Interval, maps:size(Keys),
-                      case maps:size(Keys) >= ?MAX_LOG_KEYS of true -> "+"; false -> "" end]),
-    State#state{lines = 0, keys = #{}, suppressed = 0, timer = none}.

@@ -20,7 +20,6 @@
 -define(NS, <<"urn:samtek:oof:0">>).
 -define(TABLE, samtek_oof).
 -define(MAX_USERS, 100000).
--define(MAX_LOG_KEYS, 1000).
 
 -record(samtek_oof, {us :: {binary(), binary()}, until :: integer()}).  % Unix seconds
 
@@ -131,9 +130,7 @@ filter_packet(Pkt) ->
 
 %%% Per-host process: the table, and the rate-limited refusal log (any account can send
 %%% thousands of refused requests; one line per sender and interval, then a count).
--record(state, {host :: binary(), interval :: pos_integer(), burst :: pos_integer(),
-                lines = 0 :: non_neg_integer(), keys = #{} :: map(),
-                suppressed = 0 :: non_neg_integer(), timer = none :: none | reference()}).
+-record(state, {host :: binary(), log :: samtek_log:limiter()}).
 
 log_refused(Host, From) ->
     gen_server:cast(gen_mod:get_module_proc(Host, ?MODULE),
@@ -144,42 +141,18 @@ init([Host, Opts]) ->
     ejabberd_mnesia:create(?MODULE, ?TABLE,
                            [{ram_copies, [node()]},
                             {attributes, record_info(fields, samtek_oof)}]),
-    {ok, #state{host = Host, interval = gen_mod:get_opt(log_interval, Opts),
-                burst = gen_mod:get_opt(log_burst, Opts)}}.
+    {ok, #state{host = Host, log = samtek_log:new("oof request", "OOF requests", Opts)}}.
 
 handle_call(_Request, _From, State) -> {reply, {error, badarg}, State}.
 
-handle_cast({refused, Key, Sender}, #state{keys = Keys, lines = Lines} = State) ->
-    Seen = maps:is_key(Key, Keys),
-    Keys1 = case Seen orelse maps:size(Keys) >= ?MAX_LOG_KEYS of
-                true -> Keys;
-                false -> Keys#{Key => true}
-            end,
-    State1 = case State#state.timer of
-                 none -> State#state{timer = erlang:send_after(State#state.interval * 1000,
-                                                               self(), flush)};
-                 _ -> State
-             end,
-    case not Seen andalso Lines < State#state.burst of
-        true ->
-            ?WARNING_MSG("oof request from untrusted ~ts refused", [Sender]),
-            {noreply, State1#state{lines = Lines + 1, keys = Keys1}};
-        false ->
-            {noreply, State1#state{suppressed = State1#state.suppressed + 1, keys = Keys1}}
-    end;
+handle_cast({refused, Key, Sender}, #state{log = Log} = State) ->
+    {noreply, State#state{log = samtek_log:refused(Key, Sender, Log)}};
 handle_cast(_Msg, State) -> {noreply, State}.
 
-handle_info(flush, State) -> {noreply, flush(State#state{timer = none})};
+handle_info(samtek_log_flush, #state{log = Log} = State) ->
+    {noreply, State#state{log = samtek_log:flush(Log)}};
 handle_info(_Info, State) -> {noreply, State}.
 
-terminate(_Reason, State) -> flush(State), ok.
+terminate(_Reason, #state{log = Log}) -> samtek_log:flush(Log), ok.
 
 code_change(_OldVsn, State, _Extra) -> {ok, State}.
-
-flush(#state{suppressed = N, keys = Keys, timer = Timer, interval = Interval} = State) ->
-    case Timer of none -> ok; _ -> erlang:cancel_timer(Timer) end,
-    N > 0 andalso
-        ?WARNING_MSG("~B more refused OOF requests not logged (interval ~Bs, ~B~ts sender(s))",
-                     [N, Interval, maps:size(Keys),
-                      case maps:size(Keys) >= ?MAX_LOG_KEYS of true -> "+"; false -> "" end]),
-    State#state{lines = 0, keys = #{}, suppressed = 0, timer = none}.

@@ -22,7 +22,6 @@
 
 -define(NS, <<"urn:samtek:presence-info:0">>).
 -define(MAX_USERS, 20).         % users answered per request, as the Prosody module
--define(MAX_LOG_KEYS, 1000).    % senders remembered per log interval
 -define(QUERY_TIMEOUT, 5000).   % ms: the sessions asked for one request (1 s each at most)
 -define(MAX_STATUS, 1024).      % characters of a status quoted (the stanza size is the only
                                 % other bound, and the answer holds ?MAX_USERS of them)
@@ -172,14 +171,12 @@ session_presence(U, S, R) ->
 %%% the rate-limited refusal log (any account can send thousands of refused requests: one
 %%% line per sender and interval, then a count).
 -record(state, {host :: binary(), since = #{} :: map(),
-                interval :: pos_integer(), burst :: pos_integer(),
-                lines = 0 :: non_neg_integer(), keys = #{} :: map(),
-                suppressed = 0 :: non_neg_integer(), timer = none :: none | reference()}).
+                log :: samtek_log:limiter()}).
 
 init([Host, Opts]) ->
     process_flag(trap_exit, true),
-    {ok, #state{host = Host, interval = gen_mod:get_opt(log_interval, Opts),
-                burst = gen_mod:get_opt(log_burst, Opts)}}.
+    Log = samtek_log:new("presence info request", "presence info requests", Opts),
+    {ok, #state{host = Host, log = Log}}.
 
 handle_call({query, Users}, _From, #state{host = Host} = State) ->
     {States, State1} =
@@ -201,24 +198,8 @@ handle_call(_Request, _From, State) -> {reply, {error, badarg}, State}.
 handle_cast({note, U}, State) ->
     {_Current, State1} = note(U, State),
     {noreply, State1};
-handle_cast({refused, Key, Sender}, #state{keys = Keys, lines = Lines} = State) ->
-    Seen = maps:is_key(Key, Keys),
-    Keys1 = case Seen orelse maps:size(Keys) >= ?MAX_LOG_KEYS of
-                true -> Keys;
-                false -> Keys#{Key => true}
-            end,
-    State1 = case State#state.timer of
-                 none -> State#state{timer = erlang:send_after(State#state.interval * 1000,
-                                                               self(), flush)};
-                 _ -> State
-             end,
-    case not Seen andalso Lines < State#state.burst of
-        true ->
-            ?WARNING_MSG("presence info request from untrusted ~ts refused", [Sender]),
-            {noreply, State1#state{lines = Lines + 1, keys = Keys1}};
-        false ->
-            {noreply, State1#state{suppressed = State1#state.suppressed + 1, keys = Keys1}}
-    end;
+handle_cast({refused, Key, Sender}, #state{log = Log} = State) ->
+    {noreply, State#state{log = samtek_log:refused(Key, Sender, Log)}};
 handle_cast(_Msg, State) -> {noreply, State}.
 
 %% The show/status a "since" entry is about: offline when no session is available.
@@ -238,18 +219,10 @@ log_refused(Host, From) ->
     gen_server:cast(proc(Host),
                     {refused, jid:encode(jid:remove_resource(From)), jid:encode(From)}).
 
-handle_info(flush, State) -> {noreply, flush(State#state{timer = none})};
+handle_info(samtek_log_flush, #state{log = Log} = State) ->
+    {noreply, State#state{log = samtek_log:flush(Log)}};
 handle_info(_Info, State) -> {noreply, State}.
 
-terminate(_Reason, State) -> flush(State), ok.
+terminate(_Reason, #state{log = Log}) -> samtek_log:flush(Log), ok.
 
 code_change(_OldVsn, State, _Extra) -> {ok, State}.
-
-flush(#state{suppressed = N, keys = Keys, timer = Timer, interval = Interval} = State) ->
-    case Timer of none -> ok; _ -> erlang:cancel_timer(Timer) end,
-    N > 0 andalso
-        ?WARNING_MSG("~B more refused presence info requests not logged (interval ~Bs, "
-                     "~B~ts sender(s))",
-                     [N, Interval, maps:size(Keys),
-                      case maps:size(Keys) >= ?MAX_LOG_KEYS of true -> "+"; false -> "" end]),
-    State#state{lines = 0, keys = #{}, suppressed = 0, timer = none}.
